@@ -1,0 +1,212 @@
+//! Decoding with symphonia: probe the container, decode the first audio track, downmix to mono.
+
+use std::io::Cursor;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use symphonia::core::codecs::audio::AudioDecoderOptions;
+use symphonia::core::errors::Error as SymphoniaError;
+use symphonia::core::formats::probe::Hint;
+use symphonia::core::formats::{FormatOptions, TrackType};
+use symphonia::core::io::{MediaSource, MediaSourceStream};
+use symphonia::core::meta::MetadataOptions;
+
+use super::AudioError;
+
+/// Limits applied while decoding, so a hostile or huge upload is refused early instead of
+/// filling memory.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AudioLimits {
+    /// Longest accepted clip, in seconds.
+    pub max_seconds: f64,
+}
+
+impl Default for AudioLimits {
+    fn default() -> Self {
+        Self { max_seconds: 60.0 }
+    }
+}
+
+/// A decoded clip, downmixed to mono at its source rate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodedAudio {
+    /// Mono samples in [-1, 1] (the mean of all channels).
+    pub samples: Vec<f32>,
+    /// Sample rate of `samples`, in Hz.
+    pub sample_rate: u32,
+    /// Channel count of the source.
+    pub channels: usize,
+}
+
+impl DecodedAudio {
+    /// Duration in seconds.
+    pub fn duration_seconds(&self) -> f64 {
+        self.samples.len() as f64 / f64::from(self.sample_rate)
+    }
+}
+
+/// Decodes a clip held in memory. `extension` (e.g. `"mp3"`) is a hint only: the content is
+/// probed either way.
+pub fn decode_bytes(
+    bytes: &[u8],
+    extension: Option<&str>,
+    limits: &AudioLimits,
+) -> Result<DecodedAudio, AudioError> {
+    if bytes.is_empty() {
+        return Err(AudioError::TooShort("empty input".into()));
+    }
+    decode_source(Box::new(Cursor::new(bytes)), extension, limits)
+}
+
+/// Decodes a clip from a file.
+pub fn decode_file(path: &Path, limits: &AudioLimits) -> Result<DecodedAudio, AudioError> {
+    let bytes = std::fs::read(path).map_err(|source| AudioError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let ext = path.extension().and_then(|e| e.to_str());
+    decode_bytes(&bytes, ext, limits)
+}
+
+fn decode_source<'s>(
+    source: Box<dyn MediaSource + 's>,
+    extension: Option<&str>,
+    limits: &AudioLimits,
+) -> Result<DecodedAudio, AudioError> {
+    let mss = MediaSourceStream::new(source, Default::default());
+    let mut hint = Hint::new();
+    if let Some(ext) = extension {
+        hint.with_extension(ext);
+    }
+    let mut format = symphonia::default::get_probe()
+        .probe(
+            &hint,
+            mss,
+            FormatOptions::default(),
+            MetadataOptions::default(),
+        )
+        .map_err(|e| match e {
+            SymphoniaError::Unsupported(what) => AudioError::Unsupported(what.to_string()),
+            SymphoniaError::IoError(_) => {
+                AudioError::Unsupported("no known audio container found".into())
+            }
+            other => AudioError::Corrupt(other.to_string()),
+        })?;
+    let track = format
+        .default_track(TrackType::Audio)
+        .ok_or_else(|| AudioError::Unsupported("no audio track".into()))?;
+    let track_id = track.id;
+    let params = track
+        .codec_params
+        .as_ref()
+        .and_then(|p| p.audio())
+        .ok_or_else(|| AudioError::Unsupported("track has no audio codec parameters".into()))?
+        .clone();
+    let mut decoder = symphonia::default::get_codecs()
+        .make_audio_decoder(&params, &AudioDecoderOptions::default())
+        .map_err(|e| AudioError::Unsupported(e.to_string()))?;
+
+    let mut sample_rate = params.sample_rate.unwrap_or(0);
+    let mut channels = params.channels.as_ref().map(|c| c.count()).unwrap_or(0);
+    let mut mono: Vec<f32> = Vec::new();
+    let mut interleaved: Vec<f32> = Vec::new();
+    let mut decoded_any = false;
+    let mut last_error: Option<String> = None;
+
+    loop {
+        let packet = match format.next_packet() {
+            Ok(Some(p)) => p,
+            Ok(None) => break,
+            // A truncated file ends with an I/O error: keep what was decoded so far.
+            Err(SymphoniaError::IoError(_)) => break,
+            Err(SymphoniaError::ResetRequired) => break,
+            Err(e) => {
+                last_error = Some(e.to_string());
+                break;
+            }
+        };
+        if packet.track_id != track_id {
+            continue;
+        }
+        let buf = match decoder.decode(&packet) {
+            Ok(buf) => buf,
+            // A damaged packet is skipped, as players do; a stream with no good packet fails below.
+            Err(SymphoniaError::DecodeError(e)) => {
+                last_error = Some(e.to_string());
+                continue;
+            }
+            Err(SymphoniaError::IoError(_)) => break,
+            Err(e) => return Err(AudioError::Corrupt(e.to_string())),
+        };
+        let spec = buf.spec();
+        sample_rate = spec.rate();
+        channels = spec.channels().count().max(1);
+        buf.copy_to_vec_interleaved(&mut interleaved);
+        downmix_into(&interleaved, channels, &mut mono);
+        decoded_any = true;
+        if sample_rate > 0 && mono.len() as f64 / f64::from(sample_rate) > limits.max_seconds {
+            return Err(AudioError::TooLong {
+                seconds: mono.len() as f64 / f64::from(sample_rate),
+                limit: limits.max_seconds,
+            });
+        }
+    }
+
+    if !decoded_any {
+        return Err(match last_error {
+            Some(e) => AudioError::Corrupt(e),
+            None => AudioError::TooShort("no audio samples".into()),
+        });
+    }
+    if sample_rate == 0 {
+        return Err(AudioError::Corrupt("unknown sample rate".into()));
+    }
+    if mono.is_empty() {
+        return Err(AudioError::TooShort("no audio samples".into()));
+    }
+    if mono.iter().any(|s| !s.is_finite()) {
+        return Err(AudioError::NonFinite);
+    }
+    Ok(DecodedAudio {
+        samples: mono,
+        sample_rate,
+        channels,
+    })
+}
+
+/// Appends the per-frame mean of the channels of `interleaved` to `mono`.
+fn downmix_into(interleaved: &[f32], channels: usize, mono: &mut Vec<f32>) {
+    if channels == 1 {
+        mono.extend_from_slice(interleaved);
+        return;
+    }
+    let scale = 1.0 / channels as f32;
+    mono.extend(
+        interleaved
+            .chunks_exact(channels)
+            .map(|frame| frame.iter().sum::<f32>() * scale),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn downmix_averages_channels() {
+        let mut mono = Vec::new();
+        downmix_into(&[1.0, 0.0, 0.5, 0.5, -1.0, 1.0], 2, &mut mono);
+        assert_eq!(mono, vec![0.5, 0.5, 0.0]);
+    }
+
+    #[test]
+    fn empty_and_garbage_input_are_errors_not_panics() {
+        let limits = AudioLimits::default();
+        assert!(matches!(
+            decode_bytes(&[], None, &limits),
+            Err(AudioError::TooShort(_))
+        ));
+        let garbage: Vec<u8> = (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect();
+        assert!(decode_bytes(&garbage, Some("wav"), &limits).is_err());
+    }
+}

@@ -1,0 +1,213 @@
+//! [`Embedder`]: the complete fitted embedding, saved as readable JSON with a fingerprint.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::audio::{AudioLimits, RESAMPLER_DESCRIPTION};
+use crate::durable::write_atomic;
+use crate::features::FeatureConfig;
+
+use super::featurizer::{ClipFeatures, Featurizer};
+use super::{EmbedError, Projection, StandardScaler};
+
+/// File name of the fitted embedding inside the artifacts folder.
+pub const EMBEDDING_FILE: &str = "embedding.json";
+/// Format tag written into the file; a reader refuses any other.
+pub const EMBEDDING_FORMAT: &str = "tympan-embedding/1";
+
+/// What is stored on disk (and fingerprinted).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct EmbeddingParams {
+    format: String,
+    features: FeatureConfig,
+    resampler: String,
+    scaler: StandardScaler,
+    pca: Projection,
+}
+
+#[derive(Serialize, Deserialize)]
+struct EmbeddingFile {
+    #[serde(flatten)]
+    params: EmbeddingParams,
+    fingerprint: String,
+    fitted_on_clips: usize,
+}
+
+/// An embedded clip.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embedding {
+    /// `PCA_1..PCA_n`.
+    pub vector: Vec<f32>,
+    /// Duration of the decoded clip, in seconds.
+    pub duration_seconds: f64,
+}
+
+/// The fitted embedding: feature configuration, scaler and PCA. The embed command, `/predict`
+/// and `/feedback` all go through this one object, so reference and production rows can never be
+/// computed two different ways.
+#[derive(Debug)]
+pub struct Embedder {
+    params: EmbeddingParams,
+    fingerprint: String,
+    fitted_on_clips: usize,
+    featurizer: Featurizer,
+}
+
+impl Embedder {
+    /// Fits the scaler and a PCA of `n_components` on clip vectors from `featurizer`.
+    pub fn fit(
+        featurizer: Featurizer,
+        clip_vectors: &[Vec<f32>],
+        n_components: usize,
+    ) -> Result<Self, EmbedError> {
+        let expected = featurizer.config().clip_vector_len();
+        if let Some(bad) = clip_vectors.iter().find(|v| v.len() != expected) {
+            return Err(EmbedError::Dimension {
+                expected,
+                got: bad.len(),
+            });
+        }
+        let scaler = StandardScaler::fit(clip_vectors);
+        let scaled: Vec<Vec<f64>> = clip_vectors.iter().map(|v| scaler.transform(v)).collect();
+        let pca = Projection::fit(&scaled, n_components).map_err(EmbedError::Fit)?;
+        let params = EmbeddingParams {
+            format: EMBEDDING_FORMAT.to_string(),
+            features: featurizer.config().clone(),
+            resampler: RESAMPLER_DESCRIPTION.to_string(),
+            scaler,
+            pca,
+        };
+        Ok(Self {
+            fingerprint: fingerprint(&params),
+            params,
+            fitted_on_clips: clip_vectors.len(),
+            featurizer,
+        })
+    }
+
+    /// Loads `artifacts_dir/embedding.json`, checking format, fingerprint and resampler.
+    pub fn load(artifacts_dir: &Path, limits: AudioLimits) -> Result<Self, EmbedError> {
+        let path = artifacts_dir.join(EMBEDDING_FILE);
+        let artifact_err = |reason: String| EmbedError::Artifact {
+            path: path.display().to_string(),
+            reason,
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| artifact_err(e.to_string()))?;
+        let file: EmbeddingFile =
+            serde_json::from_str(&text).map_err(|e| artifact_err(e.to_string()))?;
+        if file.params.format != EMBEDDING_FORMAT {
+            return Err(artifact_err(format!(
+                "format {:?}, this build reads {EMBEDDING_FORMAT:?}",
+                file.params.format
+            )));
+        }
+        if file.params.resampler != RESAMPLER_DESCRIPTION {
+            return Err(artifact_err(format!(
+                "fitted with resampler {:?}, this build uses {RESAMPLER_DESCRIPTION:?}",
+                file.params.resampler
+            )));
+        }
+        let computed = fingerprint(&file.params);
+        if computed != file.fingerprint {
+            return Err(artifact_err(format!(
+                "fingerprint {} does not match its content ({computed}): the file was altered",
+                file.fingerprint
+            )));
+        }
+        let featurizer = Featurizer::new(file.params.features.clone(), limits)?;
+        Ok(Self {
+            params: file.params,
+            fingerprint: file.fingerprint,
+            fitted_on_clips: file.fitted_on_clips,
+            featurizer,
+        })
+    }
+
+    /// Writes `artifacts_dir/embedding.json` atomically.
+    pub fn save(&self, artifacts_dir: &Path) -> Result<(), EmbedError> {
+        let path = artifacts_dir.join(EMBEDDING_FILE);
+        let file = EmbeddingFile {
+            params: self.params.clone(),
+            fingerprint: self.fingerprint.clone(),
+            fitted_on_clips: self.fitted_on_clips,
+        };
+        let json = serde_json::to_vec_pretty(&file).expect("embedding serialises");
+        write_atomic(&path, &json).map_err(|e| EmbedError::Artifact {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// SHA-256 of the embedding's parameters: models record it and refuse any other embedding.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// Number of output values (`PCA_1..PCA_n`).
+    pub fn dim(&self) -> usize {
+        self.params.pca.n_components()
+    }
+
+    /// The feature configuration.
+    pub fn config(&self) -> &FeatureConfig {
+        &self.params.features
+    }
+
+    /// Share of variance explained by each kept component.
+    pub fn explained_variance_ratio(&self) -> &[f64] {
+        &self.params.pca.explained_variance_ratio
+    }
+
+    /// Number of clips the scaler and PCA were fitted on.
+    pub fn fitted_on_clips(&self) -> usize {
+        self.fitted_on_clips
+    }
+
+    /// The decoding and front-end half, e.g. to compute clip vectors in bulk.
+    pub fn featurizer(&self) -> &Featurizer {
+        &self.featurizer
+    }
+
+    /// Scales and projects a clip vector.
+    pub fn project(&self, clip_vector: &[f32]) -> Result<Vec<f32>, EmbedError> {
+        let expected = self.params.scaler.mean.len();
+        if clip_vector.len() != expected {
+            return Err(EmbedError::Dimension {
+                expected,
+                got: clip_vector.len(),
+            });
+        }
+        Ok(self
+            .params
+            .pca
+            .transform(&self.params.scaler.transform(clip_vector)))
+    }
+
+    /// Embeds audio held in memory (`extension` is a format hint).
+    pub fn embed_bytes(
+        &self,
+        bytes: &[u8],
+        extension: Option<&str>,
+    ) -> Result<Embedding, EmbedError> {
+        self.finish(self.featurizer.from_bytes(bytes, extension)?)
+    }
+
+    /// Embeds an audio file.
+    pub fn embed_file(&self, path: &Path) -> Result<Embedding, EmbedError> {
+        self.finish(self.featurizer.from_file(path)?)
+    }
+
+    fn finish(&self, clip: ClipFeatures) -> Result<Embedding, EmbedError> {
+        Ok(Embedding {
+            vector: self.project(&clip.vector)?,
+            duration_seconds: clip.duration_seconds,
+        })
+    }
+}
+
+fn fingerprint(params: &EmbeddingParams) -> String {
+    let json = serde_json::to_vec(params).expect("embedding serialises");
+    hex::encode(Sha256::digest(&json))
+}

@@ -1,0 +1,79 @@
+//! [`Featurizer`]: audio bytes to the pooled clip vector (before scaling and PCA).
+
+use std::path::Path;
+
+use crate::audio::{decode_bytes, decode_file, resample, AudioError, AudioLimits, DecodedAudio};
+use crate::features::{FeatureConfig, FrontEnd};
+
+use super::EmbedError;
+
+/// Decodes, resamples and runs the front end: the unfitted first half of the embedding.
+#[derive(Debug)]
+pub struct Featurizer {
+    front_end: FrontEnd,
+    limits: AudioLimits,
+}
+
+/// A clip vector with facts about the clip it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClipFeatures {
+    /// The pooled vector.
+    pub vector: Vec<f32>,
+    /// Duration of the decoded clip, in seconds.
+    pub duration_seconds: f64,
+}
+
+impl Featurizer {
+    /// Plans the front end for `config` with the given decoding limits.
+    pub fn new(config: FeatureConfig, limits: AudioLimits) -> Result<Self, EmbedError> {
+        let front_end = FrontEnd::new(config).map_err(EmbedError::InvalidConfig)?;
+        Ok(Self { front_end, limits })
+    }
+
+    /// The front end's configuration.
+    pub fn config(&self) -> &FeatureConfig {
+        self.front_end.config()
+    }
+
+    /// The decoding limits.
+    pub fn limits(&self) -> &AudioLimits {
+        &self.limits
+    }
+
+    /// The front end.
+    pub fn front_end(&self) -> &FrontEnd {
+        &self.front_end
+    }
+
+    /// Clip vector of audio held in memory (`extension` is a format hint).
+    pub fn from_bytes(
+        &self,
+        bytes: &[u8],
+        extension: Option<&str>,
+    ) -> Result<ClipFeatures, EmbedError> {
+        self.from_decoded(&decode_bytes(bytes, extension, &self.limits)?)
+    }
+
+    /// Clip vector of an audio file.
+    pub fn from_file(&self, path: &Path) -> Result<ClipFeatures, EmbedError> {
+        self.from_decoded(&decode_file(path, &self.limits)?)
+    }
+
+    /// Clip vector of decoded audio.
+    pub fn from_decoded(&self, audio: &DecodedAudio) -> Result<ClipFeatures, EmbedError> {
+        let config = self.front_end.config();
+        let signal = resample(&audio.samples, audio.sample_rate, config.sample_rate)?;
+        if signal.len() < config.n_fft {
+            return Err(AudioError::TooShort(format!(
+                "{} ms is shorter than one analysis frame ({} ms)",
+                audio.duration_seconds() * 1000.0,
+                config.n_fft * 1000 / config.sample_rate as usize
+            ))
+            .into());
+        }
+        Ok(ClipFeatures {
+            vector: self.front_end.clip_vector(&signal),
+            duration_seconds: audio.duration_seconds(),
+        })
+    }
+}

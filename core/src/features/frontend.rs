@@ -1,0 +1,189 @@
+//! [`FrontEnd`]: the planned, reusable MFCC pipeline for one [`FeatureConfig`].
+
+use std::sync::Arc;
+
+use realfft::num_complex::Complex32;
+use realfft::{RealFftPlanner, RealToComplex};
+
+use super::cepstrum::{power_to_db, Dct};
+use super::config::FeatureConfig;
+use super::mel::MelFilterbank;
+use super::pool::{pool, FrameMatrix};
+use super::trim::trim_frames;
+
+/// The MFCC front end for one configuration, with its FFT plan, window, filterbank and DCT
+/// prepared once. Immutable and `Sync`: one instance serves every thread.
+pub struct FrontEnd {
+    config: FeatureConfig,
+    window: Vec<f32>,
+    fft: Arc<dyn RealToComplex<f32>>,
+    filterbank: MelFilterbank,
+    dct: Dct,
+}
+
+impl std::fmt::Debug for FrontEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrontEnd")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FrontEnd {
+    /// Plans the front end; fails with a message when the configuration is not computable.
+    pub fn new(config: FeatureConfig) -> Result<Self, String> {
+        config.validate()?;
+        let n = config.n_fft;
+        // Periodic Hann (scipy `get_window("hann", n, fftbins=True)`), computed in f64.
+        let window = (0..n)
+            .map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos()) as f32)
+            .collect();
+        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n);
+        let filterbank = MelFilterbank::new(
+            config.sample_rate,
+            n,
+            config.n_mels,
+            config.fmin,
+            config.fmax,
+        );
+        let dct = Dct::new(config.n_mels, config.n_mfcc);
+        Ok(Self {
+            config,
+            window,
+            fft,
+            filterbank,
+            dct,
+        })
+    }
+
+    /// The configuration this front end computes.
+    pub fn config(&self) -> &FeatureConfig {
+        &self.config
+    }
+
+    /// The mel filterbank in use.
+    pub fn filterbank(&self) -> &MelFilterbank {
+        &self.filterbank
+    }
+
+    /// Number of STFT frames for a signal of `len` samples (`1 + len / hop`, centred frames).
+    pub fn n_frames(&self, len: usize) -> usize {
+        1 + len / self.config.hop_length
+    }
+
+    /// Calls `each(t, power)` with the power spectrum `|X_t|^2` of every centred frame, for bins
+    /// `0..n_bins`. One padded copy of the signal and one set of FFT buffers serve all frames.
+    fn for_each_power_frame(
+        &self,
+        signal: &[f32],
+        n_bins: usize,
+        mut each: impl FnMut(usize, &[f32]),
+    ) {
+        let n_fft = self.config.n_fft;
+        let hop = self.config.hop_length;
+        let pad = n_fft / 2;
+        let mut padded = vec![0.0f32; signal.len() + 2 * pad];
+        padded[pad..pad + signal.len()].copy_from_slice(signal);
+        let mut frame = self.fft.make_input_vec();
+        let mut spectrum = self.fft.make_output_vec();
+        let mut scratch = self.fft.make_scratch_vec();
+        let mut power = vec![0.0f32; n_bins];
+        for t in 0..self.n_frames(signal.len()) {
+            let chunk = &padded[t * hop..t * hop + n_fft];
+            for ((f, &x), &w) in frame.iter_mut().zip(chunk).zip(&self.window) {
+                *f = x * w;
+            }
+            // Buffers come from the plan, so their lengths always match and this cannot fail.
+            self.fft
+                .process_with_scratch(&mut frame, &mut spectrum, &mut scratch)
+                .expect("FFT buffers sized by the plan");
+            for (p, c) in power.iter_mut().zip(&spectrum) {
+                *p = norm_sqr(c);
+            }
+            each(t, &power);
+        }
+    }
+
+    /// STFT power spectrogram, frame-major `T x (n_fft/2 + 1)` (librosa's `|stft|^2`, transposed).
+    pub fn power_spectrogram(&self, signal: &[f32]) -> FrameMatrix {
+        let n_bins = self.config.n_fft / 2 + 1;
+        let mut data = Vec::with_capacity(self.n_frames(signal.len()) * n_bins);
+        self.for_each_power_frame(signal, n_bins, |_, p| data.extend_from_slice(p));
+        FrameMatrix {
+            n_coeffs: n_bins,
+            data,
+        }
+    }
+
+    /// Mel power spectrogram, frame-major `T x n_mels`.
+    pub fn mel_spectrogram(&self, signal: &[f32]) -> FrameMatrix {
+        let n_mels = self.config.n_mels;
+        let mut data = vec![0.0f32; self.n_frames(signal.len()) * n_mels];
+        self.for_each_power_frame(signal, self.filterbank.bins_used(), |t, p| {
+            self.filterbank
+                .apply(p, &mut data[t * n_mels..(t + 1) * n_mels]);
+        });
+        FrameMatrix {
+            n_coeffs: n_mels,
+            data,
+        }
+    }
+
+    /// Log-mel in dB (`power_to_db` with the configured reference and `top_db`), in place.
+    pub fn log_mel(&self, mut mel: FrameMatrix) -> FrameMatrix {
+        power_to_db(&mut mel.data, self.config.db_reference, self.config.top_db);
+        mel
+    }
+
+    /// Cepstral coefficients of a log-mel spectrogram, frame-major `T x n_mfcc`.
+    pub fn mfcc_from_log_mel(&self, log_mel: &FrameMatrix) -> FrameMatrix {
+        let n_mfcc = self.config.n_mfcc;
+        let mut data = vec![0.0f32; log_mel.n_frames() * n_mfcc];
+        for (frame, out) in log_mel
+            .data
+            .chunks_exact(log_mel.n_coeffs)
+            .zip(data.chunks_exact_mut(n_mfcc))
+        {
+            self.dct.apply(frame, out);
+        }
+        FrameMatrix {
+            n_coeffs: n_mfcc,
+            data,
+        }
+    }
+
+    /// Mel spectrogram with silent leading/trailing frames removed (when trimming is on).
+    pub fn trimmed_mel_spectrogram(&self, signal: &[f32]) -> FrameMatrix {
+        let mel = self.mel_spectrogram(signal);
+        let Some(trim_db) = self.config.trim_db else {
+            return mel;
+        };
+        let n = mel.n_coeffs;
+        let energies: Vec<f32> = mel.data.chunks_exact(n).map(|f| f.iter().sum()).collect();
+        let keep = trim_frames(&energies, trim_db);
+        FrameMatrix {
+            n_coeffs: n,
+            data: mel.data[keep.start * n..keep.end * n].to_vec(),
+        }
+    }
+
+    /// MFCC frames of a signal at the pipeline rate: mel, trim, dB, DCT.
+    pub fn mfcc(&self, signal: &[f32]) -> FrameMatrix {
+        let log_mel = self.log_mel(self.trimmed_mel_spectrogram(signal));
+        self.mfcc_from_log_mel(&log_mel)
+    }
+
+    /// The pooled clip vector of a signal at the pipeline rate
+    /// ([`FeatureConfig::clip_vector_len`] values).
+    pub fn clip_vector(&self, signal: &[f32]) -> Vec<f32> {
+        let mfcc = self.mfcc(signal);
+        let mut out = Vec::with_capacity(self.config.clip_vector_len());
+        pool(&mfcc, &self.config.pooling, &mut out);
+        out
+    }
+}
+
+#[inline]
+fn norm_sqr(c: &Complex32) -> f32 {
+    c.re * c.re + c.im * c.im
+}

@@ -1,0 +1,178 @@
+//! `tympan-report`: compute the drift and quality report once, or every N
+//! seconds as a long-running reporting service.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Parser;
+use tympan_report::{
+    parse_interval, write_outputs, DriftOptions, JsBase, Report, ReportConfig, StatTest,
+};
+
+/// Data drift and classification quality report (HTML, JSON, history dashboard).
+#[derive(Debug, Parser)]
+#[command(name = "tympan-report", version, about)]
+struct Cli {
+    /// Reference CSV (PCA_1..PCA_n,target).
+    #[arg(long = "ref", value_name = "PATH", default_value = "data/ref_data.csv")]
+    reference: PathBuf,
+    /// Production CSV (PCA_1..PCA_n,target,prediction).
+    #[arg(
+        long = "prod",
+        value_name = "PATH",
+        default_value = "data/prod_data.csv"
+    )]
+    production: PathBuf,
+    /// Output directory for report.html, report.json, history.jsonl and dashboard.html.
+    #[arg(long, value_name = "DIR", default_value = "reports/")]
+    out: PathBuf,
+    /// Test for every column that supports it: ks, chisquare, z, wasserstein, jensenshannon, psi
+    /// [default: Evidently's automatic choice].
+    #[arg(long, value_name = "TEST", value_parser = parse_test)]
+    stattest: Option<StatTest>,
+    /// Test for numeric (PCA) columns: ks, wasserstein, jensenshannon, psi.
+    #[arg(long, value_name = "TEST", value_parser = parse_test)]
+    num_stattest: Option<StatTest>,
+    /// Test for categorical columns (target, prediction): chisquare, z, jensenshannon, psi.
+    #[arg(long, value_name = "TEST", value_parser = parse_test)]
+    cat_stattest: Option<StatTest>,
+    /// Drift threshold for every column (p-value for tests, distance otherwise)
+    /// [default: 0.05 for ks/chisquare/z, 0.1 for distances].
+    #[arg(long, value_name = "X")]
+    threshold: Option<f64>,
+    /// Drift threshold for numeric columns.
+    #[arg(long, value_name = "X")]
+    num_threshold: Option<f64>,
+    /// Drift threshold for categorical columns.
+    #[arg(long, value_name = "X")]
+    cat_threshold: Option<f64>,
+    /// Share of drifted columns at or above which the dataset is declared drifted.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.5)]
+    drift_share: f64,
+    /// Logarithm base of the Jensen-Shannon distance: e (Evidently's default) or 2.
+    #[arg(long, value_name = "BASE", default_value = "e", value_parser = parse_js_base)]
+    js_base: JsBase,
+    /// Repeat forever with this period (e.g. 60s, 5m, 1h); errors are logged and the loop goes on.
+    #[arg(long, value_name = "INTERVAL", value_parser = parse_interval_arg)]
+    every: Option<Duration>,
+    /// With --every: stop after this many runs.
+    #[arg(long, value_name = "N")]
+    max_runs: Option<u64>,
+    /// Model version label stored in the report and the history (marks retrainings on the dashboard).
+    #[arg(long, value_name = "VERSION")]
+    model_version: Option<String>,
+}
+
+fn parse_test(s: &str) -> Result<StatTest, String> {
+    s.parse::<StatTest>().map_err(|e| e.to_string())
+}
+
+fn parse_js_base(s: &str) -> Result<JsBase, String> {
+    match s {
+        "e" | "natural" | "ln" => Ok(JsBase::Natural),
+        "2" | "two" => Ok(JsBase::Two),
+        _ => Err(format!("expected `e` or `2`, got `{s}`")),
+    }
+}
+
+fn parse_interval_arg(s: &str) -> Result<Duration, String> {
+    parse_interval(s).map_err(|e| e.to_string())
+}
+
+impl Cli {
+    fn config(&self) -> ReportConfig {
+        ReportConfig {
+            drift: DriftOptions {
+                stattest: self.stattest,
+                num_stattest: self.num_stattest,
+                cat_stattest: self.cat_stattest,
+                threshold: self.threshold,
+                num_threshold: self.num_threshold,
+                cat_threshold: self.cat_threshold,
+                js_base: self.js_base,
+            },
+            drift_share: self.drift_share,
+            model_version: self.model_version.clone(),
+        }
+    }
+}
+
+fn run_once(cli: &Cli, config: &ReportConfig) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let report =
+        Report::compute(config, &cli.reference, &cli.production).context("computing the report")?;
+    let out = write_outputs(&report, &cli.out).context("writing the report")?;
+    let d = &report.drift;
+    let c = &report.classification;
+    println!(
+        "{} drift: {}/{} columns ({:.1}%){}; accuracy {:.4}, macro F1 {:.4}, balanced accuracy {:.4}; {} ({} in history, {:.2}s)",
+        report.generated_at,
+        d.drifted_columns,
+        d.columns.len(),
+        d.share * 100.0,
+        if d.dataset_drift { ", DATASET DRIFT" } else { "" },
+        c.accuracy,
+        c.macro_avg.f1,
+        c.balanced_accuracy,
+        out.report_html.display(),
+        out.history_len,
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = cli.config();
+    config.validate()?;
+    let Some(every) = cli.every else {
+        return run_once(&cli, &config);
+    };
+    // Termination (SIGTERM/SIGINT) is safe at any point: outputs are replaced
+    // by atomic renames and the history line is a single append.
+    let mut runs = 0u64;
+    loop {
+        let started = Instant::now();
+        if let Err(e) = run_once(&cli, &config) {
+            eprintln!("tympan-report: {e:#}");
+        }
+        runs += 1;
+        if cli.max_runs.is_some_and(|m| runs >= m) {
+            return Ok(());
+        }
+        // Fixed cadence: a slow run shortens the following pause.
+        std::thread::sleep(every.saturating_sub(started.elapsed()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults() {
+        let cli = Cli::parse_from(["tympan-report"]);
+        assert_eq!(cli.reference, PathBuf::from("data/ref_data.csv"));
+        assert_eq!(cli.out, PathBuf::from("reports/"));
+        assert_eq!(cli.config(), ReportConfig::default());
+        let cli = Cli::parse_from([
+            "tympan-report",
+            "--every",
+            "5m",
+            "--stattest",
+            "psi",
+            "--js-base",
+            "2",
+        ]);
+        assert_eq!(cli.every, Some(Duration::from_secs(300)));
+        assert_eq!(cli.config().drift.stattest, Some(StatTest::Psi));
+        assert!(Cli::try_parse_from(["tympan-report", "--every", "5x"]).is_err());
+    }
+}

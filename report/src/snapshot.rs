@@ -1,0 +1,199 @@
+//! One-line summaries of each report (`history.jsonl`) and their history.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ReportError;
+use crate::report::Report;
+
+/// File name of the history inside the output directory.
+pub const HISTORY_FILE: &str = "history.jsonl";
+
+/// The headline numbers of one report, stored as one JSON line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Report time, RFC 3339 UTC.
+    pub timestamp: String,
+    /// Report time, ms since the Unix epoch.
+    pub unix_ms: u64,
+    /// Reference rows.
+    pub rows_ref: usize,
+    /// Production rows.
+    pub rows_prod: usize,
+    /// Columns tested for drift.
+    pub columns: usize,
+    /// Columns that drifted.
+    pub drifted_columns: usize,
+    /// Share of drifted columns.
+    pub drift_share: f64,
+    /// Share threshold in force.
+    #[serde(default = "default_share")]
+    pub drift_share_threshold: f64,
+    /// Dataset-level drift verdict.
+    pub dataset_drift: bool,
+    /// Production accuracy.
+    pub accuracy: f64,
+    /// Production macro F1.
+    pub macro_f1: f64,
+    /// Production balanced accuracy.
+    pub balanced_accuracy: f64,
+    /// Model version label, if one was given.
+    pub model_version: Option<String>,
+}
+
+fn default_share() -> f64 {
+    0.5
+}
+
+impl Snapshot {
+    /// Extracts the headline numbers of a report.
+    pub fn from_report(r: &Report) -> Snapshot {
+        Snapshot {
+            timestamp: r.generated_at.clone(),
+            unix_ms: r.generated_at_unix_ms,
+            rows_ref: r.reference.rows,
+            rows_prod: r.production.rows,
+            columns: r.drift.columns.len(),
+            drifted_columns: r.drift.drifted_columns,
+            drift_share: r.drift.share,
+            drift_share_threshold: r.drift.drift_share,
+            dataset_drift: r.drift.dataset_drift,
+            accuracy: r.classification.accuracy,
+            macro_f1: r.classification.macro_avg.f1,
+            balanced_accuracy: r.classification.balanced_accuracy,
+            model_version: r.model_version.clone(),
+        }
+    }
+
+    /// The JSON line, without the trailing newline.
+    pub fn to_json_line(&self) -> String {
+        serde_json::to_string(self).expect("a snapshot always serialises")
+    }
+}
+
+/// All snapshots of an output directory, oldest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct History {
+    /// Parsed snapshots in file order.
+    pub snapshots: Vec<Snapshot>,
+    /// 1-based line numbers that could not be parsed (e.g. a line torn by a crash); they are skipped.
+    pub skipped_lines: Vec<usize>,
+}
+
+impl History {
+    /// Loads `out_dir/history.jsonl`; a missing file is an empty history.
+    pub fn load(out_dir: &Path) -> Result<History, ReportError> {
+        let path = out_dir.join(HISTORY_FILE);
+        let mut text = String::new();
+        match File::open(&path) {
+            Ok(mut f) => {
+                f.read_to_string(&mut text)
+                    .map_err(|e| ReportError::io(&path, e))?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(History::default()),
+            Err(e) => return Err(ReportError::io(&path, e)),
+        }
+        Ok(History::parse(&text))
+    }
+
+    /// Parses JSON Lines text, skipping blank and malformed lines.
+    pub fn parse(text: &str) -> History {
+        let mut h = History::default();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<Snapshot>(line) {
+                Ok(s) => h.snapshots.push(s),
+                Err(_) => h.skipped_lines.push(i + 1),
+            }
+        }
+        h
+    }
+
+    /// Appends one snapshot line to `out_dir/history.jsonl` and syncs it.
+    ///
+    /// The line is written with a single `write` on an `O_APPEND` file, so
+    /// concurrent writers do not interleave within a line.
+    pub fn append(out_dir: &Path, snapshot: &Snapshot) -> Result<(), ReportError> {
+        let path = out_dir.join(HISTORY_FILE);
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| ReportError::io(&path, e))?;
+        let mut line = snapshot.to_json_line();
+        line.push('\n');
+        f.write_all(line.as_bytes())
+            .map_err(|e| ReportError::io(&path, e))?;
+        f.sync_all().map_err(|e| ReportError::io(&path, e))
+    }
+}
+
+/// Formats milliseconds since the Unix epoch as RFC 3339 UTC
+/// (`2024-05-01T12:00:00.000Z`), without a date-time dependency.
+pub fn rfc3339(unix_ms: u64) -> String {
+    let secs = unix_ms / 1000;
+    let ms = unix_ms % 1000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (year, month, day).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(rfc3339(1_718_454_896_123), "2024-06-15T12:34:56.123Z");
+    }
+
+    #[test]
+    fn history_skips_torn_lines() {
+        let s = Snapshot {
+            timestamp: rfc3339(0),
+            unix_ms: 0,
+            rows_ref: 1,
+            rows_prod: 2,
+            columns: 3,
+            drifted_columns: 1,
+            drift_share: 1.0 / 3.0,
+            drift_share_threshold: 0.5,
+            dataset_drift: false,
+            accuracy: 0.5,
+            macro_f1: 0.4,
+            balanced_accuracy: 0.45,
+            model_version: Some("v1".into()),
+        };
+        let text = format!("{}\n\n{}\n{{\"timesta", s.to_json_line(), s.to_json_line());
+        let h = History::parse(&text);
+        assert_eq!(h.snapshots, vec![s.clone(), s]);
+        assert_eq!(h.skipped_lines, vec![4]);
+    }
+}

@@ -3,6 +3,7 @@
 //! - [`audio`]: decode (symphonia), downmix, resample (rubato).
 //! - [`features`]: the hand-written MFCC front end and pooling.
 //! - [`embedding`]: [`embedding::Embedder`], the fitted scaler + PCA over the front end.
+//! - [`table`]: the reference and production CSV tables and the feedback log.
 //! - [`durable`]: atomic, durable file writes.
 
 #![warn(missing_docs)]
@@ -10,4 +11,9 @@
 pub mod audio;
 pub mod durable;
 pub mod embedding;
+pub mod evaluation;
 pub mod features;
+pub mod metrics;
+pub mod model;
+pub mod registry;
+pub mod table;

@@ -281,7 +281,7 @@ const STIRLING_COEFFS: [f64; 8] = [
     8.417_508_417_508_418e-4,
     -5.952_380_952_380_952e-4,
     7.936_507_936_507_937e-4,
-    -2.777_777_777_777_777_8e-3,
+    -2.777_777_777_777_778e-3,
     8.333_333_333_333_333e-2,
 ];
 
@@ -425,13 +425,14 @@ fn kolmogn_pomeranz(n: u64, x: f64) -> f64 {
     v1[0] = 1.0;
     let (mut v0s, mut v1s) = (0i64, 0i64);
     let mut expnt: i64 = 0;
-    let (mut j1, mut j2) = pomeranz_j1j2(0, n, ll, ceilf, roundf);
+    let mut j1 = pomeranz_j1j2(0, n, ll, ceilf, roundf).0;
     for i in 1..(2 * n + 2) {
         let k1 = j1;
         std::mem::swap(&mut v0, &mut v1);
         std::mem::swap(&mut v0s, &mut v1s);
         v1.iter_mut().for_each(|v| *v = 0.0);
-        (j1, j2) = pomeranz_j1j2(i, n, ll, ceilf, roundf);
+        let (nj1, j2) = pomeranz_j1j2(i, n, ll, ceilf, roundf);
+        j1 = nj1;
         let pwrs = if i == 1 || i == 2 * n + 1 {
             &gpower
         } else if i % 2 == 1 {

@@ -168,13 +168,11 @@ impl Report {
         let ref_target = counts(reference.target());
         let cur_target = counts(production.target());
         let cur_pred = counts(&predictions);
-        let as_str =
-            |v: &Vec<(String, u64)>| v.iter().map(|(l, c)| (l.as_str(), *c)).collect::<Vec<_>>();
         columns.push(drift::column_drift(
             "target",
             ColumnData::Categorical(CategoryCounts::from_counts(
-                as_str(&ref_target),
-                as_str(&cur_target),
+                pairs(&ref_target),
+                pairs(&cur_target),
             )),
             options,
         ));
@@ -182,8 +180,8 @@ impl Report {
         columns.push(drift::column_drift(
             "prediction",
             ColumnData::Categorical(CategoryCounts::from_counts(
-                as_str(&ref_target),
-                as_str(&cur_pred),
+                pairs(&ref_target),
+                pairs(&cur_pred),
             )),
             options,
         ));
@@ -257,4 +255,8 @@ pub(crate) fn par_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync
     out.into_iter()
         .map(|r| r.expect("every item mapped"))
         .collect()
+}
+
+fn pairs(v: &[(String, u64)]) -> Vec<(&str, u64)> {
+    v.iter().map(|(l, c)| (l.as_str(), *c)).collect()
 }

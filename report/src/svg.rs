@@ -258,11 +258,16 @@ pub fn line_chart(c: &LineChart<'_>) -> String {
     }
     for (x, label) in &c.markers {
         let px = sx(*x);
+        // Labels near the right edge go to the left of their line.
+        let (tx, anchor) = if px > ml + pw - 60.0 {
+            (px - 2.0, "end")
+        } else {
+            (px + 2.0, "start")
+        };
         let _ = write!(
             s,
-            r##"<g><title>{l}</title><line x1="{px:.1}" x2="{px:.1}" y1="{mt:.0}" y2="{:.0}" stroke="#5c7cfa" stroke-dasharray="2 3"/><text x="{:.1}" y="{:.0}" font-size="9" fill="#3b5bdb">{}</text></g>"##,
+            r##"<g><title>{l}</title><line x1="{px:.1}" x2="{px:.1}" y1="{mt:.0}" y2="{:.0}" stroke="#5c7cfa" stroke-dasharray="2 3"/><text x="{tx:.1}" y="{:.0}" font-size="9" fill="#3b5bdb" text-anchor="{anchor}">{}</text></g>"##,
             mt + ph,
-            px + 2.0,
             mt + 9.0,
             escape(&shorten(label, 16)),
             l = escape(label)

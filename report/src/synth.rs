@@ -91,6 +91,9 @@ pub struct SynthSpec {
     pub accuracy: f64,
     /// Seed of the generator.
     pub seed: u64,
+    /// Decimals written per value; `None` writes the shortest exact representation
+    /// (about 18 characters, like pandas' `to_csv`).
+    pub decimals: Option<usize>,
 }
 
 impl Default for SynthSpec {
@@ -103,6 +106,7 @@ impl Default for SynthSpec {
             shift: 0.0,
             accuracy: 0.8,
             seed: 42,
+            decimals: Some(6),
         }
     }
 }
@@ -143,8 +147,10 @@ fn write_one(
             if production && c < spec.columns / 2 {
                 v += spec.shift;
             }
-            // Six decimals, like a typical float CSV export; keeps files compact.
-            let _ = write!(line, "{v:.6},");
+            let _ = match spec.decimals {
+                Some(d) => write!(line, "{v:.d$},"),
+                None => write!(line, "{v},"),
+            };
         }
         let _ = write!(line, "class_{class}");
         if production {

@@ -64,6 +64,11 @@ impl Labels {
         self.codes.push(code);
     }
 
+    /// Reserves room for `additional` more rows.
+    pub fn reserve(&mut self, additional: usize) {
+        self.codes.reserve_exact(additional);
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         self.codes.len()
@@ -147,10 +152,7 @@ impl Table {
         }
         let n_pca = check_header(path, kind, &record)?;
         let width = n_pca + kind.label_columns();
-        // A rough row estimate from the file size avoids repeated reallocation
-        // of the big column vectors (and the 2x overshoot that comes with it).
-        let estimate = (len / (10 * width as u64 + 2)).min(1 << 26) as usize;
-        let mut columns: Vec<Vec<f64>> = (0..n_pca).map(|_| Vec::with_capacity(estimate)).collect();
+        let mut columns: Vec<Vec<f64>> = (0..n_pca).map(|_| Vec::with_capacity(1024)).collect();
         let mut target = Labels::new();
         let mut prediction = (kind == TableKind::Production).then(Labels::new);
         while reader.read_byte_record(&mut record).map_err(csv_err)? {
@@ -177,6 +179,19 @@ impl Table {
             if let Some(p) = prediction.as_mut() {
                 p.push(parse_label(path, line, "prediction", &record[n_pca + 1])?);
             }
+            if target.len() == 1024 {
+                // Size the big vectors once from the bytes per row seen so far:
+                // doubling growth would overshoot by up to 2x and copy repeatedly.
+                let bytes = record.position().map(|p| p.byte()).unwrap_or(0).max(1);
+                let estimate = (len as f64 / bytes as f64 * 1024.0 * 1.05) as usize;
+                for c in &mut columns {
+                    c.reserve_exact(estimate.saturating_sub(c.len()));
+                }
+                target.reserve(estimate);
+                if let Some(p) = prediction.as_mut() {
+                    p.reserve(estimate);
+                }
+            }
         }
         if target.is_empty() {
             return Err(ReportError::NoRows {
@@ -184,7 +199,9 @@ impl Table {
             });
         }
         for c in &mut columns {
-            c.shrink_to_fit();
+            if c.capacity() > c.len() + c.len() / 8 {
+                c.shrink_to_fit();
+            }
         }
         Ok(Table {
             path: path.to_path_buf(),

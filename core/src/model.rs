@@ -1,0 +1,257 @@
+//! The classifier: multinomial logistic regression trained with linfa-logistic, stored as plain
+//! weights so prediction needs no linfa object and the artifact stays readable.
+
+use linfa::prelude::*;
+use linfa_logistic::MultiLogisticRegression;
+use ndarray::{Array1, Array2};
+use serde::{Deserialize, Serialize};
+
+use crate::table::LabeledRow;
+
+/// Why training or prediction failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// Not enough data to train.
+    #[error("cannot train: {0}")]
+    Data(String),
+    /// The optimiser failed.
+    #[error("training failed: {0}")]
+    Fit(String),
+    /// A vector of the wrong length.
+    #[error("expected a vector of {expected} values, got {got}")]
+    Dimension {
+        /// Expected length.
+        expected: usize,
+        /// Given length.
+        got: usize,
+    },
+}
+
+/// Training hyper-parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// L2 penalty weight (linfa's `alpha`; scikit-learn's `C` is `1 / alpha`).
+    pub alpha: f64,
+    /// Iteration limit of the L-BFGS solver.
+    pub max_iterations: u64,
+    /// Stop when the gradient norm falls under this.
+    pub gradient_tolerance: f64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            alpha: 1.0,
+            max_iterations: 200,
+            gradient_tolerance: 1e-4,
+        }
+    }
+}
+
+/// A trained classifier: for class `k`, `score_k = weights[k] · x + intercept[k]`, probabilities
+/// by softmax.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    /// Class labels, sorted.
+    pub classes: Vec<String>,
+    /// One weight row per class.
+    pub weights: Vec<Vec<f32>>,
+    /// One intercept per class.
+    pub intercept: Vec<f32>,
+    /// Fingerprint of the embedding whose vectors this model reads.
+    pub embedding_fingerprint: String,
+}
+
+/// A prediction for one vector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    /// Index of the most probable class.
+    pub class_index: usize,
+    /// Probability of each class, in [`Model::classes`] order.
+    pub probabilities: Vec<f32>,
+}
+
+impl Model {
+    /// Input vector length.
+    pub fn dim(&self) -> usize {
+        self.weights.first().map_or(0, Vec::len)
+    }
+
+    /// Label of class `index`.
+    pub fn label(&self, index: usize) -> &str {
+        &self.classes[index]
+    }
+
+    /// Class probabilities of one vector.
+    pub fn predict(&self, x: &[f32]) -> Result<Prediction, ModelError> {
+        if x.len() != self.dim() {
+            return Err(ModelError::Dimension {
+                expected: self.dim(),
+                got: x.len(),
+            });
+        }
+        let scores: Vec<f64> = self
+            .weights
+            .iter()
+            .zip(&self.intercept)
+            .map(|(w, b)| {
+                w.iter()
+                    .zip(x)
+                    .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                    .sum::<f64>()
+                    + f64::from(*b)
+            })
+            .collect();
+        let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let exp: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+        let total: f64 = exp.iter().sum();
+        let probabilities: Vec<f32> = exp.iter().map(|e| (e / total) as f32).collect();
+        let class_index =
+            scores
+                .iter()
+                .enumerate()
+                .fold(0, |best, (i, s)| if *s > scores[best] { i } else { best });
+        Ok(Prediction {
+            class_index,
+            probabilities,
+        })
+    }
+
+    /// The predicted label of one vector.
+    pub fn predict_label(&self, x: &[f32]) -> Result<&str, ModelError> {
+        Ok(self.label(self.predict(x)?.class_index))
+    }
+}
+
+/// Trains on `rows` (reference, or reference + production). With `warm_start`, the solver starts
+/// from that model's parameters (classes it does not know start at zero), which is how the
+/// server fine-tunes the champion on new feedback.
+pub fn train(
+    rows: &[LabeledRow],
+    config: &TrainConfig,
+    warm_start: Option<&Model>,
+    embedding_fingerprint: &str,
+) -> Result<Model, ModelError> {
+    let dim = rows.first().map_or(0, |r| r.vector.len());
+    if rows.is_empty() || dim == 0 {
+        return Err(ModelError::Data("no rows".into()));
+    }
+    if let Some(bad) = rows.iter().find(|r| r.vector.len() != dim) {
+        return Err(ModelError::Dimension {
+            expected: dim,
+            got: bad.vector.len(),
+        });
+    }
+    let mut classes: Vec<String> = rows.iter().map(|r| r.target.clone()).collect();
+    classes.sort();
+    classes.dedup();
+    if classes.len() < 2 {
+        return Err(ModelError::Data(format!(
+            "need at least 2 classes, the data has {}",
+            classes.len()
+        )));
+    }
+    let x = Array2::from_shape_fn((rows.len(), dim), |(i, j)| f64::from(rows[i].vector[j]));
+    let y: Array1<usize> = rows
+        .iter()
+        .map(|r| classes.binary_search(&r.target).expect("class listed"))
+        .collect();
+    let mut params = MultiLogisticRegression::default()
+        .alpha(config.alpha)
+        .max_iterations(config.max_iterations)
+        .gradient_tolerance(config.gradient_tolerance);
+    if let Some(init) = warm_start.filter(|m| m.dim() == dim) {
+        params = params.initial_params(initial_params(init, &classes, dim));
+    }
+    let fitted = params
+        .fit(&Dataset::new(x, y))
+        .map_err(|e| ModelError::Fit(e.to_string()))?;
+    // linfa orders its columns by the sorted class values, here 0..k, i.e. `classes` order.
+    let w = fitted.params();
+    let weights = (0..classes.len())
+        .map(|k| w.column(k).iter().map(|v| *v as f32).collect())
+        .collect();
+    let intercept = fitted.intercept().iter().map(|v| *v as f32).collect();
+    Ok(Model {
+        classes,
+        weights,
+        intercept,
+        embedding_fingerprint: embedding_fingerprint.to_string(),
+    })
+}
+
+/// linfa's initial parameter layout: `(dim + 1) x classes`, the intercept in the last row.
+fn initial_params(model: &Model, classes: &[String], dim: usize) -> Array2<f64> {
+    let mut p = Array2::zeros((dim + 1, classes.len()));
+    for (k, class) in classes.iter().enumerate() {
+        if let Some(old) = model.classes.iter().position(|c| c == class) {
+            for j in 0..dim {
+                p[[j, k]] = f64::from(model.weights[old][j]);
+            }
+            p[[dim, k]] = f64::from(model.intercept[old]);
+        }
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blobs() -> Vec<LabeledRow> {
+        (0..90)
+            .map(|i| {
+                let c = i % 3;
+                let jitter = ((i * 7919) % 13) as f32 / 13.0 - 0.5;
+                LabeledRow {
+                    vector: vec![c as f32 * 3.0 + jitter, (2 - c) as f32 * 2.0 - jitter],
+                    target: ["cat", "dog", "owl"][c].into(),
+                    prediction: None,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn separates_blobs_and_probabilities_sum_to_one() {
+        let rows = blobs();
+        let m = train(&rows, &TrainConfig::default(), None, "fp").unwrap();
+        assert_eq!(m.classes, vec!["cat", "dog", "owl"]);
+        for r in &rows {
+            let p = m.predict(&r.vector).unwrap();
+            assert_eq!(m.label(p.class_index), r.target);
+            let total: f32 = p.probabilities.iter().sum();
+            assert!((total - 1.0).abs() < 1e-5);
+        }
+        assert!(m.predict(&[1.0]).is_err());
+    }
+
+    #[test]
+    fn warm_start_from_a_good_model_converges_to_the_same_answers() {
+        let rows = blobs();
+        let base = train(&rows, &TrainConfig::default(), None, "fp").unwrap();
+        let config = TrainConfig {
+            max_iterations: 3,
+            ..TrainConfig::default()
+        };
+        let tuned = train(&rows, &config, Some(&base), "fp").unwrap();
+        let cold = train(&rows, &config, None, "fp").unwrap();
+        let agree = |m: &Model| {
+            rows.iter()
+                .filter(|r| m.predict_label(&r.vector).unwrap() == r.target)
+                .count()
+        };
+        // Three iterations are enough from the base model's parameters.
+        assert_eq!(agree(&tuned), rows.len());
+        assert!(agree(&tuned) >= agree(&cold));
+    }
+
+    #[test]
+    fn one_class_is_refused() {
+        let rows: Vec<_> = blobs().into_iter().filter(|r| r.target == "cat").collect();
+        assert!(matches!(
+            train(&rows, &TrainConfig::default(), None, "fp"),
+            Err(ModelError::Data(_))
+        ));
+    }
+}

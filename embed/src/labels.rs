@@ -1,0 +1,258 @@
+//! Where labels come from: sub-folder names, a file-name pattern, or a manifest CSV.
+
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+
+use crate::EmbedCommandError;
+
+/// File extensions treated as audio when walking a dataset.
+pub const AUDIO_EXTENSIONS: &[&str] = &[
+    "wav", "wave", "flac", "mp3", "ogg", "oga", "m4a", "mp4", "aac", "aif", "aiff", "aifc", "caf",
+    "mka", "webm",
+];
+
+/// FSDD's file names: `{digit}_{speaker}_{take}.wav`.
+pub const DEFAULT_PATTERN: &str = "{label}_{speaker}_{take}";
+
+/// One audio file of the dataset with its label and group values (e.g. the speaker).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Clip {
+    /// The file.
+    pub path: PathBuf,
+    /// Its label.
+    pub label: String,
+    /// Values of the pattern's other fields, in the order of [`Dataset::group_names`].
+    pub groups: Vec<String>,
+}
+
+/// A labelled dataset, in a deterministic order (sorted by path).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dataset {
+    /// Names of the group columns (fields of the pattern other than `label`).
+    pub group_names: Vec<String>,
+    /// The clips.
+    pub clips: Vec<Clip>,
+}
+
+/// How to label the files.
+#[derive(Debug, Clone)]
+pub enum LabelSource {
+    /// `DIR/<label>/<file>`.
+    Folders,
+    /// A template over the file stem, e.g. `{label}_{speaker}_{take}`.
+    Pattern(FilePattern),
+    /// A CSV `path,label` (paths relative to the dataset folder or absolute).
+    Manifest(PathBuf),
+}
+
+/// A file-stem template with `{name}` fields; `{label}` is required, other fields become group
+/// columns.
+#[derive(Debug, Clone)]
+pub struct FilePattern {
+    regex: Regex,
+    group_names: Vec<String>,
+}
+
+impl FilePattern {
+    /// Compiles a template such as `{label}_{speaker}_{take}`.
+    pub fn new(template: &str) -> Result<Self, EmbedCommandError> {
+        let bad =
+            |why: &str| EmbedCommandError::Usage(format!("label pattern {template:?}: {why}"));
+        let field = Regex::new(r"\{([A-Za-z_][A-Za-z0-9_]*)\}").expect("static regex");
+        let mut re = String::from("^");
+        let mut names = Vec::new();
+        let mut last = 0;
+        for cap in field.captures_iter(template) {
+            let whole = cap.get(0).expect("match");
+            re.push_str(&regex::escape(&template[last..whole.start()]));
+            let name = cap[1].to_string();
+            if names.contains(&name) {
+                return Err(bad("a field appears twice"));
+            }
+            re.push_str(&format!("(?P<{name}>.+?)"));
+            names.push(name);
+            last = whole.end();
+        }
+        re.push_str(&regex::escape(&template[last..]));
+        re.push('$');
+        if !names.iter().any(|n| n == "label") {
+            return Err(bad("needs a {label} field"));
+        }
+        let regex = Regex::new(&re).map_err(|e| bad(&e.to_string()))?;
+        let group_names = names.into_iter().filter(|n| n != "label").collect();
+        Ok(Self { regex, group_names })
+    }
+
+    /// Label and group values of a file stem, or `None` when it does not match.
+    pub fn apply(&self, stem: &str) -> Option<(String, Vec<String>)> {
+        let caps = self.regex.captures(stem)?;
+        let label = caps["label"].to_string();
+        let groups = self
+            .group_names
+            .iter()
+            .map(|n| caps[n.as_str()].to_string())
+            .collect();
+        Some((label, groups))
+    }
+}
+
+fn is_audio(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> EmbedCommandError + '_ {
+    move |e| EmbedCommandError::Io(format!("{}: {e}", path.display()))
+}
+
+fn audio_files(dir: &Path) -> Result<Vec<PathBuf>, EmbedCommandError> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
+        let path = entry.map_err(io_err(dir))?.path();
+        if path.is_file() && is_audio(&path) {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn sub_folders(dir: &Path) -> Result<Vec<PathBuf>, EmbedCommandError> {
+    let mut dirs = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
+        let path = entry.map_err(io_err(dir))?.path();
+        if path.is_dir() {
+            dirs.push(path);
+        }
+    }
+    dirs.sort();
+    Ok(dirs)
+}
+
+/// Picks folders when sub-folders hold audio, the default file pattern otherwise.
+pub fn auto_source(dir: &Path) -> Result<LabelSource, EmbedCommandError> {
+    for sub in sub_folders(dir)? {
+        if !audio_files(&sub)?.is_empty() {
+            return Ok(LabelSource::Folders);
+        }
+    }
+    Ok(LabelSource::Pattern(FilePattern::new(DEFAULT_PATTERN)?))
+}
+
+/// Lists and labels the clips of `dir`. Files that match no label rule are returned in
+/// `unlabelled` rather than failing the run.
+pub fn discover(
+    dir: &Path,
+    source: &LabelSource,
+) -> Result<(Dataset, Vec<PathBuf>), EmbedCommandError> {
+    if !dir.is_dir() {
+        return Err(EmbedCommandError::Usage(format!(
+            "{} is not a folder",
+            dir.display()
+        )));
+    }
+    let mut unlabelled = Vec::new();
+    let (group_names, mut clips) = match source {
+        LabelSource::Folders => {
+            let mut clips = Vec::new();
+            for sub in sub_folders(dir)? {
+                let label = sub
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                for path in audio_files(&sub)? {
+                    clips.push(Clip {
+                        path,
+                        label: label.clone(),
+                        groups: vec![],
+                    });
+                }
+            }
+            (vec![], clips)
+        }
+        LabelSource::Pattern(pattern) => {
+            let mut clips = Vec::new();
+            for path in audio_files(dir)? {
+                let stem = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                match pattern.apply(&stem) {
+                    Some((label, groups)) => clips.push(Clip {
+                        path,
+                        label,
+                        groups,
+                    }),
+                    None => unlabelled.push(path),
+                }
+            }
+            (pattern.group_names.clone(), clips)
+        }
+        LabelSource::Manifest(manifest) => (vec![], read_manifest(dir, manifest)?),
+    };
+    clips.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok((Dataset { group_names, clips }, unlabelled))
+}
+
+fn read_manifest(dir: &Path, manifest: &Path) -> Result<Vec<Clip>, EmbedCommandError> {
+    let mut reader = csv::Reader::from_path(manifest)
+        .map_err(|e| EmbedCommandError::Io(format!("{}: {e}", manifest.display())))?;
+    let mut clips = Vec::new();
+    for record in reader.records() {
+        let record =
+            record.map_err(|e| EmbedCommandError::Io(format!("{}: {e}", manifest.display())))?;
+        let line = record.position().map_or(0, |p| p.line());
+        let (Some(path), Some(label)) = (record.get(0), record.get(1)) else {
+            return Err(EmbedCommandError::Io(format!(
+                "{}:{line}: expected path,label",
+                manifest.display()
+            )));
+        };
+        let path = PathBuf::from(path);
+        let path = if path.is_absolute() {
+            path
+        } else {
+            dir.join(path)
+        };
+        clips.push(Clip {
+            path,
+            label: label.to_string(),
+            groups: vec![],
+        });
+    }
+    Ok(clips)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fsdd_pattern_extracts_label_and_speaker() {
+        let p = FilePattern::new(DEFAULT_PATTERN).unwrap();
+        assert_eq!(
+            p.apply("7_jackson_32"),
+            Some((
+                "7".to_string(),
+                vec!["jackson".to_string(), "32".to_string()]
+            ))
+        );
+        assert_eq!(p.apply("noise"), None);
+        assert!(FilePattern::new("{speaker}").is_err());
+    }
+
+    #[test]
+    fn folders_win_when_they_hold_audio() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("dog")).unwrap();
+        std::fs::write(dir.path().join("dog/a.wav"), b"x").unwrap();
+        std::fs::write(dir.path().join("dog/readme.txt"), b"x").unwrap();
+        let source = auto_source(dir.path()).unwrap();
+        assert!(matches!(source, LabelSource::Folders));
+        let (ds, _) = discover(dir.path(), &source).unwrap();
+        assert_eq!(ds.clips.len(), 1);
+        assert_eq!(ds.clips[0].label, "dog");
+    }
+}

@@ -1,0 +1,125 @@
+//! `tympan-embed DATASET_DIR`: see the crate documentation of `tympan_embed`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use tympan_core::audio::AudioLimits;
+use tympan_core::embedding::{Embedder, Featurizer};
+use tympan_core::features::FeatureConfig;
+use tympan_embed::{
+    auto_source, embed_dataset, EmbedRequest, FilePattern, LabelSource, DEFAULT_COMPONENTS,
+};
+
+/// Embed a folder of labelled audio into data/ref_data.csv and fit the embedding into artifacts/.
+#[derive(Parser, Debug)]
+#[command(name = "tympan-embed", version)]
+struct Args {
+    /// Dataset folder: DIR/<label>/*.wav, or files named by --label-pattern.
+    dataset_dir: PathBuf,
+    /// Output table.
+    #[arg(long, default_value = "data/ref_data.csv")]
+    out: PathBuf,
+    /// Folder the fitted embedding is written to.
+    #[arg(long, default_value = "artifacts")]
+    artifacts: PathBuf,
+    /// Reuse the fitted embedding in this artifacts folder instead of fitting a new one.
+    #[arg(long, value_name = "DIR")]
+    embedding: Option<PathBuf>,
+    /// Label files by a template over the file name, e.g. "{label}_{speaker}_{take}"; fields
+    /// other than {label} become group columns in <out>.meta.csv.
+    #[arg(long, conflicts_with_all = ["manifest", "folders"])]
+    label_pattern: Option<String>,
+    /// Label files from a CSV manifest with columns path,label.
+    #[arg(long, conflicts_with = "folders")]
+    manifest: Option<PathBuf>,
+    /// Label files by their sub-folder name.
+    #[arg(long)]
+    folders: bool,
+    /// Number of PCA components.
+    #[arg(long, default_value_t = DEFAULT_COMPONENTS)]
+    components: usize,
+    /// Front-end configuration as JSON (a FeatureConfig); defaults to Tympan's tuned one.
+    #[arg(long, value_name = "FILE")]
+    features: Option<PathBuf>,
+    /// Longest clip accepted, in seconds.
+    #[arg(long, default_value_t = 60.0)]
+    max_seconds: f64,
+    /// Fail when any file cannot be embedded instead of skipping it.
+    #[arg(long)]
+    strict: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let limits = AudioLimits {
+        max_seconds: args.max_seconds,
+    };
+    let config = match &args.features {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
+        }
+        None => FeatureConfig::default(),
+    };
+    let source = if let Some(t) = &args.label_pattern {
+        LabelSource::Pattern(FilePattern::new(t)?)
+    } else if let Some(m) = &args.manifest {
+        LabelSource::Manifest(m.clone())
+    } else if args.folders {
+        LabelSource::Folders
+    } else {
+        auto_source(&args.dataset_dir)?
+    };
+    let reuse = match &args.embedding {
+        Some(dir) => Some(Embedder::load(dir, limits)?),
+        None => None,
+    };
+    let progress =
+        !args.quiet && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    let summary = embed_dataset(EmbedRequest {
+        dataset_dir: args.dataset_dir.clone(),
+        source,
+        out: args.out.clone(),
+        artifacts: args.artifacts.clone(),
+        reuse,
+        featurizer: Featurizer::new(config, limits)?,
+        n_components: args.components,
+        strict: args.strict,
+        progress,
+    })?;
+    for s in &summary.skipped {
+        eprintln!("skipped {}: {}", s.path.display(), s.reason);
+    }
+    for p in &summary.unlabelled {
+        eprintln!(
+            "skipped {}: file name does not match the label pattern",
+            p.display()
+        );
+    }
+    println!(
+        "embedded {} clips ({:.0} s of audio) in {:.2} s -> {} ({} components, {:.1}% variance); skipped {}",
+        summary.rows,
+        summary.audio_seconds,
+        summary.elapsed.as_secs_f64(),
+        args.out.display(),
+        summary.dim,
+        summary.explained_variance * 100.0,
+        summary.skipped.len() + summary.unlabelled.len(),
+    );
+    if summary.fitted {
+        println!(
+            "embedding {} written to {}",
+            &summary.fingerprint[..12],
+            args.artifacts
+                .join(tympan_core::embedding::EMBEDDING_FILE)
+                .display()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,214 @@
+//! The embed run: featurize every clip in parallel, fit (or reuse) the embedding, write outputs.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use tympan_core::embedding::{ClipFeatures, EmbedError, Embedder, Featurizer};
+use tympan_core::table::{validate_label, write_table, LabeledRow, TableKind};
+
+use crate::labels::{discover, Clip, LabelSource};
+use crate::EmbedCommandError;
+
+/// Everything an embed run needs.
+#[derive(Debug)]
+pub struct EmbedRequest {
+    /// The dataset folder.
+    pub dataset_dir: PathBuf,
+    /// How files are labelled.
+    pub source: LabelSource,
+    /// Output table (`data/ref_data.csv`).
+    pub out: PathBuf,
+    /// Where a newly fitted embedding is saved.
+    pub artifacts: PathBuf,
+    /// An already fitted embedding to reuse instead of fitting (no artifact is written then).
+    pub reuse: Option<Embedder>,
+    /// The front end used when fitting.
+    pub featurizer: Featurizer,
+    /// PCA components when fitting.
+    pub n_components: usize,
+    /// Fail on the first unreadable file instead of skipping it.
+    pub strict: bool,
+    /// Show a progress bar.
+    pub progress: bool,
+}
+
+/// A file left out of the table, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// The file.
+    pub path: PathBuf,
+    /// The reason.
+    pub reason: String,
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct EmbedSummary {
+    /// Rows written.
+    pub rows: usize,
+    /// Files that failed (decode, too short...) or had an invalid label.
+    pub skipped: Vec<Skipped>,
+    /// Audio files that matched no label rule.
+    pub unlabelled: Vec<PathBuf>,
+    /// Total decoded audio, seconds.
+    pub audio_seconds: f64,
+    /// Vector length.
+    pub dim: usize,
+    /// Variance explained by the kept components (1.0 = all).
+    pub explained_variance: f64,
+    /// Fingerprint of the embedding used.
+    pub fingerprint: String,
+    /// Whether the embedding was fitted by this run.
+    pub fitted: bool,
+    /// Wall time of the whole run.
+    pub elapsed: Duration,
+}
+
+/// The side file beside a table: one line per row with the source file and the group values
+/// (e.g. the speaker), so group-wise evaluation needs no extra column in the table itself.
+pub fn meta_path(table: &Path) -> PathBuf {
+    let stem = table
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    table.with_file_name(format!("{stem}.meta.csv"))
+}
+
+/// Computes the clip vectors of `clips` on all cores, in order.
+pub fn featurize_clips(
+    featurizer: &Featurizer,
+    clips: &[Clip],
+    bar: Option<&ProgressBar>,
+) -> Vec<Result<ClipFeatures, EmbedError>> {
+    clips
+        .par_iter()
+        .map(|clip| {
+            let r = featurizer.from_file(&clip.path);
+            if let Some(bar) = bar {
+                bar.inc(1);
+            }
+            r
+        })
+        .collect()
+}
+
+/// Runs the whole embed command.
+pub fn embed_dataset(req: EmbedRequest) -> Result<EmbedSummary, EmbedCommandError> {
+    let start = Instant::now();
+    let (dataset, unlabelled) = discover(&req.dataset_dir, &req.source)?;
+    if dataset.clips.is_empty() {
+        return Err(EmbedCommandError::Usage(format!(
+            "no labelled audio files in {}",
+            req.dataset_dir.display()
+        )));
+    }
+    let featurizer = req
+        .reuse
+        .as_ref()
+        .map_or(&req.featurizer, |e| e.featurizer());
+    let bar = req.progress.then(|| {
+        let bar = ProgressBar::new(dataset.clips.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} clips {elapsed_precise}")
+                .expect("static template"),
+        );
+        bar
+    });
+    let results = featurize_clips(featurizer, &dataset.clips, bar.as_ref());
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+
+    let mut kept: Vec<(&Clip, ClipFeatures)> = Vec::with_capacity(results.len());
+    let mut skipped = Vec::new();
+    for (clip, result) in dataset.clips.iter().zip(results) {
+        let outcome = result.map_err(|e| e.to_string()).and_then(|f| {
+            validate_label(&clip.label)
+                .map(|_| f)
+                .map_err(|e| e.to_string())
+        });
+        match outcome {
+            Ok(f) => kept.push((clip, f)),
+            Err(reason) => skipped.push(Skipped {
+                path: clip.path.clone(),
+                reason,
+            }),
+        }
+    }
+    if req.strict && !skipped.is_empty() {
+        return Err(EmbedCommandError::Strict {
+            count: skipped.len(),
+            first: format!("{}: {}", skipped[0].path.display(), skipped[0].reason),
+        });
+    }
+    if kept.is_empty() {
+        return Err(EmbedCommandError::Usage(
+            "every file failed; nothing to embed".into(),
+        ));
+    }
+
+    let vectors: Vec<Vec<f32>> = kept.iter().map(|(_, f)| f.vector.clone()).collect();
+    let fitted = req.reuse.is_none();
+    let embedder = match req.reuse {
+        Some(e) => e,
+        None => {
+            let e = Embedder::fit(req.featurizer, &vectors, req.n_components)?;
+            e.save(&req.artifacts)?;
+            e
+        }
+    };
+    let rows = kept
+        .iter()
+        .zip(&vectors)
+        .map(|((clip, _), v)| {
+            Ok(LabeledRow {
+                vector: embedder.project(v)?,
+                target: clip.label.clone(),
+                prediction: None,
+            })
+        })
+        .collect::<Result<Vec<_>, EmbedError>>()?;
+    write_table(&req.out, TableKind::Reference, embedder.dim(), &rows)?;
+    write_meta(&req.out, &dataset.group_names, &kept)?;
+
+    Ok(EmbedSummary {
+        rows: rows.len(),
+        skipped,
+        unlabelled,
+        audio_seconds: kept.iter().map(|(_, f)| f.duration_seconds).sum(),
+        dim: embedder.dim(),
+        explained_variance: embedder.explained_variance_ratio().iter().sum(),
+        fingerprint: embedder.fingerprint().to_string(),
+        fitted,
+        elapsed: start.elapsed(),
+    })
+}
+
+fn write_meta(
+    table: &Path,
+    group_names: &[String],
+    kept: &[(&Clip, ClipFeatures)],
+) -> Result<(), EmbedCommandError> {
+    let path = meta_path(table);
+    tympan_core::durable::write_atomic_with(&path, |file| {
+        let mut w = csv::Writer::from_writer(std::io::BufWriter::new(file));
+        let mut header = vec!["file".to_string()];
+        header.extend(group_names.iter().cloned());
+        w.write_record(&header)?;
+        for (clip, _) in kept {
+            let name = clip
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let mut record = vec![name];
+            record.extend(clip.groups.iter().cloned());
+            w.write_record(&record)?;
+        }
+        w.flush()?;
+        Ok(())
+    })
+    .map_err(|e| EmbedCommandError::Io(format!("{}: {e}", path.display())))
+}

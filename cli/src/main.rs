@@ -1,1 +1,67 @@
-fn main() {}
+//! `tympan`: the command-line front door.
+//!
+//! `tympan train | evaluate | models` are built in (thin calls into `tympan-core`); any other
+//! `tympan <sub> ARGS` runs the binary `tympan-<sub>` found next to this one or on `PATH`, the way
+//! cargo runs its subcommands.
+
+mod dispatch;
+mod evaluate;
+mod models;
+mod train;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// Tympan: audio classification from a folder of clips to a self-improving service.
+#[derive(Parser, Debug)]
+#[command(name = "tympan", version, allow_external_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a classifier on data/ref_data.csv and register it as a new model version.
+    Train(train::TrainArgs),
+    /// Measure a model, or a training protocol, on labelled vectors.
+    Evaluate(evaluate::EvaluateArgs),
+    /// List, show, promote or roll back model versions.
+    Models(models::ModelsArgs),
+    #[command(external_subcommand)]
+    External(Vec<String>),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => {
+            print_help();
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Train(a)) => train::run(a),
+        Some(Command::Evaluate(a)) => evaluate::run(a),
+        Some(Command::Models(a)) => models::run(a),
+        Some(Command::External(args)) => return dispatch::run_external(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_help() {
+    let mut cmd = Cli::command();
+    let _ = cmd.print_help();
+    let plugins = dispatch::find_plugins();
+    if !plugins.is_empty() {
+        println!("\nInstalled subcommands (tympan-<name> binaries):");
+        for p in plugins {
+            println!("  {p}");
+        }
+    }
+}

@@ -4,6 +4,9 @@
 //! - [`features`]: the hand-written MFCC front end and pooling.
 //! - [`embedding`]: [`embedding::Embedder`], the fitted scaler + PCA over the front end.
 //! - [`table`]: the reference and production CSV tables and the feedback log.
+//! - [`model`], [`training`], [`metrics`], [`evaluation`]: the classifier, its one training entry
+//!   point, scikit-learn-compatible metrics and evaluation protocols.
+//! - [`registry`]: [`registry::ModelRegistry`], versioned models with promote and rollback.
 //! - [`durable`]: atomic, durable file writes.
 
 #![warn(missing_docs)]
@@ -17,3 +20,4 @@ pub mod metrics;
 pub mod model;
 pub mod registry;
 pub mod table;
+pub mod training;

@@ -40,6 +40,10 @@ struct Args {
     /// Number of PCA components.
     #[arg(long, default_value_t = DEFAULT_COMPONENTS)]
     components: usize,
+    /// Whiten the PCA outputs to unit variance (measured worse on FSDD: it amplifies the
+    /// low-variance components).
+    #[arg(long)]
+    whiten: bool,
     /// Front-end configuration as JSON (a FeatureConfig); defaults to Tympan's tuned one.
     #[arg(long, value_name = "FILE")]
     features: Option<PathBuf>,
@@ -90,6 +94,7 @@ fn main() -> Result<()> {
         reuse,
         featurizer: Featurizer::new(config, limits)?,
         n_components: args.components,
+        whiten: args.whiten,
         strict: args.strict,
         progress,
     })?;

@@ -28,6 +28,8 @@ pub struct EmbedRequest {
     pub featurizer: Featurizer,
     /// PCA components when fitting.
     pub n_components: usize,
+    /// Scale each PCA output to unit variance.
+    pub whiten: bool,
     /// Fail on the first unreadable file instead of skipping it.
     pub strict: bool,
     /// Show a progress bar.
@@ -154,7 +156,7 @@ pub fn embed_dataset(req: EmbedRequest) -> Result<EmbedSummary, EmbedCommandErro
     let embedder = match req.reuse {
         Some(e) => e,
         None => {
-            let e = Embedder::fit(req.featurizer, &vectors, req.n_components)?;
+            let e = Embedder::fit(req.featurizer, &vectors, req.n_components, req.whiten)?;
             e.save(&req.artifacts)?;
             e
         }

@@ -57,7 +57,7 @@ struct Cli {
     #[arg(long, value_name = "INTERVAL", value_parser = parse_interval_arg)]
     every: Option<Duration>,
     /// With --every: stop after this many runs.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", requires = "every")]
     max_runs: Option<u64>,
     /// Model version label stored in the report and the history (marks retrainings on the dashboard).
     #[arg(long, value_name = "VERSION")]

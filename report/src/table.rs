@@ -172,25 +172,28 @@ impl Table {
                     ),
                 ));
             }
+            if columns[0].len() == columns[0].capacity() {
+                // Size the big vectors from the bytes per row seen so far rather
+                // than letting them double: doubling overshoots by up to 2x and
+                // copies everything at each step.
+                let pos = record.position().map(|p| p.byte()).unwrap_or(0).max(1);
+                let rows = target.len().max(1) as f64;
+                let more =
+                    (len.saturating_sub(pos) as f64 * rows / pos as f64 * 1.05) as usize + 1024;
+                for c in &mut columns {
+                    c.reserve_exact(more);
+                }
+                target.reserve(more);
+                if let Some(p) = prediction.as_mut() {
+                    p.reserve(more);
+                }
+            }
             for (i, col) in columns.iter_mut().enumerate() {
                 col.push(parse_number(path, line, i, &record[i])?);
             }
             target.push(parse_label(path, line, "target", &record[n_pca])?);
             if let Some(p) = prediction.as_mut() {
                 p.push(parse_label(path, line, "prediction", &record[n_pca + 1])?);
-            }
-            if target.len() == 1024 {
-                // Size the big vectors once from the bytes per row seen so far:
-                // doubling growth would overshoot by up to 2x and copy repeatedly.
-                let bytes = record.position().map(|p| p.byte()).unwrap_or(0).max(1);
-                let estimate = (len as f64 / bytes as f64 * 1024.0 * 1.05) as usize;
-                for c in &mut columns {
-                    c.reserve_exact(estimate.saturating_sub(c.len()));
-                }
-                target.reserve(estimate);
-                if let Some(p) = prediction.as_mut() {
-                    p.reserve(estimate);
-                }
             }
         }
         if target.is_empty() {
@@ -431,6 +434,11 @@ mod tests {
         assert_eq!(t.column(1), &[-2.0, 0.004]);
         assert_eq!(t.target().names(), &["a, b".to_owned(), "c".to_owned()]);
         assert!(t.prediction().is_none());
+
+        // CRLF line endings, a BOM and blank lines are tolerated.
+        let f = file("\u{feff}PCA_1,target\r\n1,a\r\n\r\n2,b\r\n");
+        let t = Table::read(f.path(), TableKind::Reference).unwrap();
+        assert_eq!(t.column(0), &[1.0, 2.0]);
 
         let f = file("PCA_1,target,prediction\n1,x,y\n2,y,y\n");
         let t = Table::read(f.path(), TableKind::Production).unwrap();

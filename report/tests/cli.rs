@@ -100,11 +100,12 @@ fn report_html_is_small_self_contained_and_escaped() {
     assert!(html.contains("&lt;script&gt;"));
     assert!(html.contains("&lt;b&gt;v2&lt;/b&gt;"));
     assert!(html.contains("bird, small"));
-    assert!(
-        !html.contains("http://") || !html.contains("src=\"http"),
-        "external resource"
+    // Self-contained: nothing loaded from elsewhere (the only URL is the SVG namespace).
+    assert!(!html.contains("<link") && !html.contains(" src=") && !html.contains("url("));
+    assert_eq!(
+        html.matches("http").count(),
+        html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count()
     );
-    assert!(!html.contains("<link") && !html.contains(" src="));
     let dash = fs::read_to_string(out.join("dashboard.html")).unwrap();
     assert!(!dash.contains("<b>v2") && dash.contains("&lt;b&gt;v2&lt;/b&gt;"));
 

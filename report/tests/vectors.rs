@@ -93,6 +93,32 @@ fn ks_2samp_matches_scipy() {
 }
 
 #[test]
+fn ks_2samp_small_random_sizes_match_scipy() {
+    let v = vectors();
+    let cases = v["ks_2samp_grid"].as_array().unwrap();
+    assert_eq!(cases.len(), 80);
+    for (i, case) in cases.iter().enumerate() {
+        let a = sorted_sample(&case["a"]);
+        let b = sorted_sample(&case["b"]);
+        let r = ks::ks_2samp(&a, &b);
+        let what = format!("grid {i} (n1={}, n2={})", a.len(), b.len());
+        assert_eq!(r.method, ks::KsMethod::Exact, "{what}");
+        assert_close(
+            &format!("{what} statistic"),
+            r.statistic,
+            f(&case["statistic"]),
+            1e-12,
+        );
+        assert_close(
+            &format!("{what} p-value"),
+            r.p_value,
+            f(&case["pvalue"]),
+            1e-9,
+        );
+    }
+}
+
+#[test]
 fn kstwo_sf_matches_scipy_in_every_regime() {
     let v = vectors();
     for case in v["kstwo_sf"].as_array().unwrap() {

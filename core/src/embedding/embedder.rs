@@ -56,11 +56,13 @@ pub struct Embedder {
 }
 
 impl Embedder {
-    /// Fits the scaler and a PCA of `n_components` on clip vectors from `featurizer`.
+    /// Fits the scaler and a PCA of `n_components` (whitened or not) on clip vectors from
+    /// `featurizer`.
     pub fn fit(
         featurizer: Featurizer,
         clip_vectors: &[Vec<f32>],
         n_components: usize,
+        whiten: bool,
     ) -> Result<Self, EmbedError> {
         let expected = featurizer.config().clip_vector_len();
         if let Some(bad) = clip_vectors.iter().find(|v| v.len() != expected) {
@@ -71,7 +73,7 @@ impl Embedder {
         }
         let scaler = StandardScaler::fit(clip_vectors);
         let scaled: Vec<Vec<f64>> = clip_vectors.iter().map(|v| scaler.transform(v)).collect();
-        let pca = Projection::fit(&scaled, n_components).map_err(EmbedError::Fit)?;
+        let pca = Projection::fit(&scaled, n_components, whiten).map_err(EmbedError::Fit)?;
         let params = EmbeddingParams {
             format: EMBEDDING_FORMAT.to_string(),
             features: featurizer.config().clone(),

@@ -15,11 +15,16 @@ pub struct Projection {
     pub components: Vec<Vec<f64>>,
     /// Share of the total variance each component explains.
     pub explained_variance_ratio: Vec<f64>,
+    /// Factor applied to each output: `1 / std` of the component when whitened, else 1. Unit
+    /// variance columns make the classifier's L2 penalty act evenly and its solver converge
+    /// reliably.
+    pub output_scale: Vec<f64>,
 }
 
 impl Projection {
-    /// Fits `n_components` principal components on scaled rows.
-    pub fn fit(rows: &[Vec<f64>], n_components: usize) -> Result<Self, String> {
+    /// Fits `n_components` principal components on scaled rows; `whiten` rescales each output to
+    /// unit variance (scikit-learn's `whiten=True`).
+    pub fn fit(rows: &[Vec<f64>], n_components: usize, whiten: bool) -> Result<Self, String> {
         let n = rows.len();
         let dim = rows.first().map_or(0, Vec::len);
         if n < 2 {
@@ -62,10 +67,23 @@ impl Projection {
                 row.iter().map(|v| v * sign).collect()
             })
             .collect();
+        let output_scale = pca
+            .singular_values()
+            .iter()
+            .map(|s| {
+                let std = s / (n as f64 - 1.0).sqrt();
+                if whiten && std > 1e-12 {
+                    1.0 / std
+                } else {
+                    1.0
+                }
+            })
+            .collect();
         Ok(Self {
             mean,
             components,
             explained_variance_ratio,
+            output_scale,
         })
     }
 
@@ -78,11 +96,14 @@ impl Projection {
     pub fn transform(&self, x: &[f64]) -> Vec<f32> {
         self.components
             .iter()
-            .map(|c| {
-                c.iter()
+            .zip(&self.output_scale)
+            .map(|(c, scale)| {
+                let dot: f64 = c
+                    .iter()
                     .zip(x.iter().zip(&self.mean))
                     .map(|(w, (v, m))| w * (v - m))
-                    .sum::<f64>() as f32
+                    .sum();
+                (dot * scale) as f32
             })
             .collect()
     }
@@ -102,7 +123,7 @@ mod tests {
                 vec![t + e, t - e]
             })
             .collect();
-        let p = Projection::fit(&rows, 2).unwrap();
+        let p = Projection::fit(&rows, 2, false).unwrap();
         let c = &p.components[0];
         assert!((c[0] - c[1]).abs() < 1e-3 && c[0] > 0.0, "{c:?}");
         assert!(p.explained_variance_ratio[0] > 0.99);

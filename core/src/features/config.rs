@@ -73,12 +73,12 @@ impl Default for FeatureConfig {
             fmax: 4_000.0,
             top_db: Some(50.0),
             db_reference: DbReference::ClipMax,
-            trim_db: Some(40.0),
+            trim_db: Some(25.0),
             pooling: vec![
                 PoolStat::Mean,
                 PoolStat::Std,
                 PoolStat::DeltaStd,
-                PoolStat::SegmentMeans(4),
+                PoolStat::SegmentMeans(6),
             ],
         }
     }

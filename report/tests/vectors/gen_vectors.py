@@ -2,7 +2,10 @@
 """Reference values for tympan-report's statistics, computed with SciPy,
 scikit-learn and (when installed) Evidently's legacy stat tests.
 
-Usage:  python3 gen_vectors.py            # rewrites vectors.json beside this file
+Usage:  PYTHONHASHSEED=0 python3 gen_vectors.py   # rewrites vectors.json beside this file
+
+(Evidently iterates over Python sets of labels, so without a fixed hash seed
+the last digit of a few sums may change from run to run.)
 
 Samples are drawn from the same xorshift64* generator as
 `tympan_report::synth::Rng`, using only exact IEEE operations (+, *, floor),
@@ -95,6 +98,22 @@ def ks_cases():
         (spec(19, 5), spec(20, 4, shift=10.0)),  # complete separation
     ]
     for a, b in pairs:
+        r = stats.ks_2samp(from_spec(a), from_spec(b))
+        cases.append({"a": a, "b": b, "statistic": float(r.statistic), "pvalue": float(r.pvalue)})
+    return cases
+
+
+def ks_grid_cases():
+    """Many small random size pairs: every exact-path corner (n = 1, ties, n1 == n2)."""
+    rng = Rng(2024)
+    cases = []
+    for i in range(80):
+        n1 = 1 + rng.below(60)
+        n2 = n1 if i % 7 == 0 else 1 + rng.below(60)
+        shift = float(rng.below(8)) * 0.25
+        quantum = 0.5 if i % 3 == 0 else None
+        a = spec(3000 + i, n1, quantum=quantum)
+        b = spec(4000 + i, n2, shift=shift, quantum=quantum)
         r = stats.ks_2samp(from_spec(a), from_spec(b))
         cases.append({"a": a, "b": b, "statistic": float(r.statistic), "pvalue": float(r.pvalue)})
     return cases
@@ -334,6 +353,7 @@ def main():
         "versions": {"python": sys.version.split()[0], "numpy": np.__version__, "scipy": scipy.__version__,
                      "scikit-learn": sklearn.__version__, "evidently": ev_version},
         "ks_2samp": ks_cases(),
+        "ks_2samp_grid": ks_grid_cases(),
         "kstwo_sf": kstwo_cases(),
         "smirnov_sf": smirnov_cases(),
         "chisquare": chisquare_cases(),

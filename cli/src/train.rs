@@ -1,0 +1,111 @@
+//! `tympan train`.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use tympan_core::audio::AudioLimits;
+use tympan_core::embedding::Embedder;
+use tympan_core::model::TrainConfig;
+use tympan_core::registry::ModelRegistry;
+use tympan_core::table::read_table;
+use tympan_core::training::train_version;
+
+use crate::evaluate::print_metrics;
+
+/// Options of `tympan train`.
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Training table (reference or production layout).
+    #[arg(long, default_value = "data/ref_data.csv")]
+    data: PathBuf,
+    /// Extra tables to train on too (e.g. data/prod_data.csv).
+    #[arg(long = "also")]
+    also: Vec<PathBuf>,
+    /// Artifacts folder holding the embedding and the model registry.
+    #[arg(long, default_value = "artifacts")]
+    artifacts: PathBuf,
+    /// L2 penalty (scikit-learn's C = 1 / alpha).
+    #[arg(long, default_value_t = TrainConfig::default().alpha)]
+    alpha: f64,
+    /// Iteration limit of the solver.
+    #[arg(long, default_value_t = TrainConfig::default().max_iterations)]
+    max_iterations: u64,
+    /// Warm-start from this version (fine-tuning) instead of training from zero.
+    #[arg(long, value_name = "VERSION")]
+    warm_start: Option<String>,
+    /// Register the model without serving it.
+    #[arg(long)]
+    no_promote: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Trains, registers and (by default) promotes a model.
+pub fn run(args: TrainArgs) -> Result<()> {
+    let embedder = Embedder::load(&args.artifacts, AudioLimits::default())
+        .context("the embedding is needed to train (run `tympan embed` first)")?;
+    let mut rows = read_table(&args.data)?.rows;
+    for extra in &args.also {
+        rows.extend(read_table(extra)?.rows);
+    }
+    if let Some(r) = rows.iter().find(|r| r.vector.len() != embedder.dim()) {
+        bail!(
+            "{} has {} PCA columns, the embedding in {} produces {}",
+            args.data.display(),
+            r.vector.len(),
+            args.artifacts.display(),
+            embedder.dim()
+        );
+    }
+    let registry = ModelRegistry::new(&args.artifacts);
+    let warm = match &args.warm_start {
+        Some(v) => Some(registry.load_for_embedding(v, embedder.fingerprint())?),
+        None => None,
+    };
+    let config = TrainConfig {
+        alpha: args.alpha,
+        max_iterations: args.max_iterations,
+        ..TrainConfig::default()
+    };
+    let start = std::time::Instant::now();
+    let trained = train_version(
+        &rows,
+        &config,
+        warm.as_ref().map(|w| (&w.model, w.meta.version.as_str())),
+        embedder.fingerprint(),
+    )?;
+    let elapsed = start.elapsed();
+    let version = registry.save(&trained.model, trained.meta.clone())?;
+    if !args.no_promote {
+        registry.promote(&version)?;
+    }
+    if args.json {
+        let out = serde_json::json!({
+            "version": version,
+            "promoted": !args.no_promote,
+            "train_rows": rows.len(),
+            "seconds": elapsed.as_secs_f64(),
+            "holdout": trained.meta.metrics,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!(
+        "trained {version} on {} rows, {} classes, in {:.0} ms{}",
+        rows.len(),
+        trained.model.classes.len(),
+        elapsed.as_secs_f64() * 1000.0,
+        if args.no_promote {
+            ""
+        } else {
+            " (now serving)"
+        }
+    );
+    if let Some(m) = &trained.meta.metrics {
+        println!("stratified 80/20 holdout:");
+        print_metrics(m);
+    }
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! The one training entry point used by `tympan train` and by the server's retraining: train on
+//! any rows, measure on a stratified holdout, and describe the result for the registry.
+
+use crate::evaluation::{stratified_split, train_and_score};
+use crate::metrics::ClassificationMetrics;
+use crate::model::{train, Model, ModelError, TrainConfig};
+use crate::registry::{data_fingerprint, now_rfc3339, ModelMeta};
+use crate::table::LabeledRow;
+
+/// Share of rows held out to measure a new model.
+pub const HOLDOUT_SHARE: f64 = 0.2;
+/// Seed of the holdout split (fixed so figures are reproducible).
+pub const HOLDOUT_SEED: u64 = 42;
+
+/// A trained model and its registry metadata (version not yet assigned).
+#[derive(Debug, Clone)]
+pub struct TrainedModel {
+    /// The model, trained on all rows.
+    pub model: Model,
+    /// Metadata, with the holdout metrics.
+    pub meta: ModelMeta,
+}
+
+/// Trains on all `rows` and measures the same recipe on a stratified 80/20 holdout.
+/// `warm_start` (with its version as the parent) starts the solver from an existing model.
+pub fn train_version(
+    rows: &[LabeledRow],
+    config: &TrainConfig,
+    warm_start: Option<(&Model, &str)>,
+    embedding_fingerprint: &str,
+) -> Result<TrainedModel, ModelError> {
+    let metrics = holdout_metrics(rows, config)?;
+    let model = train(
+        rows,
+        config,
+        warm_start.map(|(m, _)| m),
+        embedding_fingerprint,
+    )?;
+    let mut notes = serde_json::Map::new();
+    notes.insert(
+        "mode".into(),
+        if warm_start.is_some() {
+            "finetune"
+        } else {
+            "scratch"
+        }
+        .into(),
+    );
+    Ok(TrainedModel {
+        model,
+        meta: ModelMeta {
+            version: String::new(),
+            parent: warm_start.map(|(_, v)| v.to_string()),
+            created_at: now_rfc3339(),
+            data_fingerprint: data_fingerprint(rows),
+            embedding_fingerprint: embedding_fingerprint.to_string(),
+            train_rows: rows.len(),
+            train_config: *config,
+            metrics,
+            notes,
+        },
+    })
+}
+
+/// Holdout quality of the training recipe, or `None` when there are too few rows to hold any out.
+fn holdout_metrics(
+    rows: &[LabeledRow],
+    config: &TrainConfig,
+) -> Result<Option<ClassificationMetrics>, ModelError> {
+    let targets: Vec<&str> = rows.iter().map(|r| r.target.as_str()).collect();
+    let (train_idx, test_idx) = stratified_split(&targets, HOLDOUT_SHARE, HOLDOUT_SEED);
+    if test_idx.is_empty() {
+        return Ok(None);
+    }
+    match train_and_score(rows, &train_idx, &test_idx, config) {
+        Ok(m) => Ok(Some(m)),
+        // A split that leaves one class in training cannot be measured; the full fit may still work.
+        Err(ModelError::Data(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}

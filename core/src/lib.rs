@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod audio;
+pub mod challenger;
 pub mod durable;
 pub mod embedding;
 pub mod evaluation;

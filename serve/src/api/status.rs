@@ -1,0 +1,68 @@
+//! `GET /model`, `/health`, `/ready`, `/metrics`.
+
+use rocket::get;
+use rocket::http::ContentType;
+use rocket::serde::json::Json;
+use serde::Serialize;
+
+use super::State;
+
+/// The served model.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ModelInfo {
+    /// Version name.
+    pub version: String,
+    /// Class labels.
+    pub classes: Vec<String>,
+    /// Vector length.
+    pub dim: usize,
+    /// Embedding fingerprint.
+    pub embedding_fingerprint: String,
+    /// Registry metadata (metrics, parent, champion/challenger decision).
+    #[schema(value_type = Object)]
+    pub meta: serde_json::Value,
+    /// Rows in prod_data.csv.
+    pub feedback_rows: u64,
+    /// Whether a retraining is running.
+    pub retraining: bool,
+}
+
+/// Current model, classes, metrics.
+#[utoipa::path(get, path = "/model", tag = "status", responses((status = 200, body = ModelInfo)))]
+#[get("/model")]
+pub fn model(service: State<'_>) -> Json<ModelInfo> {
+    let live = service.current();
+    Json(ModelInfo {
+        version: live.meta.version.clone(),
+        classes: live.model.classes.clone(),
+        dim: live.model.dim(),
+        embedding_fingerprint: live.model.embedding_fingerprint.clone(),
+        meta: serde_json::to_value(&live.meta).unwrap_or_default(),
+        feedback_rows: service.feedback_rows(),
+        retraining: service.is_retraining(),
+    })
+}
+
+/// Liveness.
+#[utoipa::path(get, path = "/health", tag = "status", responses((status = 200)))]
+#[get("/health")]
+pub fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+/// Readiness: a model is loaded (the server only starts once it is).
+#[utoipa::path(get, path = "/ready", tag = "status", responses((status = 200)))]
+#[get("/ready")]
+pub fn ready(service: State<'_>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ready", "model_version": service.current().meta.version}))
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "status", responses((status = 200, content_type = "text/plain")))]
+#[get("/metrics")]
+pub fn metrics(service: State<'_>) -> (ContentType, String) {
+    (
+        ContentType::new("text", "plain").with_params(("version", "0.0.4")),
+        service.metrics.render(),
+    )
+}

@@ -1,0 +1,83 @@
+//! First start on an empty artifacts folder: embed the default dataset and train a first model,
+//! so `tympan serve` on a fresh clone comes up with something to serve.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use tympan_core::audio::AudioLimits;
+use tympan_core::embedding::{Embedder, Featurizer, EMBEDDING_FILE};
+use tympan_core::features::FeatureConfig;
+use tympan_core::model::TrainConfig;
+use tympan_core::registry::ModelRegistry;
+use tympan_core::table::read_table;
+use tympan_core::training::train_version;
+use tympan_embed::{auto_source, embed_dataset, EmbedRequest, DEFAULT_COMPONENTS};
+
+use crate::config::ServeConfig;
+
+/// Where the default dataset (FSDD recordings) is looked for, in order.
+pub fn default_dataset_candidates() -> Vec<PathBuf> {
+    vec![
+        PathBuf::from("datasets/fsdd/recordings"),
+        PathBuf::from("../shared/datasets/fsdd/recordings"),
+    ]
+}
+
+fn find_dataset(config: &ServeConfig) -> Result<PathBuf> {
+    if let Some(d) = &config.dataset {
+        return Ok(d.clone());
+    }
+    default_dataset_candidates()
+        .into_iter()
+        .find(|p| p.is_dir())
+        .context(
+            "no model yet and no dataset to train one: run scripts/fetch-fsdd.sh or pass --dataset",
+        )
+}
+
+/// Makes sure the artifacts hold an embedding, a current model and `ref_data.csv`.
+pub fn ensure_model(config: &ServeConfig) -> Result<()> {
+    let registry = ModelRegistry::new(&config.artifacts);
+    let have_embedding = config.artifacts.join(EMBEDDING_FILE).is_file();
+    if have_embedding && config.ref_path().is_file() && registry.current()?.is_some() {
+        return Ok(());
+    }
+    let limits = AudioLimits {
+        max_seconds: config.max_seconds,
+    };
+    if !have_embedding || !config.ref_path().is_file() {
+        let dataset = find_dataset(config)?;
+        eprintln!("bootstrap: embedding {}", dataset.display());
+        let summary = embed_dataset(EmbedRequest {
+            source: auto_source(&dataset)?,
+            dataset_dir: dataset,
+            out: config.ref_path(),
+            artifacts: config.artifacts.clone(),
+            reuse: None,
+            featurizer: Featurizer::new(FeatureConfig::default(), limits)?,
+            n_components: DEFAULT_COMPONENTS,
+            whiten: false,
+            strict: false,
+            progress: false,
+        })?;
+        eprintln!(
+            "bootstrap: {} clips embedded in {:.2} s",
+            summary.rows,
+            summary.elapsed.as_secs_f64()
+        );
+    }
+    let embedder = Embedder::load(&config.artifacts, limits)?;
+    train_first(&config.ref_path(), &registry, embedder.fingerprint())
+}
+
+fn train_first(ref_path: &Path, registry: &ModelRegistry, fingerprint: &str) -> Result<()> {
+    let rows = read_table(ref_path)?.rows;
+    if rows.is_empty() {
+        bail!("{} has no rows", ref_path.display());
+    }
+    let trained = train_version(&rows, &TrainConfig::default(), None, fingerprint)?;
+    let version = registry.save(&trained.model, trained.meta)?;
+    registry.promote(&version)?;
+    eprintln!("bootstrap: trained and promoted {version}");
+    Ok(())
+}

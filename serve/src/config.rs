@@ -1,0 +1,64 @@
+//! Server settings, from flags or `TYMPAN_*` environment variables.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use tympan_core::challenger::RetrainMode;
+
+/// Everything the server is configured with.
+#[derive(Args, Debug, Clone)]
+pub struct ServeConfig {
+    /// Address to bind.
+    #[arg(long, env = "TYMPAN_ADDRESS", default_value = "0.0.0.0")]
+    pub address: IpAddr,
+    /// Port to bind.
+    #[arg(long, env = "TYMPAN_PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// Folder of ref_data.csv and prod_data.csv.
+    #[arg(long, env = "TYMPAN_DATA", default_value = "data")]
+    pub data: PathBuf,
+    /// Folder of the embedding and the model registry.
+    #[arg(long, env = "TYMPAN_ARTIFACTS", default_value = "artifacts")]
+    pub artifacts: PathBuf,
+    /// Folder of the reports (read for /dashboard, written after each retraining).
+    #[arg(long, env = "TYMPAN_REPORTS", default_value = "reports")]
+    pub reports: PathBuf,
+    /// Dataset embedded and trained on at start when no model exists (default: FSDD, found in
+    /// the usual places).
+    #[arg(long, env = "TYMPAN_DATASET")]
+    pub dataset: Option<PathBuf>,
+    /// Retrain every k feedback rows (0 = never).
+    #[arg(long, env = "TYMPAN_RETRAIN_EVERY", default_value_t = 50)]
+    pub retrain_every: u64,
+    /// Retraining from zero or from the champion's parameters.
+    #[arg(long, env = "TYMPAN_RETRAIN_MODE", default_value = "scratch")]
+    pub retrain_mode: RetrainMode,
+    /// Largest macro-F1 drop a challenger may show and still be promoted.
+    #[arg(long, env = "TYMPAN_PROMOTION_MARGIN", default_value_t = 0.01)]
+    pub promotion_margin: f64,
+    /// Largest upload, in bytes.
+    #[arg(long, env = "TYMPAN_UPLOAD_LIMIT", default_value_t = 10 * 1024 * 1024)]
+    pub upload_limit: u64,
+    /// Longest clip, in seconds.
+    #[arg(long, env = "TYMPAN_MAX_SECONDS", default_value_t = 60.0)]
+    pub max_seconds: f64,
+    /// Bearer token for /admin/*; admin endpoints are disabled when unset.
+    #[arg(long, env = "TYMPAN_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Worker threads (default: one per core).
+    #[arg(long, env = "TYMPAN_WORKERS")]
+    pub workers: Option<usize>,
+}
+
+impl ServeConfig {
+    /// `data/ref_data.csv`.
+    pub fn ref_path(&self) -> PathBuf {
+        self.data.join("ref_data.csv")
+    }
+
+    /// `data/prod_data.csv`.
+    pub fn prod_path(&self) -> PathBuf {
+        self.data.join("prod_data.csv")
+    }
+}

@@ -1,0 +1,169 @@
+//! The one place where errors become HTTP responses: `{"error": ..., "detail": ...}` with the
+//! right status, for handler errors and for Rocket's own (catchers).
+
+use rocket::http::Status;
+use rocket::response::{self, Responder};
+use rocket::serde::json::Json;
+use rocket::{catch, Request};
+use serde::Serialize;
+use tympan_core::audio::AudioError;
+use tympan_core::embedding::EmbedError;
+use tympan_core::model::ModelError;
+use tympan_core::registry::RegistryError;
+use tympan_core::table::DataError;
+
+/// An error answered to a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: Status,
+    /// Short machine-friendly kind.
+    pub error: &'static str,
+    /// Human explanation.
+    pub detail: String,
+}
+
+/// The JSON body of every error.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Short kind, e.g. `unsupported_media_type`.
+    pub error: String,
+    /// What went wrong and how to fix it.
+    pub detail: String,
+}
+
+impl ApiError {
+    /// Builds an error.
+    pub fn new(status: Status, error: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            error,
+            detail: detail.into(),
+        }
+    }
+
+    /// 400.
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(Status::BadRequest, "bad_request", detail)
+    }
+
+    /// 413.
+    pub fn too_large(limit: u64) -> Self {
+        Self::new(
+            Status::PayloadTooLarge,
+            "payload_too_large",
+            format!("the upload exceeds the limit of {limit} bytes"),
+        )
+    }
+
+    /// 415.
+    pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
+        Self::new(
+            Status::UnsupportedMediaType,
+            "unsupported_media_type",
+            detail,
+        )
+    }
+
+    /// 422.
+    pub fn unprocessable(detail: impl Into<String>) -> Self {
+        Self::new(Status::UnprocessableEntity, "unprocessable", detail)
+    }
+
+    /// 500 (never caused by input).
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self::new(Status::InternalServerError, "internal", detail)
+    }
+}
+
+impl<'r> Responder<'r, 'static> for ApiError {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        let body = Json(ErrorBody {
+            error: self.error.to_string(),
+            detail: self.detail,
+        });
+        response::Response::build_from(body.respond_to(req)?)
+            .status(self.status)
+            .ok()
+    }
+}
+
+impl From<EmbedError> for ApiError {
+    fn from(e: EmbedError) -> Self {
+        match e {
+            EmbedError::Audio(AudioError::Unsupported(_)) => Self::new(
+                Status::UnprocessableEntity,
+                "unsupported_audio",
+                e.to_string(),
+            ),
+            EmbedError::Audio(AudioError::Io { .. }) => Self::internal(e.to_string()),
+            EmbedError::Audio(_) => Self::new(
+                Status::UnprocessableEntity,
+                "undecodable_audio",
+                e.to_string(),
+            ),
+            EmbedError::Dimension { .. } => Self::unprocessable(e.to_string()),
+            EmbedError::InvalidConfig(_) | EmbedError::Fit(_) | EmbedError::Artifact { .. } => {
+                Self::internal(e.to_string())
+            }
+        }
+    }
+}
+
+impl From<ModelError> for ApiError {
+    fn from(e: ModelError) -> Self {
+        match e {
+            ModelError::Dimension { .. } => Self::unprocessable(e.to_string()),
+            _ => Self::internal(e.to_string()),
+        }
+    }
+}
+
+impl From<DataError> for ApiError {
+    fn from(e: DataError) -> Self {
+        match e {
+            DataError::Label(_) => {
+                Self::new(Status::UnprocessableEntity, "invalid_label", e.to_string())
+            }
+            _ => Self::internal(e.to_string()),
+        }
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::UnknownVersion(_) | RegistryError::NoPrevious => {
+                Self::new(Status::Conflict, "conflict", e.to_string())
+            }
+            _ => Self::internal(e.to_string()),
+        }
+    }
+}
+
+/// Catchers so that Rocket's own errors (unknown route, bad form...) are JSON too.
+pub fn catchers() -> Vec<rocket::Catcher> {
+    rocket::catchers![default_catcher]
+}
+
+#[catch(default)]
+fn default_catcher(status: Status, _req: &Request<'_>) -> ApiError {
+    let (error, detail) = match status.code {
+        400 => ("bad_request", "the request could not be parsed"),
+        401 => ("unauthorized", "a valid bearer token is required"),
+        404 => ("not_found", "no such endpoint"),
+        413 => ("payload_too_large", "the upload exceeds the size limit"),
+        415 => ("unsupported_media_type", "unsupported content type"),
+        422 => (
+            "unprocessable",
+            "the request is missing a field or has an invalid one (multipart needs a `file` field)",
+        ),
+        _ if status.code >= 500 => ("internal", "internal error"),
+        _ => ("error", status.reason().unwrap_or("error")),
+    };
+    ApiError {
+        status,
+        error,
+        detail: detail.to_string(),
+    }
+}

@@ -1,0 +1,169 @@
+//! Reading a clip from a request: multipart (`file` field), a raw `audio/*` or
+//! `application/octet-stream` body, or JSON (`audio_base64` or an embedded `vector`).
+
+use base64::Engine;
+use rocket::data::{Data, ToByteUnit};
+use rocket::form::{Errors, Form};
+use rocket::http::ContentType;
+use serde::Deserialize;
+
+use crate::error::ApiError;
+
+/// What the client sent to be classified.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClipInput {
+    /// Encoded audio (any supported container).
+    Audio(Vec<u8>),
+    /// An already embedded `PCA_1..PCA_n` vector.
+    Vector(Vec<f32>),
+}
+
+/// A clip plus the optional feedback fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submission {
+    /// The clip.
+    pub clip: ClipInput,
+    /// True label (feedback).
+    pub target: Option<String>,
+    /// Label the client saw (feedback).
+    pub prediction: Option<String>,
+}
+
+/// Multipart form fields.
+#[derive(rocket::FromForm)]
+pub struct AudioForm<'r> {
+    /// The audio file.
+    pub file: &'r [u8],
+    /// True label (feedback only).
+    pub target: Option<String>,
+    /// Prediction the client saw (feedback only).
+    pub prediction: Option<String>,
+}
+
+/// JSON body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JsonClip {
+    /// Base64 (standard alphabet) of an audio file.
+    pub audio_base64: Option<String>,
+    /// An already embedded vector (`PCA_1..PCA_n`).
+    pub vector: Option<Vec<f32>>,
+    /// True label (feedback only).
+    pub target: Option<String>,
+    /// Prediction the client saw (feedback only).
+    pub prediction: Option<String>,
+}
+
+/// Converts a parsed multipart form, mapping Rocket's form errors to 413 or 422.
+pub fn from_form(
+    form: Result<Form<AudioForm<'_>>, Errors<'_>>,
+    limit: u64,
+) -> Result<Submission, ApiError> {
+    match form {
+        Ok(f) => {
+            if f.file.is_empty() {
+                return Err(ApiError::unprocessable("the `file` field is empty"));
+            }
+            Ok(Submission {
+                clip: ClipInput::Audio(f.file.to_vec()),
+                target: f.target.clone(),
+                prediction: f.prediction.clone(),
+            })
+        }
+        Err(errors) => {
+            let too_large = errors
+                .iter()
+                .any(|e| matches!(e.kind, rocket::form::error::ErrorKind::InvalidLength { .. }));
+            if too_large {
+                Err(ApiError::too_large(limit))
+            } else {
+                let detail = errors
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                Err(ApiError::unprocessable(format!(
+                    "invalid multipart form (expected a `file` field): {detail}"
+                )))
+            }
+        }
+    }
+}
+
+/// Reads a body of at most `limit` bytes, 413 beyond.
+async fn read_capped(data: Data<'_>, limit: u64) -> Result<Vec<u8>, ApiError> {
+    let capped = data
+        .open(limit.bytes())
+        .into_bytes()
+        .await
+        .map_err(|e| ApiError::bad_request(format!("reading the body failed: {e}")))?;
+    if !capped.is_complete() {
+        return Err(ApiError::too_large(limit));
+    }
+    Ok(capped.into_inner())
+}
+
+/// Parses a JSON body.
+pub async fn from_json(data: Data<'_>, limit: u64) -> Result<Submission, ApiError> {
+    // Base64 inflates the audio by 4/3; allow that on top of the audio limit.
+    let bytes = read_capped(data, limit / 3 * 4 + 4096).await?;
+    let body: JsonClip = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::unprocessable(format!("invalid JSON body: {e}")))?;
+    let clip = match (body.audio_base64, body.vector) {
+        (Some(b64), None) => {
+            let audio = base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .map_err(|e| {
+                    ApiError::unprocessable(format!("audio_base64 is not valid base64: {e}"))
+                })?;
+            if audio.len() as u64 > limit {
+                return Err(ApiError::too_large(limit));
+            }
+            ClipInput::Audio(audio)
+        }
+        (None, Some(v)) => {
+            if v.iter().any(|x| !x.is_finite()) {
+                return Err(ApiError::unprocessable("vector has non-finite values"));
+            }
+            ClipInput::Vector(v)
+        }
+        _ => {
+            return Err(ApiError::unprocessable(
+                "give exactly one of `audio_base64` and `vector`",
+            ))
+        }
+    };
+    Ok(Submission {
+        clip,
+        target: body.target,
+        prediction: body.prediction,
+    })
+}
+
+/// Parses a raw audio body; the content type must be `audio/*` or `application/octet-stream`
+/// (or absent).
+pub async fn from_raw(
+    content_type: Option<&ContentType>,
+    data: Data<'_>,
+    limit: u64,
+    target: Option<String>,
+) -> Result<Submission, ApiError> {
+    if let Some(ct) = content_type {
+        let ok = ct.top() == "audio" || (ct.top() == "application" && ct.sub() == "octet-stream");
+        if !ok {
+            return Err(ApiError::unsupported_media_type(format!(
+                "content type {ct} is not accepted: send audio/*, application/octet-stream, \
+                 multipart/form-data (field `file`) or application/json"
+            )));
+        }
+    }
+    let audio = read_capped(data, limit).await?;
+    if audio.is_empty() {
+        return Err(ApiError::unprocessable("the body is empty"));
+    }
+    Ok(Submission {
+        clip: ClipInput::Audio(audio),
+        target,
+        prediction: None,
+    })
+}

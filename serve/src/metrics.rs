@@ -1,0 +1,168 @@
+//! Prometheus metrics and the fairing that times every request.
+
+use std::time::Instant;
+
+use prometheus::{
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
+};
+use rocket::fairing::{Fairing, Info, Kind};
+use rocket::{Data, Request, Response};
+
+/// Every metric the server exports (names prefixed `tympan_`).
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    /// Predictions per predicted label.
+    pub predictions: IntCounterVec,
+    /// Rows in the feedback log.
+    pub feedback_rows: IntGauge,
+    /// Retrainings finished (promoted or not).
+    pub retrainings: IntCounterVec,
+    /// Duration of retrainings.
+    pub retraining_seconds: Histogram,
+    /// 1 for the served version.
+    pub model_info: IntGaugeVec,
+    /// Share of drifted columns in the latest report.
+    pub drift_share: Gauge,
+    /// Macro F1 on production feedback in the latest report.
+    pub report_f1: Gauge,
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "tympan_http_requests_total",
+                "HTTP requests by endpoint and status",
+            ),
+            &["endpoint", "status"],
+        )
+        .expect("valid metric");
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "tympan_http_request_duration_seconds",
+                "HTTP request latency",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
+            &["endpoint"],
+        )
+        .expect("valid metric");
+        let predictions = IntCounterVec::new(
+            Opts::new("tympan_predictions_total", "Predictions by predicted label"),
+            &["label"],
+        )
+        .expect("valid metric");
+        let feedback_rows =
+            IntGauge::new("tympan_feedback_rows", "Rows in prod_data.csv").expect("valid metric");
+        let retrainings = IntCounterVec::new(
+            Opts::new("tympan_retrainings_total", "Retrainings by outcome"),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let retraining_seconds = Histogram::with_opts(
+            HistogramOpts::new("tympan_retraining_duration_seconds", "Retraining duration")
+                .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+        )
+        .expect("valid metric");
+        let model_info = IntGaugeVec::new(
+            Opts::new("tympan_model_info", "1 for the served model version"),
+            &["version"],
+        )
+        .expect("valid metric");
+        let drift_share = Gauge::new("tympan_report_drift_share", "Share of drifted columns")
+            .expect("valid metric");
+        let report_f1 = Gauge::new("tympan_report_f1", "Macro F1 on production feedback")
+            .expect("valid metric");
+        for m in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(latency.clone()),
+            Box::new(predictions.clone()),
+            Box::new(feedback_rows.clone()),
+            Box::new(retrainings.clone()),
+            Box::new(retraining_seconds.clone()),
+            Box::new(model_info.clone()),
+            Box::new(drift_share.clone()),
+            Box::new(report_f1.clone()),
+        ] {
+            registry.register(m).expect("unique metric names");
+        }
+        Self {
+            registry,
+            requests,
+            latency,
+            predictions,
+            feedback_rows,
+            retrainings,
+            retraining_seconds,
+            model_info,
+            drift_share,
+            report_f1,
+        }
+    }
+
+    /// Marks `version` as the served one.
+    pub fn set_model(&self, version: &str) {
+        self.model_info.reset();
+        self.model_info.with_label_values(&[version]).set(1);
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("text encoding");
+        String::from_utf8(buf).expect("prometheus text is UTF-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Times requests and counts them by route (the route's path template, so cardinality stays
+/// bounded whatever URLs clients send).
+pub struct RequestMetrics;
+
+#[derive(Clone, Copy)]
+struct Started(Instant);
+
+#[rocket::async_trait]
+impl Fairing for RequestMetrics {
+    fn info(&self) -> Info {
+        Info {
+            name: "request metrics",
+            kind: Kind::Request | Kind::Response,
+        }
+    }
+
+    async fn on_request(&self, req: &mut Request<'_>, _: &mut Data<'_>) {
+        req.local_cache(|| Started(Instant::now()));
+    }
+
+    async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
+        let Some(state) = req.rocket().state::<std::sync::Arc<crate::Service>>() else {
+            return;
+        };
+        let started = req.local_cache(|| Started(Instant::now())).0;
+        let endpoint = req
+            .route()
+            .map(|r| r.uri.path().to_string())
+            .unwrap_or_else(|| "unmatched".into());
+        let m = &state.metrics;
+        m.requests
+            .with_label_values(&[endpoint.as_str(), res.status().code.to_string().as_str()])
+            .inc();
+        m.latency
+            .with_label_values(&[endpoint.as_str()])
+            .observe(started.elapsed().as_secs_f64());
+    }
+}

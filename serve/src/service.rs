@@ -1,0 +1,346 @@
+//! [`Service`]: the server's logic, reachable without HTTP. Handlers only parse requests and call
+//! these methods.
+//!
+//! The served model is one immutable snapshot behind an atomic pointer: a request loads it once
+//! and never waits; a retraining builds a new snapshot on its own thread and swaps it in.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use serde::Serialize;
+use tympan_core::audio::AudioLimits;
+use tympan_core::challenger::{retrain, Decision, PromotionPolicy};
+use tympan_core::embedding::Embedder;
+use tympan_core::model::TrainConfig;
+use tympan_core::registry::{ModelRegistry, ModelVersion};
+use tympan_core::table::{read_table, validate_label, FeedbackLog, LabeledRow};
+
+use crate::config::ServeConfig;
+use crate::error::ApiError;
+use crate::input::ClipInput;
+use crate::metrics::Metrics;
+
+/// A prediction as answered to clients.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PredictResponse {
+    /// Most probable label.
+    pub label: String,
+    /// Probability of every class.
+    #[schema(value_type = Object)]
+    pub probabilities: serde_json::Map<String, serde_json::Value>,
+    /// Version of the model that answered.
+    pub model_version: String,
+    /// Duration of the clip (absent for a vector).
+    pub duration_seconds: Option<f64>,
+    /// Server-side processing time, milliseconds.
+    pub processing_ms: f64,
+}
+
+/// What a feedback request did.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FeedbackResponse {
+    /// Rows in prod_data.csv after this one.
+    pub rows: u64,
+    /// Rows to go before the next retraining (absent when retraining is off).
+    pub rows_until_retrain: Option<u64>,
+    /// Whether this row started a retraining.
+    pub retraining_started: bool,
+    /// The prediction stored with the row.
+    pub prediction: String,
+    /// The model version serving now.
+    pub model_version: String,
+}
+
+/// Outcome of a retraining.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RetrainReport {
+    /// The challenger's version.
+    pub challenger: String,
+    /// The version served afterwards.
+    pub serving: String,
+    /// The comparison.
+    #[schema(value_type = Object)]
+    pub decision: Decision,
+    /// Seconds taken.
+    pub seconds: f64,
+}
+
+/// The server's shared state.
+pub struct Service {
+    /// Settings.
+    pub config: ServeConfig,
+    /// The fitted embedding (never changes while serving).
+    pub embedder: Arc<Embedder>,
+    live: ArcSwap<ModelVersion>,
+    feedback: FeedbackLog,
+    registry: ModelRegistry,
+    reference: Arc<Vec<LabeledRow>>,
+    retraining: AtomicBool,
+    retrain_pending: AtomicBool,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+}
+
+impl Service {
+    /// Loads the embedding, the current model, the reference rows and the feedback log.
+    pub fn open(config: ServeConfig) -> anyhow::Result<Self> {
+        let limits = AudioLimits {
+            max_seconds: config.max_seconds,
+        };
+        let embedder = Embedder::load(&config.artifacts, limits)?;
+        let registry = ModelRegistry::new(&config.artifacts);
+        let live = registry.load_current(embedder.fingerprint())?;
+        let reference = read_table(&config.ref_path())?;
+        anyhow::ensure!(
+            reference.dim == embedder.dim(),
+            "{} has {} PCA columns, the embedding produces {}",
+            config.ref_path().display(),
+            reference.dim,
+            embedder.dim()
+        );
+        let feedback = FeedbackLog::open(&config.prod_path(), embedder.dim())?;
+        let metrics = Metrics::new();
+        metrics.set_model(&live.meta.version);
+        metrics.feedback_rows.set(feedback.rows() as i64);
+        Ok(Self {
+            config,
+            embedder: Arc::new(embedder),
+            live: ArcSwap::from_pointee(live),
+            feedback,
+            registry,
+            reference: Arc::new(reference.rows),
+            retraining: AtomicBool::new(false),
+            retrain_pending: AtomicBool::new(false),
+            metrics,
+        })
+    }
+
+    /// The served model.
+    pub fn current(&self) -> Arc<ModelVersion> {
+        self.live.load_full()
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &ModelRegistry {
+        &self.registry
+    }
+
+    /// Rows in the feedback log.
+    pub fn feedback_rows(&self) -> u64 {
+        self.feedback.rows()
+    }
+
+    /// Whether a retraining is running.
+    pub fn is_retraining(&self) -> bool {
+        self.retraining.load(Ordering::SeqCst)
+    }
+
+    fn vector_of(&self, clip: &ClipInput) -> Result<(Vec<f32>, Option<f64>), ApiError> {
+        match clip {
+            ClipInput::Audio(bytes) => {
+                let e = self.embedder.embed_bytes(bytes, None)?;
+                Ok((e.vector, Some(e.duration_seconds)))
+            }
+            ClipInput::Vector(v) => {
+                if v.len() != self.embedder.dim() {
+                    return Err(ApiError::unprocessable(format!(
+                        "vector has {} values, the embedding has {}",
+                        v.len(),
+                        self.embedder.dim()
+                    )));
+                }
+                Ok((v.clone(), None))
+            }
+        }
+    }
+
+    /// Classifies a clip.
+    pub fn predict(&self, clip: &ClipInput) -> Result<PredictResponse, ApiError> {
+        let start = Instant::now();
+        let (vector, duration) = self.vector_of(clip)?;
+        let live = self.current();
+        let p = live.model.predict(&vector)?;
+        let label = live.model.label(p.class_index).to_string();
+        self.metrics
+            .predictions
+            .with_label_values(&[label.as_str()])
+            .inc();
+        let probabilities = live
+            .model
+            .classes
+            .iter()
+            .zip(&p.probabilities)
+            .map(|(c, p)| (c.clone(), serde_json::Value::from(f64::from(*p))))
+            .collect();
+        Ok(PredictResponse {
+            label,
+            probabilities,
+            model_version: live.meta.version.clone(),
+            duration_seconds: duration,
+            processing_ms: start.elapsed().as_secs_f64() * 1000.0,
+        })
+    }
+
+    /// Stores one feedback row (blocking: it fsyncs) and starts a retraining every k rows.
+    pub fn feedback(
+        self: &Arc<Self>,
+        clip: &ClipInput,
+        target: &str,
+        prediction: Option<&str>,
+    ) -> Result<FeedbackResponse, ApiError> {
+        validate_label(target)?;
+        if let Some(p) = prediction {
+            validate_label(p)?;
+        }
+        let (vector, _) = self.vector_of(clip)?;
+        let prediction = match prediction {
+            Some(p) => p.to_string(),
+            None => self.current().model.predict_label(&vector)?.to_string(),
+        };
+        let rows = self.feedback.append(&LabeledRow {
+            vector,
+            target: target.to_string(),
+            prediction: Some(prediction.clone()),
+        })?;
+        self.metrics.feedback_rows.set(rows as i64);
+        let k = self.config.retrain_every;
+        let retraining_started = k > 0 && rows % k == 0 && self.start_retraining();
+        Ok(FeedbackResponse {
+            rows,
+            rows_until_retrain: (k > 0).then(|| k - rows % k),
+            retraining_started,
+            prediction,
+            model_version: self.current().meta.version.clone(),
+        })
+    }
+
+    /// Starts a retraining on its own thread unless one runs; a request during a run makes it
+    /// run once more afterwards. Returns whether a new run started.
+    pub fn start_retraining(self: &Arc<Self>) -> bool {
+        if self.retraining.swap(true, Ordering::SeqCst) {
+            self.retrain_pending.store(true, Ordering::SeqCst);
+            return false;
+        }
+        let service = Arc::clone(self);
+        std::thread::spawn(move || loop {
+            if let Err(e) = service.retrain_now() {
+                eprintln!("retraining failed: {e:?}");
+                service
+                    .metrics
+                    .retrainings
+                    .with_label_values(&["failed"])
+                    .inc();
+            }
+            if !service.retrain_pending.swap(false, Ordering::SeqCst) {
+                service.retraining.store(false, Ordering::SeqCst);
+                // A request may have set `pending` between the swap and the store.
+                if !service.retrain_pending.swap(false, Ordering::SeqCst)
+                    || service.retraining.swap(true, Ordering::SeqCst)
+                {
+                    break;
+                }
+            }
+        });
+        true
+    }
+
+    /// Retrains on reference + production rows now (on the calling thread), stores the
+    /// challenger and swaps it in if it is not worse than the champion.
+    pub fn retrain_now(&self) -> anyhow::Result<RetrainReport> {
+        let start = Instant::now();
+        let production = read_table(&self.config.prod_path())?.rows;
+        let champion = self.current();
+        let policy = PromotionPolicy {
+            margin: self.config.promotion_margin,
+            mode: self.config.retrain_mode,
+        };
+        let config = TrainConfig {
+            ..champion.meta.train_config
+        };
+        let outcome = retrain(&self.reference, &production, &champion, &config, &policy)?;
+        let version = self
+            .registry
+            .save(&outcome.challenger.model, outcome.challenger.meta.clone())?;
+        let serving = if outcome.decision.promoted {
+            self.registry.promote(&version)?;
+            let loaded = self
+                .registry
+                .load_for_embedding(&version, self.embedder.fingerprint())?;
+            self.live.store(Arc::new(loaded));
+            self.metrics.set_model(&version);
+            version.clone()
+        } else {
+            champion.meta.version.clone()
+        };
+        let seconds = start.elapsed().as_secs_f64();
+        self.metrics.retraining_seconds.observe(seconds);
+        self.metrics
+            .retrainings
+            .with_label_values(&[if outcome.decision.promoted {
+                "promoted"
+            } else {
+                "rejected"
+            }])
+            .inc();
+        self.write_report();
+        Ok(RetrainReport {
+            challenger: version,
+            serving,
+            decision: outcome.decision,
+            seconds,
+        })
+    }
+
+    /// Re-reads `current` from the registry and serves it (after `tympan models promote`).
+    pub fn reload(&self) -> Result<String, ApiError> {
+        let version = self
+            .registry
+            .current()?
+            .ok_or_else(|| ApiError::internal("the registry has no current model"))?;
+        let loaded = self
+            .registry
+            .load_for_embedding(&version, self.embedder.fingerprint())?;
+        self.live.store(Arc::new(loaded));
+        self.metrics.set_model(&version);
+        Ok(version)
+    }
+
+    /// Serves the previous champion again.
+    pub fn rollback(&self) -> Result<String, ApiError> {
+        self.registry.rollback()?;
+        self.reload()
+    }
+
+    /// Computes the drift and quality report of reference vs production.
+    pub fn report(&self) -> Result<tympan_report::Report, ApiError> {
+        let config = tympan_report::ReportConfig {
+            model_version: Some(self.current().meta.version.clone()),
+            ..Default::default()
+        };
+        let report = tympan_report::Report::compute(
+            &config,
+            &self.config.ref_path(),
+            &self.config.prod_path(),
+        )
+        .map_err(|e| ApiError::new(rocket::http::Status::Conflict, "no_report", e.to_string()))?;
+        let snapshot = report.snapshot();
+        self.metrics.drift_share.set(snapshot.drift_share);
+        self.metrics.report_f1.set(snapshot.macro_f1);
+        Ok(report)
+    }
+
+    /// Writes the report files and a history point (after a retraining, so the dashboard marks
+    /// model changes even without the reporting service).
+    fn write_report(&self) {
+        match self.report() {
+            Ok(report) => {
+                if let Err(e) = tympan_report::write_outputs(&report, &self.config.reports) {
+                    eprintln!("writing the report failed: {e}");
+                }
+            }
+            Err(e) => eprintln!("report skipped: {}", e.detail),
+        }
+    }
+}

@@ -193,6 +193,20 @@ for name in ("init", "serving-api", "reporting"):
 print("\n".join(errors))
 sys.exit(1 if errors else 0)
 EOF
+    # A second, independent parser of the Compose Specification (the compose_spec Rust crate, from
+    # PyPI) reads the file as docker-compose resolved it: a guard for `docker compose` v2, which
+    # this machine may not have. (It does not expand YAML merge keys, hence the resolved file.)
+    if python3 -m pip install --quiet --disable-pip-version-check --target "$work/pylib" 'compose-spec==0.2.1' \
+        >"$work/pip-compose-spec.log" 2>&1; then
+        check "compose_spec (a second Compose Specification parser) reads the resolved file" \
+            env PYTHONPATH="$work/pylib" python3 -c '
+import sys, compose_spec
+c = compose_spec.PyCompose.from_yaml(open(sys.argv[1]).read())
+assert sorted(c.service_names()) == ["cli", "grafana", "init", "prometheus", "reporting", "serving-api"], c.service_names()
+' "$work/compose.resolved.yml"
+    else
+        skip "compose_spec could not be installed from PyPI: second parser not run"
+    fi
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -431,25 +445,24 @@ if [ "$docker_ok" = 1 ]; then
         check "$ref has the OCI labels" test "$(docker image inspect -f '{{index .Config.Labels "org.opencontainers.image.title"}}' "$ref")" = "tympan-$image"
         # The file tree: nothing but the binaries, passwd/group, /tmp (1777) and the state folders.
         cid=$(docker create "$ref")
-        docker export "$cid" | tar -tvf - >"$work/$image.files" 2>/dev/null
+        docker export -o "$work/$image.tar" "$cid"
         docker rm "$cid" >/dev/null
-        check "$ref is FROM scratch: no shell, /tmp is 1777, /data /artifacts /reports belong to 10001" python3 - "$work/$image.files" "$image" <<'EOF'
-import sys
-lines = open(sys.argv[1]).read().splitlines()
-entries = {}
-for l in lines:
-    parts = l.split()
-    entries[parts[-1].rstrip("/")] = (parts[0], parts[1])
+        check "$ref is FROM scratch: no shell, /tmp is 1777, /data /artifacts /reports belong to 10001" python3 - "$work/$image.tar" "$image" <<'EOF'
+import stat, sys, tarfile
+entries = {m.name.rstrip("/"): m for m in tarfile.open(sys.argv[1])}
 errors = []
 for p in ("bin/sh", "bin/busybox", "usr/bin/env"):
     if p in entries: errors.append(f"{p} present")
-if entries.get("tmp", ("",))[0] != "drwxrwxrwt": errors.append(f"tmp mode {entries.get('tmp')}")
+tmp = entries.get("tmp")
+if not tmp or stat.S_IMODE(tmp.mode) != 0o1777: errors.append(f"tmp mode {oct(tmp.mode) if tmp else None}")
 for d in ("data", "artifacts", "reports"):
-    if entries.get(d, ("", ""))[1] != "10001/10001": errors.append(f"{d} owner {entries.get(d)}")
+    m = entries.get(d)
+    if not m or not m.isdir() or (m.uid, m.gid) != (10001, 10001): errors.append(f"/{d} owner {(m.uid, m.gid) if m else None}")
 bins = {"serve": ["tympan-serve"], "report": ["tympan-report"], "cli": ["tympan", "tympan-embed"]}[sys.argv[2]]
 for b in bins:
-    if not entries.get(f"usr/local/bin/{b}", ("",))[0].startswith("-rwx"): errors.append(f"usr/local/bin/{b} missing")
-# Files of the image proper (docker adds .dockerenv, etc/hosts... and the mount points).
+    m = entries.get(f"usr/local/bin/{b}")
+    if not m or not m.isfile() or not m.mode & 0o111 or m.uid != 0: errors.append(f"usr/local/bin/{b} missing or not root-owned")
+# What the image holds beyond what Docker adds to every container (.dockerenv, etc/hosts..., mount points).
 own = [p for p in entries if not p.startswith(("dev", "proc", "sys")) and p not in
        (".dockerenv", "etc/hostname", "etc/hosts", "etc/mtab", "etc/resolv.conf")]
 extra = set(own) - {"etc", "etc/passwd", "etc/group", "tmp", "data", "artifacts", "reports", "usr", "usr/local",
@@ -458,6 +471,7 @@ if extra: errors.append(f"unexpected files: {sorted(extra)}")
 print("\n".join(errors))
 sys.exit(1 if errors else 0)
 EOF
+        rm -f "$work/$image.tar"
         check "$ref: the binary runs in the image (--version)" docker run --rm --network none --read-only "$ref" --version
     done
     if docker image inspect tympan/serve:"$tag" >/dev/null 2>&1; then
@@ -549,17 +563,21 @@ EOF
                          grep -q '^tympan_predictions_total{label=' '$work/metrics.txt' &&
                          grep -q '^tympan_feedback_rows 5' '$work/metrics.txt'"
 
-            # The volumes: prod_data.csv in data, a report from the reporting service in reports.
+            # The volumes: prod_data.csv in data; the reporting service's outputs in reports.
             check "data volume: prod_data.csv has a header and 5 rows" bash -c \
                 "docker cp '$api:/data/prod_data.csv' '$work/prod_data.csv' && test \$(wc -l <'$work/prod_data.csv') = 6"
-            report_ready() {
-                [ "$(curl -s -o "$work/report.html" -w '%{http_code}' "$base/report")" = 200 ] &&
-                    grep -qi '<html' "$work/report.html"
+            report_written() {
+                compose logs --no-color reporting 2>/dev/null | grep -q ' drift: '
             }
-            check "GET /report serves the HTML report written by the reporting service" wait_for 60 report_ready
-            check "GET /dashboard answers 200" curl -sf "$base/dashboard" -o /dev/null
-            check "reports volume: report.json is valid JSON" bash -c \
-                "docker cp '$api:/reports/report.json' '$work/report.json' && python3 -m json.tool '$work/report.json' >/dev/null"
+            check "the reporting service wrote a report (its log: '... drift: ...')" wait_for 60 report_written
+            check "reports volume: report.html, report.json (valid JSON) and history.jsonl" bash -c \
+                "docker cp '$api:/reports/report.html' '$work/report.html' && grep -qi '<html' '$work/report.html' &&
+                 docker cp '$api:/reports/report.json' '$work/report.json' && python3 -m json.tool '$work/report.json' >/dev/null &&
+                 docker cp '$api:/reports/history.jsonl' '$work/history.jsonl' && test -s '$work/history.jsonl'"
+            check "GET /report answers the HTML report" bash -c \
+                "curl -sf '$base/report' | grep -qi '<html'"
+            check "GET /dashboard answers the history page" bash -c \
+                "curl -sf '$base/dashboard' | grep -qi '<html'"
             check "cli image (tools profile): 'tympan models list' shows both versions" bash -c \
                 "${compose_cmd[*]} -p $project -f '$repo/docker/compose.yml' --profile tools run --rm cli models list >'$work/models.txt' 2>&1 &&
                  grep -q '$v1' '$work/models.txt' && grep -q '^\* $v2' '$work/models.txt'"

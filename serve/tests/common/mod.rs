@@ -1,0 +1,170 @@
+//! A real `tympan-serve` on a loopback port in a temporary folder, for end-to-end tests.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// FSDD recordings: `$TYMPAN_FSDD`, the shared copy beside the repository, or the fetched copy.
+pub fn fsdd_dir() -> PathBuf {
+    if let Ok(d) = std::env::var("TYMPAN_FSDD") {
+        return PathBuf::from(d);
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    [
+        root.join("../shared/datasets/fsdd/recordings"),
+        root.join("datasets/fsdd/recordings"),
+    ]
+    .into_iter()
+    .find(|p| p.is_dir())
+    .expect("FSDD not found: run scripts/fetch-fsdd.sh or set TYMPAN_FSDD")
+}
+
+/// Bytes of an FSDD file.
+pub fn clip(name: &str) -> Vec<u8> {
+    std::fs::read(fsdd_dir().join(name)).unwrap()
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running server; killed on drop.
+pub struct TestServer {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    child: Option<Child>,
+    env: Vec<(String, String)>,
+}
+
+impl TestServer {
+    /// Starts a server on an empty folder (it embeds FSDD and trains first) with extra env.
+    pub fn start(env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut s = Self {
+            dir,
+            port: 0,
+            child: None,
+            env,
+        };
+        s.launch();
+        s
+    }
+
+    /// (Re)starts the process in the same folder on a new port.
+    pub fn launch(&mut self) {
+        self.port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_tympan-serve"))
+            .current_dir(self.dir.path())
+            .env("TYMPAN_DATASET", fsdd_dir())
+            .env("TYMPAN_ADDRESS", "127.0.0.1")
+            .env("TYMPAN_PORT", self.port.to_string())
+            .env("TYMPAN_RETRAIN_EVERY", "0")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            if ureq::get(&self.url("/ready")).call().is_ok() {
+                return;
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("tympan-serve exited early: {status}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("tympan-serve did not become ready");
+    }
+
+    /// Sends SIGTERM and waits; returns the exit code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        child.wait().unwrap().code()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Current model version.
+    pub fn version(&self) -> String {
+        let v: serde_json::Value = ureq::get(&self.url("/model"))
+            .call()
+            .unwrap()
+            .into_json()
+            .unwrap();
+        v["version"].as_str().unwrap().to_string()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A multipart/form-data body with a `file` field and text fields.
+pub fn multipart(file: &[u8], fields: &[(&str, &str)]) -> (String, Vec<u8>) {
+    let boundary = "tympantestboundary7d1f";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"clip.wav\"\r\nContent-Type: audio/wav\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// POSTs and returns (status, JSON body), whatever the status.
+pub fn post(url: &str, content_type: &str, body: &[u8]) -> (u16, serde_json::Value) {
+    let result = ureq::post(url)
+        .set("Content-Type", content_type)
+        .send_bytes(body);
+    let resp = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{url}: {e}"),
+    };
+    let status = resp.status();
+    let json = resp.into_json().unwrap_or(serde_json::Value::Null);
+    (status, json)
+}
+
+/// Data rows of a CSV file (header excluded).
+pub fn csv_rows(path: &Path) -> Vec<csv::StringRecord> {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    r.records().map(|r| r.unwrap()).collect()
+}

@@ -1,0 +1,323 @@
+//! End-to-end tests of `tympan-serve` on a loopback port with real FSDD clips.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use common::{clip, csv_rows, multipart, post, TestServer};
+
+const SPEAKERS: [&str; 6] = ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"];
+
+fn wait_for<F: FnMut() -> bool>(timeout: Duration, mut f: F) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn predicts_real_clips_through_every_input_form() {
+    let server = TestServer::start(&[]);
+    let mut right = 0;
+    let mut total = 0;
+    for (i, speaker) in SPEAKERS.iter().enumerate() {
+        for digit in 0..10 {
+            let audio = clip(&format!("{digit}_{speaker}_{}.wav", 40 + i));
+            let (status, body) = match (digit + i) % 3 {
+                0 => {
+                    let (ct, b) = multipart(&audio, &[]);
+                    post(&server.url("/predict"), &ct, &b)
+                }
+                1 => post(&server.url("/predict"), "audio/wav", &audio),
+                _ => {
+                    let b64 = base64::engine::general_purpose::STANDARD.encode(&audio);
+                    let json = serde_json::json!({ "audio_base64": b64 }).to_string();
+                    post(&server.url("/predict"), "application/json", json.as_bytes())
+                }
+            };
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(body["model_version"], "v0001");
+            let probs = body["probabilities"].as_object().unwrap();
+            assert_eq!(probs.len(), 10);
+            let total_p: f64 = probs.values().map(|v| v.as_f64().unwrap()).sum();
+            assert!((total_p - 1.0).abs() < 1e-4);
+            assert!(body["duration_seconds"].as_f64().unwrap() > 0.1);
+            total += 1;
+            right += usize::from(body["label"] == digit.to_string());
+        }
+    }
+    assert!(right * 100 >= total * 90, "only {right}/{total} right");
+
+    // An already embedded vector is accepted too.
+    let rows = csv_rows(&server.path("data/ref_data.csv"));
+    let vector: Vec<f32> = rows[0]
+        .iter()
+        .take(64)
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let json = serde_json::json!({ "vector": vector }).to_string();
+    let (status, body) = post(&server.url("/predict"), "application/json", json.as_bytes());
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["label"], rows[0][64].to_string());
+}
+
+#[test]
+fn feedback_rows_trigger_retraining_and_a_restart_resumes() {
+    let mut server = TestServer::start(&[("TYMPAN_RETRAIN_EVERY", "5")]);
+    for (i, speaker) in SPEAKERS.iter().take(5).enumerate() {
+        let (ct, body) = multipart(
+            &clip(&format!("{i}_{speaker}_9.wav")),
+            &[("target", &i.to_string())],
+        );
+        let (status, resp) = post(&server.url("/feedback"), &ct, &body);
+        assert_eq!(status, 200, "{resp}");
+        assert_eq!(resp["rows"], i as u64 + 1);
+        assert_eq!(resp["retraining_started"], i == 4);
+    }
+    assert!(
+        wait_for(Duration::from_secs(60), || server.version() != "v0001"),
+        "the served version did not change after k feedback rows"
+    );
+    let rows = csv_rows(&server.path("data/prod_data.csv"));
+    assert_eq!(rows.len(), 5);
+    assert_eq!(&rows[2][64], "2");
+    let model: serde_json::Value = ureq::get(&server.url("/model"))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    assert_eq!(model["meta"]["notes"]["decision"]["promoted"], true);
+    assert_eq!(model["meta"]["parent"], "v0001");
+
+    // SIGTERM drains and exits 0; a restart serves the same version and keeps counting rows.
+    let version = server.version();
+    assert_eq!(server.terminate(), Some(0));
+    server.launch();
+    assert_eq!(server.version(), version);
+    let (ct, body) = multipart(&clip("7_theo_3.wav"), &[("target", "7")]);
+    let (_, resp) = post(&server.url("/feedback"), &ct, &body);
+    assert_eq!(resp["rows"], 6);
+}
+
+#[test]
+fn concurrent_feedback_never_loses_or_tears_a_row_and_predictions_survive_retraining() {
+    let server = TestServer::start(&[("TYMPAN_RETRAIN_EVERY", "50")]);
+    let url = server.url("");
+    let audio: Vec<(String, Vec<u8>)> = (0..10)
+        .map(|d| (d.to_string(), clip(&format!("{d}_jackson_12.wav"))))
+        .collect();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (predictions, failures) = std::thread::scope(|s| {
+        // 8 clients predicting the whole time, through the retrainings the feedback triggers.
+        let predictors: Vec<_> = (0..8)
+            .map(|t| {
+                let (url, audio, stop) = (&url, &audio, &stop);
+                s.spawn(move || {
+                    let (mut ok, mut bad) = (0, 0);
+                    let mut i = t;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let (status, _) =
+                            post(&format!("{url}/predict"), "audio/wav", &audio[i % 10].1);
+                        if status == 200 {
+                            ok += 1
+                        } else {
+                            bad += 1
+                        }
+                        i += 1;
+                    }
+                    (ok, bad)
+                })
+            })
+            .collect();
+        // 200 feedback rows from 16 concurrent clients.
+        let writers: Vec<_> = (0..16)
+            .map(|t| {
+                let (url, audio) = (&url, &audio);
+                s.spawn(move || {
+                    let mut counts = Vec::new();
+                    for j in 0..(200 / 16 + usize::from(t < 200 % 16)) {
+                        let (label, bytes) = &audio[(t + j) % 10];
+                        let (ct, body) = multipart(bytes, &[("target", label)]);
+                        let (status, resp) = post(&format!("{url}/feedback"), &ct, &body);
+                        assert_eq!(status, 200, "{resp}");
+                        counts.push(resp["rows"].as_u64().unwrap());
+                    }
+                    counts
+                })
+            })
+            .collect();
+        let mut counts: Vec<u64> = writers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect();
+        counts.sort_unstable();
+        assert_eq!(
+            counts,
+            (1..=200).collect::<Vec<u64>>(),
+            "row counts must be unique"
+        );
+        // Let the last retraining finish while predictions continue.
+        std::thread::sleep(Duration::from_millis(1500));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        predictors
+            .into_iter()
+            .map(|p| p.join().unwrap())
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    });
+    assert_eq!(failures, 0, "{failures} predictions failed");
+    assert!(predictions > 100, "only {predictions} predictions ran");
+    let rows = csv_rows(&server.path("data/prod_data.csv"));
+    assert_eq!(rows.len(), 200);
+    assert!(rows.iter().all(|r| r.len() == 66));
+    let text = std::fs::read_to_string(server.path("data/prod_data.csv")).unwrap();
+    assert!(text.ends_with('\n'));
+    assert!(wait_for(Duration::from_secs(60), || server.version() != "v0001"));
+}
+
+#[test]
+fn bad_input_gets_clear_json_errors() {
+    let server = TestServer::start(&[
+        ("TYMPAN_UPLOAD_LIMIT", "100000"),
+        ("TYMPAN_ADMIN_TOKEN", "let-me-in"),
+    ]);
+    let u = |p: &str| server.url(p);
+    let audio = clip("0_george_0.wav");
+
+    let big = vec![0u8; 200_000];
+    let (status, body) = post(&u("/predict"), "audio/wav", &big);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (413, Some("payload_too_large"))
+    );
+    let (ct, b) = multipart(&big, &[]);
+    assert_eq!(post(&u("/predict"), &ct, &b).0, 413);
+
+    let (status, body) = post(&u("/predict"), "text/plain", &audio);
+    assert_eq!(status, 415, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("audio/"));
+
+    let garbage: Vec<u8> = (0..5000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    let (status, body) = post(&u("/predict"), "application/octet-stream", &garbage);
+    assert_eq!(status, 422, "{body}");
+    let mut truncated = audio.clone();
+    truncated.truncate(100);
+    assert_eq!(post(&u("/predict"), "audio/wav", &truncated).0, 422);
+    assert_eq!(post(&u("/predict"), "audio/wav", &[]).0, 422);
+    assert_eq!(
+        post(
+            &u("/predict"),
+            "application/json",
+            b"{\"audio_base64\": \"@@@\"}"
+        )
+        .0,
+        422
+    );
+    assert_eq!(
+        post(&u("/predict"), "application/json", b"{not json").0,
+        422
+    );
+    assert_eq!(
+        post(
+            &u("/predict"),
+            "application/json",
+            b"{\"vector\": [1.0, 2.0]}"
+        )
+        .0,
+        422
+    );
+
+    for label in ["", "=HYPERLINK(\"x\")", &"x".repeat(10_000), "a\nb"] {
+        let (ct, b) = multipart(&audio, &[("target", label)]);
+        let (status, body) = post(&u("/feedback"), &ct, &b);
+        assert_eq!(status, 422, "label {label:?}: {body}");
+    }
+    let (ct, b) = multipart(&audio, &[]);
+    assert_eq!(
+        post(&u("/feedback"), &ct, &b).0,
+        422,
+        "feedback without target"
+    );
+    // A label never seen before is accepted (learnt at the next retraining), quoted in the CSV.
+    let (ct, b) = multipart(&audio, &[("target", "zero, \"nul\" <script>")]);
+    assert_eq!(post(&u("/feedback"), &ct, &b).0, 200);
+    let rows = csv_rows(&server.path("data/prod_data.csv"));
+    assert_eq!(rows.len(), 1, "rejected feedback must not be stored");
+    assert_eq!(&rows[0][64], "zero, \"nul\" <script>");
+
+    assert_eq!(post(&u("/admin/retrain"), "application/json", b"").0, 401);
+    let r = ureq::post(&u("/admin/reload"))
+        .set("Authorization", "Bearer wrong")
+        .call();
+    assert!(matches!(r, Err(ureq::Error::Status(401, _))));
+    let r = ureq::post(&u("/admin/reload"))
+        .set("Authorization", "Bearer let-me-in")
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let r = ureq::get(&u("/no/such/../path")).call();
+    match r {
+        Err(ureq::Error::Status(404, resp)) => {
+            let body: serde_json::Value = resp.into_json().unwrap();
+            assert_eq!(body["error"], "not_found");
+        }
+        other => panic!("expected 404, got {other:?}"),
+    }
+}
+
+#[test]
+fn docs_metrics_health_and_reports_are_served() {
+    let server = TestServer::start(&[]);
+    let get = |p: &str| {
+        ureq::get(&server.url(p))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap()
+    };
+    let (ct, b) = multipart(&clip("4_nicolas_30.wav"), &[("target", "4")]);
+    assert_eq!(post(&server.url("/feedback"), &ct, &b).0, 200);
+
+    assert!(get("/docs/").contains("swagger"), "Swagger UI page");
+    let spec: serde_json::Value = serde_json::from_str(&get("/api-docs/openapi.json")).unwrap();
+    for path in [
+        "/predict",
+        "/feedback",
+        "/model",
+        "/metrics",
+        "/admin/retrain",
+    ] {
+        assert!(
+            spec["paths"][path].is_object(),
+            "{path} missing from OpenAPI"
+        );
+    }
+    assert!(get("/health").contains("ok"));
+    assert!(get("/ready").contains("v0001"));
+    let metrics = get("/metrics");
+    for name in [
+        "tympan_http_requests_total{endpoint=\"/feedback\",status=\"200\"} 1",
+        "tympan_http_request_duration_seconds_bucket",
+        "tympan_feedback_rows 1",
+        "tympan_model_info{version=\"v0001\"} 1",
+    ] {
+        assert!(
+            metrics.contains(name),
+            "{name} missing from /metrics:\n{metrics}"
+        );
+    }
+    let report = get("/report");
+    assert!(report.contains("<svg") && report.contains("</html>"));
+    let json: serde_json::Value = serde_json::from_str(&get("/report.json")).unwrap();
+    assert!(json.is_object());
+    assert!(get("/dashboard").contains("</html>"));
+    let page = get("/");
+    assert!(page.contains("id=\"predict\"") && page.contains("v0001"));
+}

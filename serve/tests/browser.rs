@@ -533,7 +533,8 @@ fn fsdd() -> Result<PathBuf> {
         ]);
     for c in candidates {
         if c.join(CLIPS[0]).is_file() {
-            return Ok(c);
+            // chromedriver takes only canonical paths for file inputs.
+            return Ok(c.canonicalize()?);
         }
     }
     bail!("FSDD recordings not found (set TYMPAN_FSDD)")

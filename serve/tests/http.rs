@@ -48,7 +48,7 @@ fn predicts_real_clips_through_every_input_form() {
             assert!((total_p - 1.0).abs() < 1e-4);
             assert!(body["duration_seconds"].as_f64().unwrap() > 0.1);
             total += 1;
-            right += usize::from(body["label"] == digit.to_string());
+            right += usize::from(body["label"].as_str() == Some(digit.to_string().as_str()));
         }
     }
     assert!(right * 100 >= total * 90, "only {right}/{total} right");

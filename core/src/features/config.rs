@@ -124,7 +124,7 @@ impl FeatureConfig {
                 "sample_rate must be at least 1000 Hz",
             ),
             (
-                self.n_fft >= 16 && self.n_fft % 2 == 0,
+                self.n_fft >= 16 && self.n_fft.is_multiple_of(2),
                 "n_fft must be even and at least 16",
             ),
             (self.hop_length >= 1, "hop_length must be positive"),

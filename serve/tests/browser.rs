@@ -48,7 +48,7 @@ const CHROMIUM_FLAGS: [&str; 8] = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
-    "--window-size=1024,1100",
+    "--window-size=1024,1400",
 ];
 
 /// Labels that would run script if the page ever put them into HTML.
@@ -87,7 +87,7 @@ async fn run(tools: &Tools) -> Result<()> {
         .run_and_quit(|b| async move {
             let correct = upload_predict_feedback(&b, server, &tools.fsdd, shots).await?;
             hostile_labels(&b, server).await?;
-            api_error_shown(&b, server).await?;
+            api_error_shown(&b, server, shots).await?;
             Ok::<_, anyhow::Error>(correct)
         })
         .await
@@ -107,7 +107,6 @@ async fn run(tools: &Tools) -> Result<()> {
         // %noloop: the clip plays once, then silence (a loop would put several digits in one
         // recording).
         format!("--use-file-for-fake-audio-capture={}%noloop", wav.display()),
-        "--autoplay-policy=no-user-gesture-required".to_string(),
     ];
     let profile = tempfile::tempdir()?;
     let browser = driver
@@ -162,14 +161,14 @@ async fn upload_predict_feedback(
     );
 
     b.screenshot(&shots.join("predict.png")).await?;
-    b.set_window_rect(0, 0, 390, 1100).await?;
+    b.set_window_rect(0, 0, 390, 1400).await?;
     let wide = js(b, "document.documentElement.scrollWidth").await?;
     ensure!(
         wide.as_u64() <= Some(390),
         "page is {wide} px wide on a 390 px phone"
     );
     b.screenshot(&shots.join("predict-mobile.png")).await?;
-    b.set_window_rect(0, 0, 1024, 1100).await?;
+    b.set_window_rect(0, 0, 1024, 1400).await?;
 
     // Feedback with the true label of the clip on the page.
     let before = server.prod_targets()?;
@@ -235,11 +234,25 @@ async fn hostile_labels(b: &WebDriver, server: &Server) -> Result<()> {
         js(b, "document.scripts.length").await? == 1,
         "a script element appeared"
     );
+
+    // Defence in depth: the page's Content-Security-Policy blocks inline handlers, so even
+    // markup that got into the DOM (here put there on purpose) runs nothing.
+    js(
+        b,
+        "document.body.insertAdjacentHTML('beforeend', \
+         '<img src=\"/nothing-here\" onerror=\"window.injected = 1\">')",
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    ensure!(
+        js(b, "window.injected === undefined").await? == true,
+        "an injected inline handler ran: the Content-Security-Policy is missing"
+    );
     Ok(())
 }
 
 /// Test 4: an API error (a text file sent as audio) is shown as a message with its status.
-async fn api_error_shown(b: &WebDriver, server: &Server) -> Result<()> {
+async fn api_error_shown(b: &WebDriver, server: &Server, shots: &Path) -> Result<()> {
     let bogus = server.dir.path().join("notes.txt");
     fs::write(&bogus, "not audio at all\n")?;
     b.find(By::Id("file"))
@@ -263,6 +276,16 @@ async fn api_error_shown(b: &WebDriver, server: &Server) -> Result<()> {
         js(b, "document.getElementById('result').hidden").await? == true,
         "a stale prediction is still shown next to the error"
     );
+    // The message must be in view on a phone, where #error is far below the Predict button.
+    b.set_window_rect(0, 0, 390, 800).await?;
+    let visible = "(() => { const r = document.getElementById('error').getBoundingClientRect(); \
+                   return r.height > 0 && r.bottom <= window.innerHeight; })()";
+    ensure!(
+        js(b, visible).await? == true,
+        "#error is out of view on a phone"
+    );
+    b.screenshot(&shots.join("error-mobile.png")).await?;
+    b.set_window_rect(0, 0, 1024, 1400).await?;
     Ok(())
 }
 
@@ -292,8 +315,13 @@ async fn microphone(b: &WebDriver, server: &Server, clip: &str) -> Result<()> {
     let label = wait_label(b).await?;
     let bars = js(b, "document.querySelectorAll('#bars .bar').length").await?;
     ensure!(bars == 10, "{bars} probability bars, not 10");
-    let duration = js(b, "document.querySelector('#timing').textContent").await?;
-    eprintln!("browser: microphone {clip} -> {label} ({duration})");
+    let seconds = js(b, "document.getElementById('player').duration").await?;
+    eprintln!("browser: microphone {clip} -> {label} ({seconds} s recorded)");
+    let seconds = seconds.as_f64().unwrap_or_default();
+    ensure!(
+        (1.0..4.0).contains(&seconds),
+        "recorded {seconds} s for a 1.5 s recording"
+    );
     ensure!(
         label == clip[..1],
         "the microphone recording of {clip} was predicted {label}"
@@ -501,9 +529,9 @@ impl Tools {
             "TYMPAN_CHROMIUM",
             &["chromium", "chromium-browser", "google-chrome"],
         )
-        .context("Chromium not found on the PATH (nor TYMPAN_CHROMIUM)")?;
+        .context("Chromium not found (TYMPAN_CHROMIUM, else chromium on the PATH)")?;
         let chromedriver = from_env_or_path("TYMPAN_CHROMEDRIVER", &["chromedriver"])
-            .context("chromedriver not found on the PATH (nor TYMPAN_CHROMEDRIVER)")?;
+            .context("chromedriver not found (TYMPAN_CHROMEDRIVER, else on the PATH)")?;
         Ok(Self {
             chromium,
             chromedriver,
@@ -514,7 +542,7 @@ impl Tools {
 
 fn from_env_or_path(var: &str, names: &[&str]) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os(var) {
-        return Some(PathBuf::from(p));
+        return Some(PathBuf::from(p)).filter(|p| p.is_file());
     }
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)

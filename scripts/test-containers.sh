@@ -152,8 +152,8 @@ for tool in "${compose_tools[@]}"; do
         "${t[@]}" -f "$repo/docker/compose.yml" --profile monitoring --profile tools config -q
     services=$(env TYMPAN_DATASET_DIR="$dataset" "${t[@]}" -f "$repo/docker/compose.yml" --profile monitoring \
         --profile tools config --services 2>/dev/null | sort | tr '\n' ' ')
-    check "$tool: services are cli grafana init prometheus reporting serving-api (got: $services)" \
-        test "$services" = "cli grafana init prometheus reporting serving-api "
+    check "$tool: services are cli grafana init prometheus reporting serving-api" \
+        bash -c 'test "$1" = "$2" || { echo "got: $1"; false; }' _ "$services" "cli grafana init prometheus reporting serving-api "
 done
 # The stack's invariants, read from the resolved configuration.
 if [ ${#compose_tools[@]} -gt 0 ]; then
@@ -521,6 +521,8 @@ EOF
             check "serving-api runs as 10001:10001 on a read-only root" \
                 test "$(docker inspect -f '{{.Config.User}} {{.HostConfig.ReadonlyRootfs}}' "$api")" = "10001:10001 true"
             check "GET /health and /ready answer 200" bash -c "curl -sf $base/health && curl -sf $base/ready"
+            check "POST /admin/reload is refused (403) when no TYMPAN_ADMIN_TOKEN is set" \
+                test "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$base/admin/reload")" = 403
             curl -sf "$base/model" -o "$work/model1.json"
             v1=$(json "$work/model1.json" 'd["version"]' 2>/dev/null)
             check "GET /model names the bootstrapped version ($v1)" test -n "$v1"

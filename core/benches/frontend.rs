@@ -9,7 +9,9 @@ use tympan_core::features::{FeatureConfig, FrontEnd};
 fn fsdd_clip(name: &str) -> Option<Vec<u8>> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let candidates = [
-        std::env::var("TYMPAN_FSDD").map(std::path::PathBuf::from).ok(),
+        std::env::var("TYMPAN_FSDD")
+            .map(std::path::PathBuf::from)
+            .ok(),
         Some(root.join("../shared/datasets/fsdd/recordings")),
         Some(root.join("datasets/fsdd/recordings")),
     ];
@@ -38,9 +40,13 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("front_end_per_audio_second");
     let one_second = signal(1.0, 16_000);
     g.throughput(Throughput::Elements(1));
-    g.bench_function("clip_vector_16k", |b| b.iter(|| fe.clip_vector(&one_second)));
+    g.bench_function("clip_vector_16k", |b| {
+        b.iter(|| fe.clip_vector(&one_second))
+    });
     let eight_k = signal(1.0, 8_000);
-    g.bench_function("resample_8k_to_16k", |b| b.iter(|| resample(&eight_k, 8_000, 16_000).unwrap()));
+    g.bench_function("resample_8k_to_16k", |b| {
+        b.iter(|| resample(&eight_k, 8_000, 16_000).unwrap())
+    });
     g.finish();
 
     let Some(bytes) = fsdd_clip("7_jackson_32.wav") else {
@@ -50,16 +56,25 @@ fn bench(c: &mut Criterion) {
     let featurizer = Featurizer::new(FeatureConfig::default(), AudioLimits::default()).unwrap();
     let v = featurizer.from_bytes(&bytes, Some("wav")).unwrap().vector;
     let vectors: Vec<Vec<f32>> = (0..100)
-        .map(|i| v.iter().enumerate().map(|(j, x)| x + ((i * 31 + j * 7) % 13) as f32 * 0.1).collect())
+        .map(|i| {
+            v.iter()
+                .enumerate()
+                .map(|(j, x)| x + ((i * 31 + j * 7) % 13) as f32 * 0.1)
+                .collect()
+        })
         .collect();
     let embedder = Embedder::fit(featurizer, &vectors, 64, false).unwrap();
     let mut g = c.benchmark_group("fsdd_clip");
-    g.bench_with_input(BenchmarkId::new("decode", "7_jackson_32"), &bytes, |b, bytes| {
-        b.iter(|| decode_bytes(bytes, Some("wav"), &AudioLimits::default()).unwrap())
-    });
-    g.bench_with_input(BenchmarkId::new("embed_bytes", "7_jackson_32"), &bytes, |b, bytes| {
-        b.iter(|| embedder.embed_bytes(bytes, Some("wav")).unwrap())
-    });
+    g.bench_with_input(
+        BenchmarkId::new("decode", "7_jackson_32"),
+        &bytes,
+        |b, bytes| b.iter(|| decode_bytes(bytes, Some("wav"), &AudioLimits::default()).unwrap()),
+    );
+    g.bench_with_input(
+        BenchmarkId::new("embed_bytes", "7_jackson_32"),
+        &bytes,
+        |b, bytes| b.iter(|| embedder.embed_bytes(bytes, Some("wav")).unwrap()),
+    );
     g.finish();
 }
 

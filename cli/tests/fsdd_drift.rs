@@ -17,10 +17,13 @@ fn fsdd_dir() -> PathBuf {
         return PathBuf::from(d);
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    [root.join("../shared/datasets/fsdd/recordings"), root.join("datasets/fsdd/recordings")]
-        .into_iter()
-        .find(|p| p.is_dir())
-        .expect("FSDD not found: run scripts/fetch-fsdd.sh or set TYMPAN_FSDD")
+    [
+        root.join("../shared/datasets/fsdd/recordings"),
+        root.join("datasets/fsdd/recordings"),
+    ]
+    .into_iter()
+    .find(|p| p.is_dir())
+    .expect("FSDD not found: run scripts/fetch-fsdd.sh or set TYMPAN_FSDD")
 }
 
 /// Links the FSDD files of the chosen speakers into a new folder.
@@ -64,11 +67,16 @@ fn with_predictions(rows: &[LabeledRow], reference: &[LabeledRow]) -> Vec<Labele
         .collect()
 }
 
-fn dataset_drift(dir: &Path, reference: &[LabeledRow], production: &[LabeledRow]) -> (bool, f64, f64) {
+fn dataset_drift(
+    dir: &Path,
+    reference: &[LabeledRow],
+    production: &[LabeledRow],
+) -> (bool, f64, f64) {
     let (ref_path, prod_path) = (dir.join("ref.csv"), dir.join("prod.csv"));
     write_table(&ref_path, TableKind::Reference, 64, reference).unwrap();
     write_table(&prod_path, TableKind::Production, 64, production).unwrap();
-    let report = tympan_report::Report::compute(&Default::default(), &ref_path, &prod_path).unwrap();
+    let report =
+        tympan_report::Report::compute(&Default::default(), &ref_path, &prod_path).unwrap();
     let s = report.snapshot();
     (s.dataset_drift, s.drift_share, s.accuracy)
 }
@@ -77,11 +85,18 @@ fn dataset_drift(dir: &Path, reference: &[LabeledRow], production: &[LabeledRow]
 fn unseen_speaker_drifts_and_known_speakers_do_not() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
-    let known = subset(&t.join("known"), |n| n.ends_with(".wav") && !n.contains("yweweler"));
+    let known = subset(&t.join("known"), |n| {
+        n.ends_with(".wav") && !n.contains("yweweler")
+    });
     let unseen = subset(&t.join("unseen"), |n| n.contains("yweweler"));
     embed(&known, &t.join("ref_data.csv"), &t.join("artifacts"), None);
     let embedder = Embedder::load(&t.join("artifacts"), AudioLimits::default()).unwrap();
-    embed(&unseen, &t.join("unseen.csv"), &t.join("unused"), Some(embedder));
+    embed(
+        &unseen,
+        &t.join("unseen.csv"),
+        &t.join("unused"),
+        Some(embedder),
+    );
     let known_rows = read_table(&t.join("ref_data.csv")).unwrap().rows;
     let unseen_rows = read_table(&t.join("unseen.csv")).unwrap().rows;
     assert_eq!((known_rows.len(), unseen_rows.len()), (2500, 500));

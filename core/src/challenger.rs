@@ -1,20 +1,28 @@
 //! Champion/challenger retraining: a retrained model is promoted only if it is not worse than the
-//! served one on production feedback that neither of them trained on.
+//! served one on data that neither of them trained on.
 //!
-//! Protocol. The champion was trained on the reference rows plus the first `p` production rows
-//! (recorded in its metadata); the production rows after those are unseen by it. The challenger
-//! recipe is scored on those same unseen rows by 2-fold cross-validation (train on everything
-//! else plus one half, predict the other half), so every evaluation row is unseen by the model
-//! that predicts it. The challenger is promoted when its macro F1 is at least the champion's
-//! minus `margin`; the promoted model is then trained on all rows.
+//! Protocol. A retraining changes the data, not the recipe, so the rule compares the two data sets
+//! with the same recipe. A fixed stratified 20 % of the reference rows (`H`) is held out of both
+//! sides, and the production rows the champion never saw (`U`, those after the `prod_rows` it
+//! recorded) are the new evidence:
+//! - champion side: trained on the rest of the reference plus the production rows the champion
+//!   had seen; it predicts `H` and `U`;
+//! - challenger side: the same plus `U`; it predicts `H`, and `U` by 2-fold cross-validation
+//!   (trained on the other half of `U`), so no row is predicted by a model that trained on it.
+//!
+//! The score of a side is the mean of its macro F1 on `H` (did it forget what it knew?) and on `U`
+//! (did it learn the new population?). The challenger is promoted when its score is at least the
+//! champion's minus `margin`. The promoted model is then trained on every row. Feedback with
+//! scrambled labels cannot fool the rule: it drags the challenger down on `H`.
 
 use serde::{Deserialize, Serialize};
 
+use crate::evaluation::stratified_split;
 use crate::metrics::ClassificationMetrics;
 use crate::model::{train, Model, ModelError, TrainConfig};
 use crate::registry::ModelVersion;
 use crate::table::LabeledRow;
-use crate::training::{train_version, TrainedModel};
+use crate::training::{train_version, TrainedModel, HOLDOUT_SEED, HOLDOUT_SHARE};
 
 /// Key in a model's metadata notes: production rows included in its training data.
 pub const PROD_ROWS_NOTE: &str = "prod_rows";
@@ -46,7 +54,7 @@ impl std::str::FromStr for RetrainMode {
 /// Promotion rule.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PromotionPolicy {
-    /// Largest macro-F1 drop still accepted.
+    /// Largest score drop still accepted.
     pub margin: f64,
     /// Scratch or fine-tuning.
     pub mode: RetrainMode,
@@ -61,6 +69,17 @@ impl Default for PromotionPolicy {
     }
 }
 
+/// Macro F1 of one side on the two evaluation sets, and their mean.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SideScore {
+    /// On the reference holdout `H`.
+    pub reference_f1: f64,
+    /// On the unseen production rows `U`.
+    pub production_f1: f64,
+    /// The mean of the two (the decision score).
+    pub score: f64,
+}
+
 /// The recorded comparison.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
@@ -68,13 +87,15 @@ pub struct Decision {
     pub promoted: bool,
     /// The champion's version.
     pub champion: String,
-    /// Champion's macro F1 on the evaluation rows.
-    pub champion_f1: f64,
-    /// Challenger recipe's cross-validated macro F1 on the same rows.
-    pub challenger_f1: f64,
-    /// Number of evaluation rows (unseen production rows).
-    pub eval_rows: usize,
-    /// Training rows of the challenger.
+    /// Champion side's scores.
+    pub champion_score: SideScore,
+    /// Challenger side's scores.
+    pub challenger_score: SideScore,
+    /// Rows of the reference holdout.
+    pub reference_eval_rows: usize,
+    /// Unseen production rows.
+    pub production_eval_rows: usize,
+    /// Training rows of the promoted-or-not challenger.
     pub train_rows: usize,
     /// The margin applied.
     pub margin: f64,
@@ -89,6 +110,30 @@ pub struct RetrainOutcome {
     pub challenger: TrainedModel,
     /// The comparison.
     pub decision: Decision,
+}
+
+fn macro_f1(rows: &[&LabeledRow], predictions: &[String]) -> f64 {
+    let targets: Vec<&str> = rows.iter().map(|r| r.target.as_str()).collect();
+    let p: Vec<&str> = predictions.iter().map(String::as_str).collect();
+    ClassificationMetrics::compute(&targets, &p).macro_f1
+}
+
+fn predict_all(model: &Model, rows: &[&LabeledRow]) -> Result<Vec<String>, ModelError> {
+    rows.iter()
+        .map(|r| Ok(model.predict_label(&r.vector)?.to_string()))
+        .collect()
+}
+
+fn side(reference_f1: f64, production_f1: Option<f64>) -> SideScore {
+    let score = match production_f1 {
+        Some(p) => (reference_f1 + p) / 2.0,
+        None => reference_f1,
+    };
+    SideScore {
+        reference_f1,
+        production_f1: production_f1.unwrap_or(0.0),
+        score,
+    }
 }
 
 /// Trains a challenger on `reference + production` and compares it with `champion`.
@@ -108,29 +153,49 @@ pub fn retrain(
         .and_then(|v| v.as_u64())
         .unwrap_or(0)
         .min(production.len() as u64) as usize;
-    let unseen = &production[seen..];
-    let base: Vec<LabeledRow> = reference
+    let unseen: Vec<&LabeledRow> = production[seen..].iter().collect();
+
+    let targets: Vec<&str> = reference.iter().map(|r| r.target.as_str()).collect();
+    let (ref_train, ref_hold) = stratified_split(&targets, HOLDOUT_SHARE, HOLDOUT_SEED);
+    let holdout: Vec<&LabeledRow> = ref_hold.iter().map(|&i| &reference[i]).collect();
+    let base: Vec<LabeledRow> = ref_train
         .iter()
-        .chain(&production[..seen])
-        .cloned()
+        .map(|&i| reference[i].clone())
+        .chain(production[..seen].iter().cloned())
         .collect();
 
-    let (champion_f1, challenger_f1) = if unseen.is_empty() {
-        (0.0, 0.0)
+    let champion_side = train(&base, config, warm, "")?;
+    let with_unseen: Vec<LabeledRow> = base
+        .iter()
+        .cloned()
+        .chain(unseen.iter().map(|r| (*r).clone()))
+        .collect();
+    let challenger_side = train(&with_unseen, config, warm, "")?;
+    let (champion_score, challenger_score) = if holdout.is_empty() {
+        (side(0.0, None), side(0.0, None))
     } else {
-        let champion_preds: Vec<String> = unseen
-            .iter()
-            .map(|r| Ok(champion.model.predict_label(&r.vector)?.to_string()))
-            .collect::<Result<_, ModelError>>()?;
-        let challenger_preds = cross_validated_predictions(&base, unseen, config, warm)?;
-        let targets: Vec<&str> = unseen.iter().map(|r| r.target.as_str()).collect();
-        let score = |preds: &[String]| {
-            let p: Vec<&str> = preds.iter().map(String::as_str).collect();
-            ClassificationMetrics::compute(&targets, &p).macro_f1
-        };
-        (score(&champion_preds), score(&challenger_preds))
+        let champion_prod = (!unseen.is_empty())
+            .then(|| predict_all(&champion_side, &unseen).map(|p| macro_f1(&unseen, &p)))
+            .transpose()?;
+        let challenger_prod = (!unseen.is_empty())
+            .then(|| {
+                cross_validated_predictions(&base, &unseen, config, warm)
+                    .map(|p| macro_f1(&unseen, &p))
+            })
+            .transpose()?;
+        (
+            side(
+                macro_f1(&holdout, &predict_all(&champion_side, &holdout)?),
+                champion_prod,
+            ),
+            side(
+                macro_f1(&holdout, &predict_all(&challenger_side, &holdout)?),
+                challenger_prod,
+            ),
+        )
     };
-    let all: Vec<LabeledRow> = base.iter().chain(unseen).cloned().collect();
+
+    let all: Vec<LabeledRow> = reference.iter().chain(production).cloned().collect();
     let mut challenger = train_version(
         &all,
         config,
@@ -140,26 +205,26 @@ pub fn retrain(
     if warm.is_none() {
         challenger.meta.parent = Some(champion.meta.version.clone());
     }
-    let promoted = !unseen.is_empty() && challenger_f1 >= champion_f1 - policy.margin;
+    let promoted =
+        !unseen.is_empty() && challenger_score.score >= champion_score.score - policy.margin;
     let reason = if unseen.is_empty() {
         "no production rows unseen by the champion: nothing to compare on".to_string()
-    } else if promoted {
-        format!(
-            "challenger F1 {challenger_f1:.4} >= champion F1 {champion_f1:.4} - margin {}",
-            policy.margin
-        )
     } else {
         format!(
-            "challenger F1 {challenger_f1:.4} < champion F1 {champion_f1:.4} - margin {}",
+            "challenger score {:.4} {} champion score {:.4} - margin {}",
+            challenger_score.score,
+            if promoted { ">=" } else { "<" },
+            champion_score.score,
             policy.margin
         )
     };
     let decision = Decision {
         promoted,
         champion: champion.meta.version.clone(),
-        champion_f1,
-        challenger_f1,
-        eval_rows: unseen.len(),
+        champion_score,
+        challenger_score,
+        reference_eval_rows: holdout.len(),
+        production_eval_rows: unseen.len(),
         train_rows: all.len(),
         margin: policy.margin,
         reason,
@@ -181,7 +246,7 @@ pub fn retrain(
 /// Predictions for `rows`, each made by a model that did not train on it (2 folds, alternating).
 fn cross_validated_predictions(
     base: &[LabeledRow],
-    rows: &[LabeledRow],
+    rows: &[&LabeledRow],
     config: &TrainConfig,
     warm: Option<&Model>,
 ) -> Result<Vec<String>, ModelError> {
@@ -195,7 +260,7 @@ fn cross_validated_predictions(
                 rows.iter()
                     .enumerate()
                     .filter(|(i, _)| folds == 2 && i % 2 != fold)
-                    .map(|(_, r)| r.clone()),
+                    .map(|(_, r)| (*r).clone()),
             )
             .collect();
         let model = train(&train_rows, config, warm, "")?;
@@ -206,4 +271,122 @@ fn cross_validated_predictions(
         }
     }
     Ok(preds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evaluation::SplitMix64;
+    use crate::registry::{now_rfc3339, ModelMeta};
+
+    /// Three classes in 4-D whose centres move by `shift` (a new speaker, say).
+    fn rows(n: usize, shift: f32, seed: u64) -> Vec<LabeledRow> {
+        let mut rng = SplitMix64::new(seed);
+        let mut noise = move || ((rng.next_u64() >> 11) as f32 / (1u64 << 53) as f32 - 0.5) * 1.6;
+        (0..n)
+            .map(|i| {
+                let c = i % 3;
+                let centre = [c as f32 * 2.0, (2 - c) as f32 * 1.5, 1.0, -(c as f32)];
+                LabeledRow {
+                    vector: centre
+                        .iter()
+                        .enumerate()
+                        .map(|(j, x)| x + noise() + if j == 2 { shift * c as f32 } else { shift })
+                        .collect(),
+                    target: ["a", "b", "c"][c].into(),
+                    prediction: None,
+                }
+            })
+            .collect()
+    }
+
+    fn champion(reference: &[LabeledRow]) -> ModelVersion {
+        let model = train(reference, &TrainConfig::default(), None, "fp").unwrap();
+        ModelVersion {
+            model,
+            meta: ModelMeta {
+                version: "v0001".into(),
+                parent: None,
+                created_at: now_rfc3339(),
+                data_fingerprint: String::new(),
+                embedding_fingerprint: "fp".into(),
+                train_rows: reference.len(),
+                train_config: TrainConfig::default(),
+                metrics: None,
+                notes: Default::default(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_challenger_trained_on_shuffled_labels_is_rejected() {
+        let reference = rows(300, 0.0, 1);
+        let champ = champion(&reference);
+        // Production feedback whose labels were scrambled (a broken labelling client), in such
+        // numbers that a model trained on it would learn the noise.
+        let mut production = rows(600, 0.0, 2);
+        let mut labels: Vec<String> = production.iter().map(|r| r.target.clone()).collect();
+        SplitMix64::new(3).shuffle(&mut labels);
+        for (r, l) in production.iter_mut().zip(labels) {
+            r.target = l;
+        }
+        let out = retrain(
+            &reference,
+            &production,
+            &champ,
+            &TrainConfig::default(),
+            &PromotionPolicy::default(),
+        )
+        .unwrap();
+        assert!(!out.decision.promoted, "{:?}", out.decision);
+        assert_eq!(out.decision.production_eval_rows, 600);
+        assert!(
+            out.decision.challenger_score.reference_f1 < out.decision.champion_score.reference_f1
+        );
+    }
+
+    #[test]
+    fn a_challenger_that_learns_the_new_population_is_promoted() {
+        let reference = rows(300, 0.0, 1);
+        let champ = champion(&reference);
+        let production = rows(120, 2.5, 4);
+        for mode in [RetrainMode::Scratch, RetrainMode::Finetune] {
+            let policy = PromotionPolicy {
+                mode,
+                ..PromotionPolicy::default()
+            };
+            let out = retrain(
+                &reference,
+                &production,
+                &champ,
+                &TrainConfig::default(),
+                &policy,
+            )
+            .unwrap();
+            assert!(out.decision.promoted, "{mode:?}: {:?}", out.decision);
+            let (ch, cp) = (out.decision.challenger_score, out.decision.champion_score);
+            assert!(ch.production_f1 > cp.production_f1, "{:?}", out.decision);
+            assert_eq!(out.challenger.meta.parent.as_deref(), Some("v0001"));
+            assert_eq!(out.challenger.meta.notes[PROD_ROWS_NOTE], 120);
+        }
+    }
+
+    #[test]
+    fn rows_the_champion_already_trained_on_are_not_evaluation_rows() {
+        let reference = rows(300, 0.0, 1);
+        let mut champ = champion(&reference);
+        champ.meta.notes.insert(PROD_ROWS_NOTE.into(), 100.into());
+        let production = rows(130, 2.5, 4);
+        let out = retrain(
+            &reference,
+            &production,
+            &champ,
+            &TrainConfig::default(),
+            &PromotionPolicy::default(),
+        )
+        .unwrap();
+        assert_eq!(out.decision.production_eval_rows, 30);
+        assert_eq!(out.decision.reference_eval_rows, 60);
+        assert_eq!(out.decision.train_rows, 430);
+    }
 }

@@ -68,7 +68,14 @@ fn predicts_real_clips_through_every_input_form() {
 
 #[test]
 fn feedback_rows_trigger_retraining_and_a_restart_resumes() {
-    let mut server = TestServer::start(&[("TYMPAN_RETRAIN_EVERY", "5")]);
+    let mut server = TestServer::start(&[
+        ("TYMPAN_RETRAIN_EVERY", "5"),
+        ("TYMPAN_ADMIN_TOKEN", "t0ken"),
+    ]);
+    let probe = clip("8_lucas_44.wav");
+    let answer =
+        |s: &TestServer| post(&s.url("/predict"), "audio/wav", &probe).1["probabilities"].clone();
+    let before = answer(&server);
     for (i, speaker) in SPEAKERS.iter().take(5).enumerate() {
         let (ct, body) = multipart(
             &clip(&format!("{i}_{speaker}_9.wav")),
@@ -93,6 +100,21 @@ fn feedback_rows_trigger_retraining_and_a_restart_resumes() {
         .unwrap();
     assert_eq!(model["meta"]["notes"]["decision"]["promoted"], true);
     assert_eq!(model["meta"]["parent"], "v0001");
+
+    assert_ne!(
+        answer(&server),
+        before,
+        "a new model gives new probabilities"
+    );
+
+    // Rollback restores the previous champion's exact answers, without a restart.
+    let r = ureq::post(&server.url("/admin/rollback"))
+        .set("Authorization", "Bearer t0ken")
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(server.version(), "v0001");
+    assert_eq!(answer(&server), before);
 
     // SIGTERM drains and exits 0; a restart serves the same version and keeps counting rows.
     let version = server.version();

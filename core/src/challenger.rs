@@ -58,6 +58,10 @@ pub struct PromotionPolicy {
     pub margin: f64,
     /// Scratch or fine-tuning.
     pub mode: RetrainMode,
+    /// Each production row counts this many times in training (1 = as much as a reference row):
+    /// a few hundred rows of a new population are otherwise outvoted by thousands of reference
+    /// rows.
+    pub production_weight: usize,
 }
 
 impl Default for PromotionPolicy {
@@ -65,6 +69,7 @@ impl Default for PromotionPolicy {
         Self {
             margin: 0.01,
             mode: RetrainMode::Scratch,
+            production_weight: 1,
         }
     }
 }
@@ -124,6 +129,13 @@ fn predict_all(model: &Model, rows: &[&LabeledRow]) -> Result<Vec<String>, Model
         .collect()
 }
 
+/// Each row repeated `weight` times.
+fn weighted<'a>(rows: impl IntoIterator<Item = &'a LabeledRow>, weight: usize) -> Vec<LabeledRow> {
+    rows.into_iter()
+        .flat_map(|r| std::iter::repeat_n(r.clone(), weight.max(1)))
+        .collect()
+}
+
 fn side(reference_f1: f64, production_f1: Option<f64>) -> SideScore {
     let score = match production_f1 {
         Some(p) => (reference_f1 + p) / 2.0,
@@ -161,14 +173,14 @@ pub fn retrain(
     let base: Vec<LabeledRow> = ref_train
         .iter()
         .map(|&i| reference[i].clone())
-        .chain(production[..seen].iter().cloned())
+        .chain(weighted(&production[..seen], policy.production_weight))
         .collect();
 
     let champion_side = train(&base, config, warm, "")?;
     let with_unseen: Vec<LabeledRow> = base
         .iter()
         .cloned()
-        .chain(unseen.iter().map(|r| (*r).clone()))
+        .chain(weighted(unseen.iter().copied(), policy.production_weight))
         .collect();
     let challenger_side = train(&with_unseen, config, warm, "")?;
     let (champion_score, challenger_score) = if holdout.is_empty() {
@@ -179,7 +191,7 @@ pub fn retrain(
             .transpose()?;
         let challenger_prod = (!unseen.is_empty())
             .then(|| {
-                cross_validated_predictions(&base, &unseen, config, warm)
+                cross_validated_predictions(&base, &unseen, config, warm, policy.production_weight)
                     .map(|p| macro_f1(&unseen, &p))
             })
             .transpose()?;
@@ -195,7 +207,11 @@ pub fn retrain(
         )
     };
 
-    let all: Vec<LabeledRow> = reference.iter().chain(production).cloned().collect();
+    let all: Vec<LabeledRow> = reference
+        .iter()
+        .cloned()
+        .chain(weighted(production, policy.production_weight))
+        .collect();
     let mut challenger = train_version(
         &all,
         config,
@@ -249,6 +265,7 @@ fn cross_validated_predictions(
     rows: &[&LabeledRow],
     config: &TrainConfig,
     warm: Option<&Model>,
+    weight: usize,
 ) -> Result<Vec<String>, ModelError> {
     let mut preds = vec![String::new(); rows.len()];
     let folds = if rows.len() >= 2 { 2 } else { 1 };
@@ -256,12 +273,13 @@ fn cross_validated_predictions(
         let train_rows: Vec<LabeledRow> = base
             .iter()
             .cloned()
-            .chain(
+            .chain(weighted(
                 rows.iter()
                     .enumerate()
                     .filter(|(i, _)| folds == 2 && i % 2 != fold)
-                    .map(|(_, r)| (*r).clone()),
-            )
+                    .map(|(_, r)| *r),
+                weight,
+            ))
             .collect();
         let model = train(&train_rows, config, warm, "")?;
         for (i, r) in rows.iter().enumerate() {

@@ -34,6 +34,9 @@ pub struct ServeConfig {
     /// Retraining from zero or from the champion's parameters.
     #[arg(long, env = "TYMPAN_RETRAIN_MODE", default_value = "scratch")]
     pub retrain_mode: RetrainMode,
+    /// How many times each production row counts in a retraining.
+    #[arg(long, env = "TYMPAN_PRODUCTION_WEIGHT", default_value_t = 1)]
+    pub production_weight: usize,
     /// Largest macro-F1 drop a challenger may show and still be promoted.
     #[arg(long, env = "TYMPAN_PROMOTION_MARGIN", default_value_t = 0.01)]
     pub promotion_margin: f64,

@@ -255,6 +255,7 @@ impl Service {
         let policy = PromotionPolicy {
             margin: self.config.promotion_margin,
             mode: self.config.retrain_mode,
+            production_weight: self.config.production_weight,
         };
         let config = TrainConfig {
             ..champion.meta.train_config

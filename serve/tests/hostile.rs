@@ -7,7 +7,14 @@ mod common;
 use common::{clip, csv_rows, multipart, post, TestServer};
 
 /// A WAV file: `format` 1 = PCM integer, 3 = IEEE float.
-fn wav(format: u16, channels: u16, rate: u32, bits: u16, data: &[u8], claimed_data_len: Option<u32>) -> Vec<u8> {
+fn wav(
+    format: u16,
+    channels: u16,
+    rate: u32,
+    bits: u16,
+    data: &[u8],
+    claimed_data_len: Option<u32>,
+) -> Vec<u8> {
     let block = channels * bits / 8;
     let data_len = claimed_data_len.unwrap_or(data.len() as u32);
     let mut v = Vec::new();
@@ -63,17 +70,52 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, u16)> {
         ("truncated WAV (header cut)", real[..30].to_vec(), 4),
         ("header only", wav(1, 1, 8000, 16, &[], None), 4),
         ("zero-length body", Vec::new(), 4),
-        ("WAV header claiming 4 GB", wav(1, 1, 8000, 16, &tone_i16(4000, 1, 8000.0), Some(u32::MAX - 64)), 2),
-        ("NaN float WAV", wav(3, 1, 8000, 32, &float_samples(&nan), None), 4),
-        ("Inf float WAV", wav(3, 1, 8000, 32, &float_samples(&inf), None), 4),
+        (
+            "WAV header claiming 4 GB",
+            wav(
+                1,
+                1,
+                8000,
+                16,
+                &tone_i16(4000, 1, 8000.0),
+                Some(u32::MAX - 64),
+            ),
+            2,
+        ),
+        (
+            "NaN float WAV",
+            wav(3, 1, 8000, 32, &float_samples(&nan), None),
+            4,
+        ),
+        (
+            "Inf float WAV",
+            wav(3, 1, 8000, 32, &float_samples(&inf), None),
+            4,
+        ),
         ("1-sample clip", wav(1, 1, 8000, 16, &[1, 0], None), 4),
-        ("10-minute clip", wav(1, 1, 8000, 16, &tone_i16(8000 * 600, 1, 8000.0), None), 4),
-        ("8 channels at 192 kHz", wav(1, 8, 192_000, 16, &tone_i16(96_000, 8, 192_000.0), None), 2),
-        ("8-bit unsigned", wav(1, 1, 8000, 8, &vec![128u8; 8000], None), 2),
+        (
+            "10-minute clip",
+            wav(1, 1, 8000, 16, &tone_i16(8000 * 600, 1, 8000.0), None),
+            4,
+        ),
+        (
+            "8 channels at 192 kHz",
+            wav(1, 8, 192_000, 16, &tone_i16(96_000, 8, 192_000.0), None),
+            2,
+        ),
+        (
+            "8-bit unsigned",
+            wav(1, 1, 8000, 8, &vec![128u8; 8000], None),
+            2,
+        ),
         ("PNG renamed .wav", png, 4),
         ("random bytes", random, 4),
         ("zero channels", wav(1, 0, 8000, 16, &[0; 100], None), 4),
-        ("zero sample rate", wav(1, 1, 0, 16, &tone_i16(4000, 1, 8000.0), None), 4),
+        (
+            "zero sample rate",
+            wav(1, 1, 0, 16, &tone_i16(4000, 1, 8000.0), None),
+            4,
+        ),
     ]
 }
 
@@ -83,11 +125,17 @@ fn hostile_audio_gets_4xx_never_5xx() {
     let mut report = Vec::new();
     for (name, body, class) in corpus() {
         let (status, json) = post(&server.url("/predict"), "audio/wav", &body);
-        report.push(format!("{name}: {status} {}", json["error"].as_str().unwrap_or("")));
+        report.push(format!(
+            "{name}: {status} {}",
+            json["error"].as_str().unwrap_or("")
+        ));
         assert!(status < 500, "{name}: {status} {json}");
         assert_eq!(status / 100, class, "{name}: {status} {json}");
         if status >= 400 {
-            assert!(json["detail"].as_str().is_some_and(|d| !d.is_empty()), "{name}: no detail");
+            assert!(
+                json["detail"].as_str().is_some_and(|d| !d.is_empty()),
+                "{name}: no detail"
+            );
         }
         let (ct, b) = multipart(&body, &[("target", "7")]);
         let (status, json) = post(&server.url("/feedback"), &ct, &b);
@@ -95,7 +143,10 @@ fn hostile_audio_gets_4xx_never_5xx() {
     }
     println!("{}", report.join("\n"));
     // The server is still answering and the feedback log holds exactly the accepted rows, intact.
-    assert_eq!(post(&server.url("/predict"), "audio/wav", &clip("3_theo_21.wav")).0, 200);
+    assert_eq!(
+        post(&server.url("/predict"), "audio/wav", &clip("3_theo_21.wav")).0,
+        200
+    );
     let accepted = corpus().iter().filter(|c| c.2 == 2).count();
     let rows = csv_rows(&server.path("data/prod_data.csv"));
     assert_eq!(rows.len(), accepted);
@@ -106,8 +157,23 @@ fn hostile_audio_gets_4xx_never_5xx() {
 fn hostile_labels_are_refused_or_stored_verbatim() {
     let server = TestServer::start(&[]);
     let audio = clip("1_nicolas_2.wav");
-    let stored = ["a,b", "say \"hi\"", "<script>alert(1)</script>", "-1", "ünïcødé ✓"];
-    let refused = ["", "line\nbreak", "tab\there", "=SUM(A1)", "+1", "@cmd", &"x".repeat(10_000), " padded"];
+    let stored = [
+        "a,b",
+        "say \"hi\"",
+        "<script>alert(1)</script>",
+        "-1",
+        "ünïcødé ✓",
+    ];
+    let refused = [
+        "",
+        "line\nbreak",
+        "tab\there",
+        "=SUM(A1)",
+        "+1",
+        "@cmd",
+        &"x".repeat(10_000),
+        " padded",
+    ];
     for label in stored {
         let (ct, b) = multipart(&audio, &[("target", label)]);
         let (status, json) = post(&server.url("/feedback"), &ct, &b);

@@ -99,6 +99,14 @@ impl TestServer {
         child.wait().unwrap().code()
     }
 
+    /// SIGKILL: the process dies wherever it is, as in a power cut of the process.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }

@@ -34,6 +34,17 @@ pub struct ServeConfig {
     /// Retraining from zero or from the champion's parameters.
     #[arg(long, env = "TYMPAN_RETRAIN_MODE", default_value = "scratch")]
     pub retrain_mode: RetrainMode,
+    /// Also retrain when the drift report finds dataset drift (checked every
+    /// --trigger-check-every rows).
+    #[arg(long, env = "TYMPAN_RETRAIN_ON_DRIFT")]
+    pub retrain_on_drift: bool,
+    /// Also retrain when production macro F1 falls under this (checked every
+    /// --trigger-check-every rows).
+    #[arg(long, env = "TYMPAN_RETRAIN_BELOW_F1")]
+    pub retrain_below_f1: Option<f64>,
+    /// Rows between two checks of the drift and F1 triggers.
+    #[arg(long, env = "TYMPAN_TRIGGER_CHECK_EVERY", default_value_t = 10)]
+    pub trigger_check_every: u64,
     /// How many times each production row counts in a retraining.
     #[arg(long, env = "TYMPAN_PRODUCTION_WEIGHT", default_value_t = 1)]
     pub production_weight: usize,

@@ -206,7 +206,8 @@ impl Service {
         })?;
         self.metrics.feedback_rows.set(rows as i64);
         let k = self.config.retrain_every;
-        let retraining_started = k > 0 && rows % k == 0 && self.start_retraining();
+        let due = (k > 0 && rows % k == 0) || self.quality_trigger(rows);
+        let retraining_started = due && self.start_retraining();
         Ok(FeedbackResponse {
             rows,
             rows_until_retrain: (k > 0).then(|| k - rows % k),
@@ -214,6 +215,27 @@ impl Service {
             prediction,
             model_version: self.current().meta.version.clone(),
         })
+    }
+
+    /// The optional triggers beside "every k rows": dataset drift, or production F1 under a
+    /// threshold, checked every `trigger_check_every` rows.
+    fn quality_trigger(&self, rows: u64) -> bool {
+        let c = &self.config;
+        let enabled = c.retrain_on_drift || c.retrain_below_f1.is_some();
+        if !enabled || c.trigger_check_every == 0 || rows % c.trigger_check_every != 0 {
+            return false;
+        }
+        match self.report() {
+            Ok(report) => {
+                let s = report.snapshot();
+                (c.retrain_on_drift && s.dataset_drift)
+                    || c.retrain_below_f1.is_some_and(|t| s.macro_f1 < t)
+            }
+            Err(e) => {
+                eprintln!("trigger check skipped: {}", e.detail);
+                false
+            }
+        }
     }
 
     /// Starts a retraining on its own thread unless one runs; a request during a run makes it

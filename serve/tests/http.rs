@@ -343,3 +343,32 @@ fn docs_metrics_health_and_reports_are_served() {
     let page = get("/");
     assert!(page.contains("id=\"predict\"") && page.contains("v0001"));
 }
+
+#[test]
+fn falling_production_f1_triggers_a_retraining_when_enabled() {
+    // k-row retraining is off; the F1 trigger alone must start one.
+    let server = TestServer::start(&[
+        ("TYMPAN_RETRAIN_BELOW_F1", "0.9"),
+        ("TYMPAN_TRIGGER_CHECK_EVERY", "6"),
+    ]);
+    // Feedback the model gets wrong: clips labelled with a new word it cannot predict.
+    for i in 0..6 {
+        let (ct, body) = multipart(&clip(&format!("{i}_lucas_3.wav")), &[("target", "unknown")]);
+        let (status, resp) = post(&server.url("/feedback"), &ct, &body);
+        assert_eq!(status, 200, "{resp}");
+        assert_eq!(resp["retraining_started"], i == 5, "row {}", i + 1);
+    }
+    let model_has_new_class = || {
+        let m: serde_json::Value = ureq::get(&server.url("/model"))
+            .call()
+            .unwrap()
+            .into_json()
+            .unwrap();
+        m["classes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "unknown")
+    };
+    assert!(wait_for(Duration::from_secs(60), model_has_new_class));
+}

@@ -17,17 +17,7 @@ use tympan_core::registry::{now_rfc3339, ModelMeta, ModelVersion};
 use tympan_core::table::LabeledRow;
 
 fn fsdd_dir() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    [
-        std::env::var("TYMPAN_FSDD")
-            .map(PathBuf::from)
-            .unwrap_or_default(),
-        root.join("../shared/datasets/fsdd/recordings"),
-        root.join("datasets/fsdd/recordings"),
-    ]
-    .into_iter()
-    .find(|p| p.is_dir())
-    .expect("FSDD not found")
+    tympan_core::fsdd::for_tests(env!("CARGO_MANIFEST_DIR"))
 }
 
 fn accuracy(model: &Model, rows: &[LabeledRow]) -> f64 {

@@ -13,17 +13,7 @@ use tympan_core::table::{read_table, write_table, LabeledRow, TableKind};
 use tympan_embed::{embed_dataset, EmbedRequest, FilePattern, LabelSource, DEFAULT_PATTERN};
 
 fn fsdd_dir() -> PathBuf {
-    if let Ok(d) = std::env::var("TYMPAN_FSDD") {
-        return PathBuf::from(d);
-    }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    [
-        root.join("../shared/datasets/fsdd/recordings"),
-        root.join("datasets/fsdd/recordings"),
-    ]
-    .into_iter()
-    .find(|p| p.is_dir())
-    .expect("FSDD not found: run scripts/fetch-fsdd.sh or set TYMPAN_FSDD")
+    tympan_core::fsdd::for_tests(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Links the FSDD files of the chosen speakers into a new folder.

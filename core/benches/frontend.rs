@@ -8,17 +8,7 @@ use tympan_core::features::{FeatureConfig, FrontEnd};
 
 fn fsdd_clip(name: &str) -> Option<Vec<u8>> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let candidates = [
-        std::env::var("TYMPAN_FSDD")
-            .map(std::path::PathBuf::from)
-            .ok(),
-        Some(root.join("../shared/datasets/fsdd/recordings")),
-        Some(root.join("datasets/fsdd/recordings")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find_map(|d| std::fs::read(d.join(name)).ok())
+    std::fs::read(tympan_core::fsdd::locate(&[&root])?.join(name)).ok()
 }
 
 /// A voiced-speech-like test signal: a 140 Hz pulse train through decaying resonances.

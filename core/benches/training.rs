@@ -13,16 +13,7 @@ use tympan_core::table::LabeledRow;
 
 fn fsdd_rows(n: usize, dim: usize) -> Option<Vec<LabeledRow>> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let dir = [
-        std::env::var("TYMPAN_FSDD")
-            .map(std::path::PathBuf::from)
-            .ok(),
-        Some(root.join("../shared/datasets/fsdd/recordings")),
-        Some(root.join("datasets/fsdd/recordings")),
-    ]
-    .into_iter()
-    .flatten()
-    .find(|d| d.is_dir())?;
+    let dir = tympan_core::fsdd::locate(&[&root])?;
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .ok()?
         .map(|e| e.unwrap().path())

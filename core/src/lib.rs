@@ -17,6 +17,7 @@ pub mod durable;
 pub mod embedding;
 pub mod evaluation;
 pub mod features;
+pub mod fsdd;
 pub mod metrics;
 pub mod model;
 pub mod registry;

@@ -15,24 +15,13 @@ use tympan_embed::{auto_source, embed_dataset, EmbedRequest, DEFAULT_COMPONENTS}
 
 use crate::config::ServeConfig;
 
-/// Where the default dataset (FSDD recordings) is looked for, in order.
-pub fn default_dataset_candidates() -> Vec<PathBuf> {
-    vec![
-        PathBuf::from("datasets/fsdd/recordings"),
-        PathBuf::from("../shared/datasets/fsdd/recordings"),
-    ]
-}
-
 fn find_dataset(config: &ServeConfig) -> Result<PathBuf> {
     if let Some(d) = &config.dataset {
         return Ok(d.clone());
     }
-    default_dataset_candidates()
-        .into_iter()
-        .find(|p| p.is_dir())
-        .context(
-            "no model yet and no dataset to train one: run scripts/fetch-fsdd.sh or pass --dataset",
-        )
+    tympan_core::fsdd::locate(&[Path::new(".")]).context(
+        "no model yet and no dataset to train one: run scripts/fetch-fsdd.sh or pass --dataset",
+    )
 }
 
 /// Makes sure the artifacts hold an embedding, a current model and `ref_data.csv`.

@@ -206,7 +206,7 @@ impl Service {
         })?;
         self.metrics.feedback_rows.set(rows as i64);
         let k = self.config.retrain_every;
-        let due = (k > 0 && rows % k == 0) || self.quality_trigger(rows);
+        let due = (k > 0 && rows.is_multiple_of(k)) || self.quality_trigger(rows);
         let retraining_started = due && self.start_retraining();
         Ok(FeedbackResponse {
             rows,
@@ -222,7 +222,7 @@ impl Service {
     fn quality_trigger(&self, rows: u64) -> bool {
         let c = &self.config;
         let enabled = c.retrain_on_drift || c.retrain_below_f1.is_some();
-        if !enabled || c.trigger_check_every == 0 || rows % c.trigger_check_every != 0 {
+        if !enabled || c.trigger_check_every == 0 || !rows.is_multiple_of(c.trigger_check_every) {
             return false;
         }
         match self.report() {

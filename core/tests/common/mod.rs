@@ -24,24 +24,9 @@ pub fn librosa_dir() -> PathBuf {
     shared_dir().join("reference").join("librosa")
 }
 
-/// The FSDD `recordings/` folder: `$TYMPAN_FSDD`, the shared copy, or `datasets/fsdd/recordings`
-/// fetched into the repository by `scripts/fetch-fsdd.sh`.
+/// The FSDD `recordings/` folder.
 pub fn fsdd_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("TYMPAN_FSDD") {
-        return PathBuf::from(dir);
-    }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let candidates = [
-        root.join("..")
-            .join("shared")
-            .join("datasets/fsdd/recordings"),
-        root.join("datasets/fsdd/recordings"),
-    ];
-    candidates
-        .iter()
-        .find(|p| p.is_dir())
-        .cloned()
-        .unwrap_or_else(|| panic!("FSDD not found; run scripts/fetch-fsdd.sh or set TYMPAN_FSDD"))
+    tympan_core::fsdd::for_tests(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Reads a headerless CSV matrix (one row per line).

@@ -6,19 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// FSDD recordings: `$TYMPAN_FSDD`, the shared copy beside the repository, or the fetched copy.
+/// FSDD recordings.
 pub fn fsdd_dir() -> PathBuf {
-    if let Ok(d) = std::env::var("TYMPAN_FSDD") {
-        return PathBuf::from(d);
-    }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    [
-        root.join("../shared/datasets/fsdd/recordings"),
-        root.join("datasets/fsdd/recordings"),
-    ]
-    .into_iter()
-    .find(|p| p.is_dir())
-    .expect("FSDD not found: run scripts/fetch-fsdd.sh or set TYMPAN_FSDD")
+    tympan_core::fsdd::for_tests(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Bytes of an FSDD file.

@@ -13,18 +13,22 @@ FSDD=${TYMPAN_FSDD:-}
 for d in "$FSDD" datasets/fsdd/recordings ../shared/datasets/fsdd/recordings; do
   [ -n "$d" ] && [ -d "$d" ] && FSDD=$d && break
 done
+FSDD=$(cd "$FSDD" && pwd)
 CLIP="$FSDD/0_george_45.wav"   # 3,997 samples at 8 kHz: 0.50 s
 work=$(mktemp -d)
 port=$((20000 + RANDOM % 20000))
 trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
 
-( cd "$work" && TYMPAN_DATASET="$(cd "$FSDD" && pwd)" exec "$OLDPWD/target/release/tympan-serve" \
+# Embed and train first in a separate process, so the server's memory is that of serving.
+( cd "$work" && TYMPAN_DATASET="$FSDD" "$OLDPWD/target/release/tympan-serve" bootstrap ) >"$work/bootstrap.log" 2>&1
+( cd "$work" && TYMPAN_DATASET="$FSDD" exec "$OLDPWD/target/release/tympan-serve" \
     --address 127.0.0.1 --port "$port" --retrain-every 0 ) >"$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 1 300); do
   curl -fs "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break
   sleep 0.1
 done
+curl -fs "http://127.0.0.1:$port/ready" >/dev/null || { cat "$work/server.log" >&2; exit 1; }
 
 cat >"$work/post.lua" <<LUA
 wrk.method = "POST"
@@ -44,4 +48,4 @@ for c in 1 8 32; do
   errs=$(awk '/Non-2xx/ {print $NF}' <<<"$out"); errs=${errs:-0}
   printf "%-6s %10s %9s %9s %9s %9s\n" "$c" "$rps" "$p50" "$p90" "$p99" "$errs"
 done
-echo "server peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$server/status)"
+echo "server RSS: peak $(awk '/VmHWM/ {print $2, $3}' /proc/$server/status), now $(awk '/VmRSS/ {print $2, $3}' /proc/$server/status)"

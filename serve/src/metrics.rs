@@ -24,6 +24,10 @@ pub struct Metrics {
     pub retraining_seconds: Histogram,
     /// 1 for the served version.
     pub model_info: IntGaugeVec,
+    /// Scores of the latest champion/challenger comparison, by side and part.
+    pub challenger_scores: prometheus::GaugeVec,
+    /// Evaluation rows of the latest comparison, by part.
+    pub challenger_eval_rows: IntGaugeVec,
     /// Share of drifted columns in the latest report.
     pub drift_share: Gauge,
     /// Macro F1 on production feedback in the latest report.
@@ -75,6 +79,22 @@ impl Metrics {
             &["version"],
         )
         .expect("valid metric");
+        let challenger_scores = prometheus::GaugeVec::new(
+            Opts::new(
+                "tympan_challenger_score",
+                "Latest champion/challenger comparison: macro F1 by side (champion, challenger) and part (reference, production, score)",
+            ),
+            &["side", "part"],
+        )
+        .expect("valid metric");
+        let challenger_eval_rows = IntGaugeVec::new(
+            Opts::new(
+                "tympan_challenger_eval_rows",
+                "Evaluation rows of the latest comparison",
+            ),
+            &["part"],
+        )
+        .expect("valid metric");
         let drift_share = Gauge::new("tympan_report_drift_share", "Share of drifted columns")
             .expect("valid metric");
         let report_f1 = Gauge::new("tympan_report_f1", "Macro F1 on production feedback")
@@ -87,6 +107,8 @@ impl Metrics {
             Box::new(retrainings.clone()),
             Box::new(retraining_seconds.clone()),
             Box::new(model_info.clone()),
+            Box::new(challenger_scores.clone()),
+            Box::new(challenger_eval_rows.clone()),
             Box::new(drift_share.clone()),
             Box::new(report_f1.clone()),
         ] {
@@ -101,6 +123,8 @@ impl Metrics {
             retrainings,
             retraining_seconds,
             model_info,
+            challenger_scores,
+            challenger_eval_rows,
             drift_share,
             report_f1,
         }
@@ -110,6 +134,29 @@ impl Metrics {
     pub fn set_model(&self, version: &str) {
         self.model_info.reset();
         self.model_info.with_label_values(&[version]).set(1);
+    }
+
+    /// Records a champion/challenger decision.
+    pub fn record_decision(&self, d: &tympan_core::challenger::Decision) {
+        for (side, s) in [
+            ("champion", d.champion_score),
+            ("challenger", d.challenger_score),
+        ] {
+            for (part, v) in [
+                ("reference", s.reference_f1),
+                ("production", s.production_f1),
+                ("score", s.score),
+            ] {
+                self.challenger_scores
+                    .with_label_values(&[side, part])
+                    .set(v);
+            }
+        }
+        let rows = &self.challenger_eval_rows;
+        rows.with_label_values(&["reference"])
+            .set(d.reference_eval_rows as i64);
+        rows.with_label_values(&["production"])
+            .set(d.production_eval_rows as i64);
     }
 
     /// The Prometheus text exposition.

@@ -299,6 +299,7 @@ impl Service {
         };
         let seconds = start.elapsed().as_secs_f64();
         self.metrics.retraining_seconds.observe(seconds);
+        self.metrics.record_decision(&outcome.decision);
         self.metrics
             .retrainings
             .with_label_values(&[if outcome.decision.promoted {

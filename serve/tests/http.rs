@@ -100,6 +100,18 @@ fn feedback_rows_trigger_retraining_and_a_restart_resumes() {
         .unwrap();
     assert_eq!(model["meta"]["notes"]["decision"]["promoted"], true);
     assert_eq!(model["meta"]["parent"], "v0001");
+    let metrics = ureq::get(&server.url("/metrics"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    for series in [
+        "tympan_retrainings_total{outcome=\"promoted\"} 1",
+        "tympan_challenger_score{part=\"score\",side=\"challenger\"}",
+        "tympan_challenger_eval_rows{part=\"production\"} 5",
+    ] {
+        assert!(metrics.contains(series), "{series} missing:\n{metrics}");
+    }
 
     assert_ne!(
         answer(&server),

@@ -346,23 +346,24 @@ pub fn render_dashboard(history: &History) -> String {
     for c in &charts {
         let _ = write!(b, "<div class=\"scroll\">{}</div>", svg::line_chart(c));
     }
-    b.push_str("<h2>Model versions</h2><div class=\"scroll\"><table><thead><tr><th>From</th><th>Model version</th><th>Reports</th></tr></thead><tbody>");
+    b.push_str("<h2>Model versions</h2><div class=\"scroll\"><table><thead><tr><th>From</th><th>Model version</th><th>Reports</th><th>Note</th></tr></thead><tbody>");
     let mut bounds = changes.clone();
     bounds.push(snaps.len());
     for w in bounds.windows(2) {
         let _ = write!(
             b,
-            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
             escape(&snaps[w[0]].timestamp),
             escape(snaps[w[0]].model_version.as_deref().unwrap_or("–")),
-            w[1] - w[0]
+            w[1] - w[0],
+            escape(snaps[w[0]].note.as_deref().unwrap_or(""))
         );
     }
-    b.push_str("</tbody></table></div><h2>Latest reports</h2><div class=\"scroll\"><table><thead><tr><th>Time</th><th>Model</th><th>Ref rows</th><th>Prod rows</th><th>Drift share</th><th>Dataset drift</th><th>Accuracy</th><th>Macro F1</th><th>Balanced acc.</th></tr></thead><tbody>");
+    b.push_str("</tbody></table></div><h2>Latest reports</h2><div class=\"scroll\"><table><thead><tr><th>Time</th><th>Model</th><th>Ref rows</th><th>Prod rows</th><th>Drift share</th><th>Dataset drift</th><th>Accuracy</th><th>Macro F1</th><th>Balanced acc.</th><th>Note</th></tr></thead><tbody>");
     for s in snaps.iter().rev().take(30) {
         let _ = write!(
             b,
-            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"{}\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"{}\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
             escape(&s.timestamp),
             escape(s.model_version.as_deref().unwrap_or("–")),
             s.rows_ref,
@@ -372,7 +373,8 @@ pub fn render_dashboard(history: &History) -> String {
             if s.dataset_drift { "yes" } else { "no" },
             fmt_num(s.accuracy),
             fmt_num(s.macro_f1),
-            fmt_num(s.balanced_accuracy)
+            fmt_num(s.balanced_accuracy),
+            escape(s.note.as_deref().unwrap_or(""))
         );
     }
     b.push_str("</tbody></table></div>");

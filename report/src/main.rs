@@ -94,6 +94,7 @@ impl Cli {
             },
             drift_share: self.drift_share,
             model_version: self.model_version.clone(),
+            note: None,
         }
     }
 }

@@ -21,6 +21,9 @@ pub struct ReportConfig {
     pub drift_share: f64,
     /// Free-form model version stored in the report and the history (e.g. the served model).
     pub model_version: Option<String>,
+    /// Free-form note stored in the report and the history (e.g. a retraining decision).
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 impl Default for ReportConfig {
@@ -29,6 +32,7 @@ impl Default for ReportConfig {
             drift: DriftOptions::default(),
             drift_share: 0.5,
             model_version: None,
+            note: None,
         }
     }
 }
@@ -68,6 +72,9 @@ pub struct Report {
     pub generated_at_unix_ms: u64,
     /// Copied from [`ReportConfig::model_version`].
     pub model_version: Option<String>,
+    /// Copied from [`ReportConfig::note`].
+    #[serde(default)]
+    pub note: Option<String>,
     /// Reference data set.
     pub reference: DataSummary,
     /// Production data set.
@@ -192,6 +199,7 @@ impl Report {
             generated_at: rfc3339(now),
             generated_at_unix_ms: now,
             model_version: config.model_version.clone(),
+            note: config.note.clone(),
             reference: ref_summary,
             production: prod_summary,
             pca_columns,

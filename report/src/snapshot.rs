@@ -42,6 +42,9 @@ pub struct Snapshot {
     pub balanced_accuracy: f64,
     /// Model version label, if one was given.
     pub model_version: Option<String>,
+    /// Note, if one was given (e.g. a retraining decision).
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 fn default_share() -> f64 {
@@ -65,6 +68,7 @@ impl Snapshot {
             macro_f1: r.classification.macro_avg.f1,
             balanced_accuracy: r.classification.balanced_accuracy,
             model_version: r.model_version.clone(),
+            note: r.note.clone(),
         }
     }
 
@@ -190,6 +194,7 @@ mod tests {
             macro_f1: 0.4,
             balanced_accuracy: 0.45,
             model_version: Some("v1".into()),
+            note: None,
         };
         let text = format!("{}\n\n{}\n{{\"timesta", s.to_json_line(), s.to_json_line());
         let h = History::parse(&text);

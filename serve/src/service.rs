@@ -308,7 +308,14 @@ impl Service {
                 "rejected"
             }])
             .inc();
-        self.write_report();
+        let d = &outcome.decision;
+        self.write_report(format!(
+            "retraining {version}: {} ({}; {} reference + {} production evaluation rows)",
+            if d.promoted { "promoted" } else { "rejected" },
+            d.reason,
+            d.reference_eval_rows,
+            d.production_eval_rows
+        ));
         Ok(RetrainReport {
             challenger: version,
             serving,
@@ -339,8 +346,13 @@ impl Service {
 
     /// Computes the drift and quality report of reference vs production.
     pub fn report(&self) -> Result<tympan_report::Report, ApiError> {
+        self.report_with_note(None)
+    }
+
+    fn report_with_note(&self, note: Option<String>) -> Result<tympan_report::Report, ApiError> {
         let config = tympan_report::ReportConfig {
             model_version: Some(self.current().meta.version.clone()),
+            note,
             ..Default::default()
         };
         let report = tympan_report::Report::compute(
@@ -357,8 +369,8 @@ impl Service {
 
     /// Writes the report files and a history point (after a retraining, so the dashboard marks
     /// model changes even without the reporting service).
-    fn write_report(&self) {
-        match self.report() {
+    fn write_report(&self, note: String) {
+        match self.report_with_note(Some(note)) {
             Ok(report) => {
                 if let Err(e) = tympan_report::write_outputs(&report, &self.config.reports) {
                     eprintln!("writing the report failed: {e}");

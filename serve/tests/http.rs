@@ -100,6 +100,19 @@ fn feedback_rows_trigger_retraining_and_a_restart_resumes() {
         .unwrap();
     assert_eq!(model["meta"]["notes"]["decision"]["promoted"], true);
     assert_eq!(model["meta"]["parent"], "v0001");
+    // The report is written just after the swap: poll for it.
+    let dashboard_has_decision = || {
+        let page = ureq::get(&server.url("/dashboard"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap();
+        page.contains("retraining v0002: promoted")
+    };
+    assert!(
+        wait_for(Duration::from_secs(30), dashboard_has_decision),
+        "decision missing from the dashboard"
+    );
     let metrics = ureq::get(&server.url("/metrics"))
         .call()
         .unwrap()

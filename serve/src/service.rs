@@ -13,7 +13,6 @@ use serde::Serialize;
 use tympan_core::audio::AudioLimits;
 use tympan_core::challenger::{retrain, Decision, PromotionPolicy};
 use tympan_core::embedding::Embedder;
-use tympan_core::model::TrainConfig;
 use tympan_core::registry::{ModelRegistry, ModelVersion};
 use tympan_core::table::{read_table, validate_label, FeedbackLog, LabeledRow};
 
@@ -279,9 +278,7 @@ impl Service {
             mode: self.config.retrain_mode,
             production_weight: self.config.production_weight,
         };
-        let config = TrainConfig {
-            ..champion.meta.train_config
-        };
+        let config = champion.meta.train_config;
         let outcome = retrain(&self.reference, &production, &champion, &config, &policy)?;
         let version = self
             .registry

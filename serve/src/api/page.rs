@@ -16,6 +16,19 @@ use crate::error::ApiError;
 
 const TEMPLATE: &str = include_str!("../../templates/index.html.tera");
 
+/// The template, parsed once (autoescaping on: it is registered as an `.html` template).
+static TERA: std::sync::LazyLock<tera::Tera> = std::sync::LazyLock::new(|| {
+    let mut tera = tera::Tera::default();
+    tera.add_raw_template("index.html", TEMPLATE)
+        .expect("the page template compiles (checked by the unit tests)");
+    tera
+});
+
+/// The policy, computed once: the page's script and style blocks hold no template syntax (a unit
+/// test checks it), so their hashes are those of the template's blocks.
+static CSP: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| content_security_policy(TEMPLATE));
+
 fn render(service: State<'_>) -> Result<String, tera::Error> {
     let live = service.current();
     let mut ctx = tera::Context::new();
@@ -27,8 +40,7 @@ fn render(service: State<'_>) -> Result<String, tera::Error> {
         "upload_limit_mb",
         &(service.config.upload_limit / (1024 * 1024)),
     );
-    // One-off render: autoescaping is on for .html templates.
-    tera::Tera::one_off(TEMPLATE, &ctx, true)
+    TERA.render("index.html", &ctx)
 }
 
 /// `'sha256-…'` of the text of each `<tag>…</tag>` block (attribute-less tags only).
@@ -66,9 +78,8 @@ pub struct Page(String);
 
 impl<'r> Responder<'r, 'static> for Page {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
-        let csp = content_security_policy(&self.0);
         Response::build_from(RawHtml(self.0).respond_to(req)?)
-            .raw_header("Content-Security-Policy", csp)
+            .raw_header("Content-Security-Policy", CSP.as_str())
             .ok()
     }
 }

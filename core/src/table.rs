@@ -163,10 +163,12 @@ pub fn read_table(path: &Path) -> Result<Table, DataError> {
         path: path.to_path_buf(),
         source,
     })?;
-    read_table_from(path, file)
+    read_table_from_reader(path, file)
 }
 
-fn read_table_from(path: &Path, reader: impl Read) -> Result<Table, DataError> {
+/// Reads a reference or production table from any reader, exactly as [`read_table`] reads a
+/// file. `path` is only used in error messages (e.g. the name of an upload).
+pub fn read_table_from_reader(path: &Path, reader: impl Read) -> Result<Table, DataError> {
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)

@@ -127,6 +127,28 @@ impl Table {
     pub fn read(path: &Path, kind: TableKind) -> Result<Table, ReportError> {
         let file = File::open(path).map_err(|e| ReportError::io(path, e))?;
         let len = file.metadata().map_err(|e| ReportError::io(path, e))?.len();
+        Self::read_from(path, kind, file, len)
+    }
+
+    /// Reads and validates CSV text held in memory, with the same rules as [`Table::read`].
+    ///
+    /// `name` is only used in messages and in the report (e.g. the name of an upload).
+    pub fn from_csv_bytes(
+        name: impl Into<PathBuf>,
+        kind: TableKind,
+        bytes: &[u8],
+    ) -> Result<Table, ReportError> {
+        Self::read_from(&name.into(), kind, bytes, bytes.len() as u64)
+    }
+
+    /// The reader behind [`Table::read`] and [`Table::from_csv_bytes`]; `len` is the total size
+    /// of the input in bytes, used to size the columns.
+    fn read_from(
+        path: &Path,
+        kind: TableKind,
+        input: impl std::io::Read,
+        len: u64,
+    ) -> Result<Table, ReportError> {
         if len == 0 {
             return Err(ReportError::EmptyFile {
                 path: path.to_path_buf(),
@@ -136,7 +158,7 @@ impl Table {
             .has_headers(false)
             .flexible(true)
             .buffer_capacity(1 << 20)
-            .from_reader(file);
+            .from_reader(input);
         let mut record = csv::ByteRecord::new();
         let csv_err = |e: csv::Error| -> ReportError {
             let line = e.position().map(|p| p.line()).unwrap_or(0);

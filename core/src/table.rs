@@ -169,6 +169,15 @@ pub fn read_table(path: &Path) -> Result<Table, DataError> {
 /// Reads a reference or production table from any reader, exactly as [`read_table`] reads a
 /// file. `path` is only used in error messages (e.g. the name of an upload).
 pub fn read_table_from_reader(path: &Path, reader: impl Read) -> Result<Table, DataError> {
+    read_table_with_tail(path, reader).map(|(table, _)| table)
+}
+
+/// [`read_table_from_reader`], also returning where the last record (or the header, when there is
+/// no row) starts.
+fn read_table_with_tail(
+    path: &Path,
+    reader: impl Read,
+) -> Result<(Table, csv::Position), DataError> {
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -189,6 +198,10 @@ pub fn read_table_from_reader(path: &Path, reader: impl Read) -> Result<Table, D
     };
     let (kind, dim) = parse_header(path, &header)?;
     let width = header.len();
+    let mut last_start = header
+        .position()
+        .cloned()
+        .unwrap_or_else(csv::Position::new);
     let mut rows = Vec::new();
     for record in records {
         let record = record.map_err(|e| {
@@ -196,6 +209,10 @@ pub fn read_table_from_reader(path: &Path, reader: impl Read) -> Result<Table, D
             row_err(line, e.to_string())
         })?;
         let line = record.position().map_or(0, |p| p.line());
+        last_start = record
+            .position()
+            .cloned()
+            .unwrap_or_else(csv::Position::new);
         if record.len() != width {
             return Err(row_err(
                 line,
@@ -225,7 +242,7 @@ pub fn read_table_from_reader(path: &Path, reader: impl Read) -> Result<Table, D
             prediction,
         });
     }
-    Ok(Table { kind, dim, rows })
+    Ok((Table { kind, dim, rows }, last_start))
 }
 
 /// Serialises one row; floats use Rust's shortest round-trip form, so output is deterministic.
@@ -308,13 +325,15 @@ impl FeedbackLog {
             0
         } else {
             cut_torn_tail(&mut file, len).map_err(io_err)?;
-            let table = read_table(path)?;
+            let existing = File::open(path).map_err(io_err)?;
+            let (table, last_start) = read_table_with_tail(path, existing)?;
             if table.kind != TableKind::Production || table.dim != dim {
                 return Err(DataError::Header {
                     path: path.to_path_buf(),
                     reason: format!("expected a production table with {dim} PCA columns"),
                 });
             }
+            check_appendable(path, &mut file, &last_start, dim)?;
             table.rows.len() as u64
         };
         Ok(Self {
@@ -366,6 +385,57 @@ impl FeedbackLog {
         state.file.sync_data().map_err(io_err)?;
         state.rows += 1;
         Ok(state.rows)
+    }
+}
+
+/// Checks that a row appended to the log will read back as a record of its own: the last record
+/// (from `last_start` to the end) followed by a probe row must parse as exactly those two records.
+/// It fails when the last line leaves a quoted field open, which would swallow the next append
+/// (our writer never writes that: it is damage or a hand edit, so the file is left as it is).
+fn check_appendable(
+    path: &Path,
+    file: &mut File,
+    last_start: &csv::Position,
+    dim: usize,
+) -> Result<(), DataError> {
+    let io_err = |source: std::io::Error| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut tail = Vec::new();
+    file.seek(SeekFrom::Start(last_start.byte()))
+        .map_err(io_err)?;
+    file.read_to_end(&mut tail).map_err(io_err)?;
+    let probe = LabeledRow {
+        vector: vec![0.0; dim],
+        target: "probe".into(),
+        prediction: Some("probe".into()),
+    };
+    let mut w = csv::Writer::from_writer(tail);
+    write_row(&mut w, &probe).expect("in-memory write");
+    let bytes = w.into_inner().expect("in-memory write");
+    let records: Vec<csv::ByteRecord> = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(&bytes[..])
+        .byte_records()
+        .collect::<Result<_, _>>()
+        .unwrap_or_default();
+    let expected: Vec<String> = probe
+        .vector
+        .iter()
+        .map(|v| v.to_string())
+        .chain(["probe".to_string(), "probe".to_string()])
+        .collect();
+    match records.as_slice() {
+        [_, last] if last.iter().eq(expected.iter().map(|f| f.as_bytes())) => Ok(()),
+        _ => Err(DataError::Row {
+            path: path.to_path_buf(),
+            line: last_start.line(),
+            reason: "this last record leaves a quoted field open, so a row appended after it \
+                     would be swallowed; repair the file by hand"
+                .into(),
+        }),
     }
 }
 
@@ -466,5 +536,30 @@ mod tests {
             FeedbackLog::open(&path, 3).is_err(),
             "dimension mismatch accepted"
         );
+    }
+
+    #[test]
+    fn feedback_log_refuses_a_last_line_that_leaves_a_quote_open() {
+        // Found by the feedback_log fuzz target: the last field opens a quote that runs to the end
+        // of the file. read_table accepts it, but the next append would land inside the quote.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("prod.csv");
+        let text = "PCA_1,target,prediction\n1,a,b\n2,c,\"d\n";
+        std::fs::write(&path, text).unwrap();
+        let err = FeedbackLog::open(&path, 1).unwrap_err().to_string();
+        assert!(
+            err.contains("prod.csv:3") && err.contains("quoted field"),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            text,
+            "file changed"
+        );
+        // A quoted field closed on its line is fine, and so is a log with no row yet.
+        std::fs::write(&path, "PCA_1,target,prediction\n1,\"a,\"\"b\"\"\",b\n").unwrap();
+        assert_eq!(FeedbackLog::open(&path, 1).unwrap().rows(), 1);
+        std::fs::write(&path, "PCA_1,target,prediction\n").unwrap();
+        assert_eq!(FeedbackLog::open(&path, 1).unwrap().rows(), 0);
     }
 }

@@ -174,7 +174,11 @@ impl Table {
         }
         let n_pca = check_header(path, kind, &record)?;
         let width = n_pca + kind.label_columns();
-        let mut columns: Vec<Vec<f64>> = (0..n_pca).map(|_| Vec::with_capacity(1024)).collect();
+        // A row takes at least two bytes per field, so the input cannot hold more rows than this:
+        // a header of many columns over few bytes must not reserve 8 kB per column.
+        let max_rows = usize::try_from(len).unwrap_or(usize::MAX) / (2 * width);
+        let initial = max_rows.clamp(1, 1024);
+        let mut columns: Vec<Vec<f64>> = (0..n_pca).map(|_| Vec::with_capacity(initial)).collect();
         let mut target = Labels::new();
         let mut prediction = (kind == TableKind::Production).then(Labels::new);
         while reader.read_byte_record(&mut record).map_err(csv_err)? {
@@ -200,14 +204,19 @@ impl Table {
                 // copies everything at each step.
                 let pos = record.position().map(|p| p.byte()).unwrap_or(0).max(1);
                 let rows = target.len().max(1) as f64;
-                let more =
+                let estimate =
                     (len.saturating_sub(pos) as f64 * rows / pos as f64 * 1.05) as usize + 1024;
-                for c in &mut columns {
-                    c.reserve_exact(more);
-                }
-                target.reserve(more);
-                if let Some(p) = prediction.as_mut() {
-                    p.reserve(more);
+                // Never more than the input can hold; past that (a file that grew while being
+                // read) the vectors just double as they fill.
+                let more = estimate.min(max_rows.saturating_sub(target.len()));
+                if more > 0 {
+                    for c in &mut columns {
+                        c.reserve_exact(more);
+                    }
+                    target.reserve(more);
+                    if let Some(p) = prediction.as_mut() {
+                        p.reserve(more);
+                    }
                 }
             }
             for (i, col) in columns.iter_mut().enumerate() {

@@ -1,9 +1,12 @@
 //! Where labels come from: sub-folder names, a file-name pattern, or a manifest CSV.
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use regex::Regex;
+use tympan_core::table::validate_label;
 
+use crate::run::Skipped;
 use crate::EmbedCommandError;
 
 /// File extensions treated as audio when walking a dataset.
@@ -141,66 +144,86 @@ pub fn auto_source(dir: &Path) -> Result<LabelSource, EmbedCommandError> {
     Ok(LabelSource::Pattern(FilePattern::new(DEFAULT_PATTERN)?))
 }
 
-/// Lists and labels the clips of `dir`. Files that match no label rule are returned in
-/// `unlabelled` rather than failing the run.
+/// Lists and labels the clips of `dir`. Files whose label cannot be used (no rule matches, the
+/// name is not UTF-8, the label fails [`validate_label`]) are returned as skipped, with the
+/// reason, rather than failing the run.
 pub fn discover(
     dir: &Path,
     source: &LabelSource,
-) -> Result<(Dataset, Vec<PathBuf>), EmbedCommandError> {
+) -> Result<(Dataset, Vec<Skipped>), EmbedCommandError> {
     if !dir.is_dir() {
         return Err(EmbedCommandError::Usage(format!(
             "{} is not a folder",
             dir.display()
         )));
     }
-    let mut unlabelled = Vec::new();
-    let (group_names, mut clips) = match source {
-        LabelSource::Folders => {
-            let mut clips = Vec::new();
-            for sub in sub_folders(dir)? {
-                let label = sub
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                for path in audio_files(&sub)? {
-                    clips.push(Clip {
-                        path,
-                        label: label.clone(),
-                        groups: vec![],
-                    });
-                }
-            }
-            (vec![], clips)
-        }
+    let (group_names, candidates) = match source {
+        LabelSource::Folders => (vec![], folder_labels(dir)?),
         LabelSource::Pattern(pattern) => {
-            let mut clips = Vec::new();
-            for path in audio_files(dir)? {
-                let stem = path
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                match pattern.apply(&stem) {
-                    Some((label, groups)) => clips.push(Clip {
-                        path,
-                        label,
-                        groups,
-                    }),
-                    None => unlabelled.push(path),
-                }
-            }
-            (pattern.group_names.clone(), clips)
+            (pattern.group_names.clone(), pattern_labels(dir, pattern)?)
         }
         LabelSource::Manifest(manifest) => (vec![], read_manifest(dir, manifest)?),
     };
+    let mut clips = Vec::with_capacity(candidates.len());
+    let mut skipped = Vec::new();
+    for (path, labelled) in candidates {
+        match labelled.and_then(|clip| {
+            validate_label(&clip.0)
+                .map(|_| clip)
+                .map_err(|e| e.to_string())
+        }) {
+            Ok((label, groups)) => clips.push(Clip {
+                path,
+                label,
+                groups,
+            }),
+            Err(reason) => skipped.push(Skipped { path, reason }),
+        }
+    }
     clips.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok((Dataset { group_names, clips }, unlabelled))
+    skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok((Dataset { group_names, clips }, skipped))
 }
 
-fn read_manifest(dir: &Path, manifest: &Path) -> Result<Vec<Clip>, EmbedCommandError> {
+/// A file and its label and group values, or why it has none.
+type Candidate = (PathBuf, Result<(String, Vec<String>), String>);
+
+fn folder_labels(dir: &Path) -> Result<Vec<Candidate>, EmbedCommandError> {
+    let mut out = Vec::new();
+    for sub in sub_folders(dir)? {
+        // A lossy conversion would silently store a different label than the folder's name.
+        let label = sub
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_string)
+            .ok_or_else(|| "folder name is not valid UTF-8".to_string());
+        for path in audio_files(&sub)? {
+            out.push((path, label.clone().map(|l| (l, vec![]))));
+        }
+    }
+    Ok(out)
+}
+
+fn pattern_labels(dir: &Path, pattern: &FilePattern) -> Result<Vec<Candidate>, EmbedCommandError> {
+    let mut out = Vec::new();
+    for path in audio_files(dir)? {
+        let labelled = match path.file_stem().and_then(|s| s.to_str()) {
+            None => Err("file name is not valid UTF-8".to_string()),
+            Some(stem) => pattern
+                .apply(stem)
+                .ok_or_else(|| "file name does not match the label pattern".to_string()),
+        };
+        out.push((path, labelled));
+    }
+    Ok(out)
+}
+
+fn read_manifest(dir: &Path, manifest: &Path) -> Result<Vec<Candidate>, EmbedCommandError> {
     let mut reader = csv::Reader::from_path(manifest)
         .map_err(|e| EmbedCommandError::Io(format!("{}: {e}", manifest.display())))?;
-    let mut clips = Vec::new();
-    for record in reader.records() {
+    let mut out = Vec::new();
+    // Byte records, so one non-UTF-8 label skips its row instead of failing the whole manifest.
+    for record in reader.byte_records() {
         let record =
             record.map_err(|e| EmbedCommandError::Io(format!("{}: {e}", manifest.display())))?;
         let line = record.position().map_or(0, |p| p.line());
@@ -210,19 +233,18 @@ fn read_manifest(dir: &Path, manifest: &Path) -> Result<Vec<Clip>, EmbedCommandE
                 manifest.display()
             )));
         };
-        let path = PathBuf::from(path);
+        let path = PathBuf::from(std::ffi::OsStr::from_bytes(path));
         let path = if path.is_absolute() {
             path
         } else {
             dir.join(path)
         };
-        clips.push(Clip {
-            path,
-            label: label.to_string(),
-            groups: vec![],
-        });
+        let label = std::str::from_utf8(label)
+            .map(|l| (l.to_string(), vec![]))
+            .map_err(|_| format!("{}:{line}: label is not valid UTF-8", manifest.display()));
+        out.push((path, label));
     }
-    Ok(clips)
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -101,12 +101,6 @@ fn main() -> Result<()> {
     for s in &summary.skipped {
         eprintln!("skipped {}: {}", s.path.display(), s.reason);
     }
-    for p in &summary.unlabelled {
-        eprintln!(
-            "skipped {}: file name does not match the label pattern",
-            p.display()
-        );
-    }
     println!(
         "embedded {} clips ({:.0} s of audio) in {:.2} s -> {} ({} components, {:.1}% variance); skipped {}",
         summary.rows,
@@ -115,7 +109,7 @@ fn main() -> Result<()> {
         args.out.display(),
         summary.dim,
         summary.explained_variance * 100.0,
-        summary.skipped.len() + summary.unlabelled.len(),
+        summary.skipped.len(),
     );
     if summary.fitted {
         println!(

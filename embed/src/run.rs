@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use tympan_core::embedding::{ClipFeatures, EmbedError, Embedder, Featurizer};
-use tympan_core::table::{validate_label, write_table, LabeledRow, TableKind};
+use tympan_core::table::{write_table, LabeledRow, TableKind};
 
 use crate::labels::{discover, Clip, LabelSource};
 use crate::EmbedCommandError;
@@ -50,10 +50,9 @@ pub struct Skipped {
 pub struct EmbedSummary {
     /// Rows written.
     pub rows: usize,
-    /// Files that failed (decode, too short...) or had an invalid label.
+    /// Audio files left out: no usable label (no rule matched, not UTF-8, refused by
+    /// `validate_label`), or the audio failed (decode, too short, too long...).
     pub skipped: Vec<Skipped>,
-    /// Audio files that matched no label rule.
-    pub unlabelled: Vec<PathBuf>,
     /// Total decoded audio, seconds.
     pub audio_seconds: f64,
     /// Vector length.
@@ -99,7 +98,7 @@ pub fn featurize_clips(
 /// Runs the whole embed command.
 pub fn embed_dataset(req: EmbedRequest) -> Result<EmbedSummary, EmbedCommandError> {
     let start = Instant::now();
-    let (dataset, unlabelled) = discover(&req.dataset_dir, &req.source)?;
+    let (dataset, mut skipped) = discover(&req.dataset_dir, &req.source)?;
     if dataset.clips.is_empty() {
         return Err(EmbedCommandError::Usage(format!(
             "no labelled audio files in {}",
@@ -124,21 +123,16 @@ pub fn embed_dataset(req: EmbedRequest) -> Result<EmbedSummary, EmbedCommandErro
     }
 
     let mut kept: Vec<(&Clip, ClipFeatures)> = Vec::with_capacity(results.len());
-    let mut skipped = Vec::new();
     for (clip, result) in dataset.clips.iter().zip(results) {
-        let outcome = result.map_err(|e| e.to_string()).and_then(|f| {
-            validate_label(&clip.label)
-                .map(|_| f)
-                .map_err(|e| e.to_string())
-        });
-        match outcome {
+        match result {
             Ok(f) => kept.push((clip, f)),
-            Err(reason) => skipped.push(Skipped {
+            Err(e) => skipped.push(Skipped {
                 path: clip.path.clone(),
-                reason,
+                reason: e.to_string(),
             }),
         }
     }
+    skipped.sort_by(|a, b| a.path.cmp(&b.path));
     if req.strict && !skipped.is_empty() {
         return Err(EmbedCommandError::Strict {
             count: skipped.len(),
@@ -178,7 +172,6 @@ pub fn embed_dataset(req: EmbedRequest) -> Result<EmbedSummary, EmbedCommandErro
     Ok(EmbedSummary {
         rows: rows.len(),
         skipped,
-        unlabelled,
         audio_seconds: kept.iter().map(|(_, f)| f.duration_seconds).sum(),
         dim: embedder.dim(),
         explained_variance: embedder.explained_variance_ratio().iter().sum(),

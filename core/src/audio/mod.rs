@@ -20,7 +20,7 @@ pub enum AudioError {
     #[error("audio too short: {0}")]
     TooShort(String),
     /// The clip is longer than the configured limit.
-    #[error("audio too long: {seconds:.1} s exceeds the limit of {limit:.1} s")]
+    #[error("audio too long: longer than the limit of {limit:.1} s (decoding stopped at {seconds:.2} s)")]
     TooLong {
         /// Duration reached when decoding stopped (a lower bound of the real length).
         seconds: f64,

@@ -1,0 +1,62 @@
+//! Replays every saved fuzzing input through the check of the fuzz target that produced it (see
+//! `docs/reliability.md`, "Fuzzing"): the inputs that once crashed or hung, kept after the fix,
+//! and a small minimized corpus of interesting inputs.
+//!
+//! Inputs live in `tests/fuzz-regressions/<target>/`, one file each; `scripts/fuzz.sh` copies new
+//! crashes there.
+
+mod fuzzing;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+
+fn replay(target: &str, check: fn(&[u8])) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fuzz-regressions")
+        .join(target);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no inputs in {}", dir.display());
+    let failed: Vec<String> = files
+        .iter()
+        .filter(|file| {
+            let data = std::fs::read(file).unwrap();
+            catch_unwind(AssertUnwindSafe(|| check(&data))).is_err()
+        })
+        .map(|file| file.display().to_string())
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} {target} inputs failed: {failed:#?}",
+        failed.len(),
+        files.len()
+    );
+}
+
+#[test]
+fn decode_embed_inputs() {
+    replay("decode_embed", fuzzing::decode_embed);
+}
+
+#[test]
+fn read_table_inputs() {
+    replay("read_table", fuzzing::read_table_bytes);
+}
+
+#[test]
+fn feedback_log_inputs() {
+    replay("feedback_log", fuzzing::feedback_log);
+}
+
+#[test]
+fn synthetic_clips_embed() {
+    // The fitted fuzzing embedding itself: every clip it was fitted on embeds to finite values.
+    for i in 0..40 {
+        fuzzing::decode_embed(&fuzzing::synthetic_clip(i));
+    }
+    assert_eq!(fuzzing::embedder().dim(), fuzzing::FUZZ_COMPONENTS);
+}

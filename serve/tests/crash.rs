@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use common::{clip, csv_rows, multipart, TestServer};
 use tympan_core::evaluation::SplitMix64;
+use tympan_core::registry::ModelRegistry;
 
-const KILLS: usize = 20;
+const KILLS: usize = 50;
 
 #[test]
 fn kill_9_at_random_moments_loses_nothing_acknowledged() {
@@ -44,13 +45,35 @@ fn kill_9_at_random_moments_loses_nothing_acknowledged() {
                             Err(_) => break,
                         }
                         i += 4;
+                        // Paced, so the table stays small enough for retrainings to finish
+                        // (and write artifacts) within a round.
+                        std::thread::sleep(Duration::from_millis(40));
                     }
                 });
             }
-            std::thread::sleep(Duration::from_millis(50 + rng.next_u64() % 400));
+            // Even rounds die among appends; odd rounds live long enough (a retraining takes
+            // about 1.5 s in a test build) to die during a retraining or its artifact writes.
+            let lifetime = if round % 2 == 0 {
+                50 + rng.next_u64() % 450
+            } else {
+                500 + rng.next_u64() % 3500
+            };
+            std::thread::sleep(Duration::from_millis(lifetime));
             server.kill();
             stop.store(true, Ordering::Relaxed);
         });
+        // Before any restart can tidy up: `current` names a version that loads completely, and so
+        // does every version directory in place.
+        let registry = ModelRegistry::new(&server.path("artifacts"));
+        let current = registry.current().unwrap().expect("a current model");
+        registry
+            .load(&current)
+            .unwrap_or_else(|e| panic!("round {round}: current {current} is incomplete: {e}"));
+        for version in registry.versions().unwrap() {
+            registry
+                .load(&version)
+                .unwrap_or_else(|e| panic!("round {round}: {version} is incomplete: {e}"));
+        }
         server.launch();
         let rows = csv_rows(&server.path("data/prod_data.csv"));
         assert!(
@@ -67,9 +90,15 @@ fn kill_9_at_random_moments_loses_nothing_acknowledged() {
         let (status, body) = common::post(&server.url("/predict"), "audio/wav", &audio[3]);
         assert_eq!(status, 200, "round {round}: {body}");
     }
+    let versions = ModelRegistry::new(&server.path("artifacts"))
+        .versions()
+        .unwrap()
+        .len();
     println!(
-        "{KILLS} kills survived, {} rows acknowledged, {} on disk",
+        "{KILLS} kills survived, {} rows acknowledged, {} on disk, {versions} model versions",
         acknowledged.load(Ordering::SeqCst),
-        csv_rows(&server.path("data/prod_data.csv")).len()
+        csv_rows(&server.path("data/prod_data.csv")).len(),
     );
+    // Retrainings did run between kills, so kills also landed around their artifact writes.
+    assert!(versions >= 2, "no retraining ever finished");
 }

@@ -153,7 +153,9 @@ fn feedback_rows_trigger_retraining_and_a_restart_resumes() {
 
 #[test]
 fn concurrent_feedback_never_loses_or_tears_a_row_and_predictions_survive_retraining() {
-    let server = TestServer::start(&[("TYMPAN_RETRAIN_EVERY", "50")]);
+    const ROWS: usize = 1000;
+    const WRITERS: usize = 32;
+    let server = TestServer::start(&[("TYMPAN_RETRAIN_EVERY", "100")]);
     let url = server.url("");
     let audio: Vec<(String, Vec<u8>)> = (0..10)
         .map(|d| (d.to_string(), clip(&format!("{d}_jackson_12.wav"))))
@@ -181,13 +183,13 @@ fn concurrent_feedback_never_loses_or_tears_a_row_and_predictions_survive_retrai
                 })
             })
             .collect();
-        // 200 feedback rows from 16 concurrent clients.
-        let writers: Vec<_> = (0..16)
+        // 1,000 feedback rows from 32 concurrent clients: ten retrainings are triggered.
+        let writers: Vec<_> = (0..WRITERS)
             .map(|t| {
                 let (url, audio) = (&url, &audio);
                 s.spawn(move || {
                     let mut counts = Vec::new();
-                    for j in 0..(200 / 16 + usize::from(t < 200 % 16)) {
+                    for j in 0..(ROWS / WRITERS + usize::from(t < ROWS % WRITERS)) {
                         let (label, bytes) = &audio[(t + j) % 10];
                         let (ct, body) = multipart(bytes, &[("target", label)]);
                         let (status, resp) = post(&format!("{url}/feedback"), &ct, &body);
@@ -205,7 +207,7 @@ fn concurrent_feedback_never_loses_or_tears_a_row_and_predictions_survive_retrai
         counts.sort_unstable();
         assert_eq!(
             counts,
-            (1..=200).collect::<Vec<u64>>(),
+            (1..=ROWS as u64).collect::<Vec<u64>>(),
             "row counts must be unique"
         );
         // Let the last retraining finish while predictions continue.
@@ -219,11 +221,33 @@ fn concurrent_feedback_never_loses_or_tears_a_row_and_predictions_survive_retrai
     assert_eq!(failures, 0, "{failures} predictions failed");
     assert!(predictions > 100, "only {predictions} predictions ran");
     let rows = csv_rows(&server.path("data/prod_data.csv"));
-    assert_eq!(rows.len(), 200);
+    assert_eq!(rows.len(), ROWS);
     assert!(rows.iter().all(|r| r.len() == 66));
     let text = std::fs::read_to_string(server.path("data/prod_data.csv")).unwrap();
     assert!(text.ends_with('\n'));
     assert!(wait_for(Duration::from_secs(60), || server.version() != "v0001"));
+    // Triggers that arrive during a retraining coalesce into one more run after it.
+    let retrainings = || -> f64 {
+        let metrics = ureq::get(&server.url("/metrics"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap();
+        metrics
+            .lines()
+            .filter(|l| l.starts_with("tympan_retrainings_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    assert!(
+        wait_for(Duration::from_secs(60), || retrainings() >= 2.0),
+        "{} retrainings ran",
+        retrainings()
+    );
+    println!(
+        "{ROWS} rows, {predictions} predictions, {} retrainings",
+        retrainings()
+    );
 }
 
 #[test]

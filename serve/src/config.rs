@@ -60,6 +60,20 @@ pub struct ServeConfig {
     /// Bearer token for /admin/*; admin endpoints are disabled when unset.
     #[arg(long, env = "TYMPAN_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// Relay clients through the connection guard (cap, idle and request timeouts); off, Rocket
+    /// binds the address itself and has none of those.
+    #[arg(long, env = "TYMPAN_GUARD", default_value_t = true, action = clap::ArgAction::Set)]
+    pub guard: bool,
+    /// Open client connections at most (lowered to what the descriptor limit allows).
+    #[arg(long, env = "TYMPAN_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Seconds without a byte either way before a connection is closed.
+    #[arg(long, env = "TYMPAN_IDLE_TIMEOUT", default_value_t = 30)]
+    pub idle_timeout: u64,
+    /// Seconds a client's bytes may stay unanswered (a request sent slowly, or served slowly)
+    /// before it gets a 408.
+    #[arg(long, env = "TYMPAN_REQUEST_TIMEOUT", default_value_t = 60)]
+    pub request_timeout: u64,
     /// Worker threads (default: one per core).
     #[arg(long, env = "TYMPAN_WORKERS")]
     pub workers: Option<usize>,

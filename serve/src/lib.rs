@@ -11,22 +11,77 @@ pub mod api;
 pub mod bootstrap;
 pub mod config;
 pub mod error;
+pub mod guard;
 pub mod healthcheck;
 pub mod input;
 pub mod metrics;
 pub mod service;
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rocket::data::{ByteUnit, Limits};
+use rocket::fairing::AdHoc;
 use rocket::figment::providers::{Env, Format, Serialized, Toml};
 use rocket::figment::Figment;
 
 pub use config::ServeConfig;
 pub use service::Service;
 
-/// Builds the Rocket instance for a loaded service.
-pub fn rocket(service: Arc<Service>) -> rocket::Rocket<rocket::Build> {
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    /// The public address could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The configured address.
+        address: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Rocket failed to launch or to shut down.
+    #[error(transparent)]
+    Rocket(#[from] Box<rocket::Error>),
+}
+
+/// Serves until shutdown (SIGTERM or ctrl-c). With the connection guard on (the default) the
+/// guard owns the configured address and Rocket listens on a loopback port behind it.
+pub async fn serve(service: Arc<Service>) -> Result<(), LaunchError> {
+    let c = &service.config;
+    let public = SocketAddr::new(c.address, c.port);
+    if !c.guard {
+        rocket(service, public).launch().await.map_err(Box::new)?;
+        return Ok(());
+    }
+    let listener = rocket::tokio::net::TcpListener::bind(public)
+        .await
+        .map_err(|source| LaunchError::Bind {
+            address: public,
+            source,
+        })?;
+    let limits = guard::GuardLimits {
+        max_connections: guard::fit_connection_cap(c.max_connections),
+        idle: Duration::from_secs(c.idle_timeout),
+        request: Duration::from_secs(c.request_timeout),
+    };
+    let closed = service.metrics.guard_closed.clone();
+    let loopback = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+    rocket(service, loopback)
+        .attach(AdHoc::on_liftoff("connection guard", move |rocket| {
+            let upstream = SocketAddr::new(rocket.config().address, rocket.config().port);
+            Box::pin(async move {
+                rocket::tokio::spawn(guard::run(listener, upstream, limits, closed));
+            })
+        }))
+        .launch()
+        .await
+        .map_err(Box::new)?;
+    Ok(())
+}
+
+/// Builds the Rocket instance for a loaded service, listening on `bind`.
+pub fn rocket(service: Arc<Service>, bind: SocketAddr) -> rocket::Rocket<rocket::Build> {
     let c = &service.config;
     let upload = ByteUnit::from(c.upload_limit);
     let limits = Limits::default()
@@ -42,8 +97,8 @@ pub fn rocket(service: Arc<Service>) -> rocket::Rocket<rocket::Build> {
         }))
         .merge(Toml::file(Env::var_or("ROCKET_CONFIG", "Rocket.toml")).nested())
         .merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global())
-        .merge(("address", c.address))
-        .merge(("port", c.port))
+        .merge(("address", bind.ip()))
+        .merge(("port", bind.port()))
         .merge(("limits", limits))
         .merge(("ident", "tympan"));
     if let Some(w) = c.workers {

@@ -56,6 +56,6 @@ fn main() -> Result<()> {
         service.config.address,
         service.config.port
     );
-    rocket::execute(async move { tympan_serve::rocket(service).launch().await })?;
+    rocket::execute(tympan_serve::serve(service))?;
     Ok(())
 }

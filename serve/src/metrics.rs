@@ -20,6 +20,8 @@ pub struct Metrics {
     pub feedback_rows: IntGauge,
     /// Retrainings finished (promoted or not).
     pub retrainings: IntCounterVec,
+    /// Client connections the connection guard refused or cut, by reason.
+    pub guard_closed: IntCounterVec,
     /// Duration of retrainings.
     pub retraining_seconds: Histogram,
     /// 1 for the served version.
@@ -69,6 +71,14 @@ impl Metrics {
             &["outcome"],
         )
         .expect("valid metric");
+        let guard_closed = IntCounterVec::new(
+            Opts::new(
+                "tympan_connections_closed_total",
+                "Client connections refused (cap) or cut (idle, request timeout) by the guard",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
         let retraining_seconds = Histogram::with_opts(
             HistogramOpts::new("tympan_retraining_duration_seconds", "Retraining duration")
                 .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
@@ -105,6 +115,7 @@ impl Metrics {
             Box::new(predictions.clone()),
             Box::new(feedback_rows.clone()),
             Box::new(retrainings.clone()),
+            Box::new(guard_closed.clone()),
             Box::new(retraining_seconds.clone()),
             Box::new(model_info.clone()),
             Box::new(challenger_scores.clone()),
@@ -121,6 +132,7 @@ impl Metrics {
             predictions,
             feedback_rows,
             retrainings,
+            guard_closed,
             retraining_seconds,
             model_info,
             challenger_scores,

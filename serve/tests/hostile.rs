@@ -75,3 +75,101 @@ fn hostile_labels_are_refused_or_stored_verbatim() {
     let labels: Vec<&str> = rows.iter().map(|r| &r[64]).collect();
     assert_eq!(labels, STORED_LABELS);
 }
+
+/// Reads what the server sends until it closes the connection (or `limit` passes).
+fn read_until_closed(stream: &mut std::net::TcpStream, limit: std::time::Duration) -> Vec<u8> {
+    use std::io::Read;
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return got,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return got,
+            Err(e) => panic!("the server kept the connection open: {e}"),
+        }
+    }
+}
+
+#[test]
+fn idle_and_slow_clients_are_cut_and_never_starve_the_others() {
+    use std::io::Write;
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    let server = TestServer::start(&[
+        ("TYMPAN_IDLE_TIMEOUT", "2"),
+        ("TYMPAN_REQUEST_TIMEOUT", "3"),
+        ("TYMPAN_MAX_CONNECTIONS", "48"),
+    ]);
+    let addr = format!("127.0.0.1:{}", server.port);
+    let audio = clip("5_lucas_3.wav");
+    // 30 connections that never send a byte, 10 that send a request header a byte at a time.
+    let mut idle: Vec<TcpStream> = (0..30)
+        .map(|_| TcpStream::connect(&addr).unwrap())
+        .collect();
+    let drip: Vec<TcpStream> = (0..10)
+        .map(|_| TcpStream::connect(&addr).unwrap())
+        .collect();
+    let header = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: audio/wav\r\n";
+    let answers = std::thread::scope(|s| {
+        let drippers: Vec<_> = drip
+            .into_iter()
+            .map(|mut stream| {
+                s.spawn(move || {
+                    for byte in header.iter().cycle().take(40) {
+                        if stream.write_all(&[*byte]).is_err() {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                    read_until_closed(&mut stream, Duration::from_secs(10))
+                })
+            })
+            .collect();
+        // Everyone else is served meanwhile (8 slots are left under the cap of 48).
+        for _ in 0..20 {
+            let (status, json) = post(&server.url("/predict"), "audio/wav", &audio);
+            assert_eq!(status, 200, "{json}");
+        }
+        // Over the cap a client is told so at once instead of waiting.
+        let mut extra: Vec<TcpStream> =
+            (0..8).map(|_| TcpStream::connect(&addr).unwrap()).collect();
+        let mut refused = TcpStream::connect(&addr).unwrap();
+        let answer = read_until_closed(&mut refused, Duration::from_secs(5));
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+        assert!(answer.contains("too_many_connections"), "{answer}");
+        idle.append(&mut extra);
+        drippers
+            .into_iter()
+            .map(|d| d.join().unwrap())
+            .collect::<Vec<_>>()
+    });
+    for answer in answers {
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    }
+    for mut stream in idle {
+        assert!(read_until_closed(&mut stream, Duration::from_secs(10)).is_empty());
+    }
+    // Every slot is free again.
+    for _ in 0..50 {
+        let (status, json) = post(&server.url("/predict"), "audio/wav", &audio);
+        assert_eq!(status, 200, "{json}");
+    }
+    let metrics = ureq::get(&server.url("/metrics"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    for (reason, at_least) in [("idle", 38), ("request_timeout", 10), ("connection_cap", 1)] {
+        let line = format!("tympan_connections_closed_total{{reason=\"{reason}\"}} ");
+        let count: u64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&line)?.parse().ok())
+            .unwrap_or(0);
+        assert!(count >= at_least, "{reason}: {count}\n{metrics}");
+    }
+}

@@ -1,0 +1,257 @@
+//! The connection guard: the public socket, in front of Rocket.
+//!
+//! Rocket 0.5 turns hyper's header-read timeout off and has no idle timeout, so a client that
+//! connects and sends nothing, or sends a byte a second, holds its connection and a file
+//! descriptor for ever; enough of them exhaust the descriptor limit and nobody else gets in
+//! (measured in `docs/reliability.md`). Rocket 0.5 cannot be handed a listener, so the guard
+//! owns the public port and relays each connection to Rocket on a loopback port, enforcing:
+//!
+//! - a cap on open connections: over it, a new client gets a 503 JSON answer at once;
+//! - an idle timeout: a connection with no byte either way for that long is closed;
+//! - a request timeout: a client whose bytes have gone unanswered for that long (it is still
+//!   sending its request, or the server is still working on it) gets a 408 and is closed.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus::IntCounterVec;
+use rocket::tokio::io::{AsyncReadExt, AsyncWriteExt};
+use rocket::tokio::net::{TcpListener, TcpStream};
+use rocket::tokio::sync::Semaphore;
+use rocket::tokio::time::{sleep_until, timeout, Instant};
+
+/// Limits applied to every client connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuardLimits {
+    /// Open client connections at most.
+    pub max_connections: usize,
+    /// Close a connection with no traffic for this long.
+    pub idle: Duration,
+    /// Answer 408 and close when a client's bytes stay unanswered for this long.
+    pub request: Duration,
+}
+
+/// Why a relay ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Ending {
+    Closed,
+    Idle,
+    RequestTimeout,
+}
+
+impl Ending {
+    /// The `reason` label of `tympan_connections_closed_total`, for endings the guard caused.
+    fn reason(&self) -> Option<&'static str> {
+        match self {
+            Ending::Closed => None,
+            Ending::Idle => Some("idle"),
+            Ending::RequestTimeout => Some("request_timeout"),
+        }
+    }
+}
+
+/// Descriptors a relayed connection costs: the client's, the guard's upstream end, Rocket's.
+pub const DESCRIPTORS_PER_CONNECTION: u64 = 3;
+
+/// How long a closing connection keeps draining what the client still sends.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// Descriptors kept free for files, the listeners and the runtime.
+const RESERVED_DESCRIPTORS: u64 = 256;
+
+/// Raises the soft descriptor limit towards the hard one as far as `wanted` connections need,
+/// and returns how many connections the resulting limit allows (at most `wanted`).
+pub fn fit_connection_cap(wanted: usize) -> usize {
+    let need = wanted as u64 * DESCRIPTORS_PER_CONNECTION + RESERVED_DESCRIPTORS;
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read or write the struct passed by pointer.
+    let soft = unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return wanted;
+        }
+        if limit.rlim_cur < need {
+            let raised = libc::rlimit {
+                rlim_cur: need.min(limit.rlim_max),
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit.rlim_cur = raised.rlim_cur;
+            }
+        }
+        limit.rlim_cur
+    };
+    let fits = soft.saturating_sub(RESERVED_DESCRIPTORS) / DESCRIPTORS_PER_CONNECTION;
+    wanted.min(fits as usize).max(1)
+}
+
+/// Accepts clients on `listener` for ever and relays each to `upstream`; counts what it refuses
+/// or cuts in `closed` (labelled by reason).
+pub async fn run(
+    listener: TcpListener,
+    upstream: SocketAddr,
+    limits: GuardLimits,
+    closed: IntCounterVec,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    loop {
+        let client = match listener.accept().await {
+            Ok((client, _)) => client,
+            // Out of descriptors or a connection reset before accept: wait a little, go on.
+            Err(_) => {
+                rocket::tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            closed.with_label_values(&["connection_cap"]).inc();
+            rocket::tokio::spawn(refuse(client));
+            continue;
+        };
+        let closed = closed.clone();
+        rocket::tokio::spawn(async move {
+            if let Ok(Some(reason)) = relay(client, upstream, limits).await.map(|e| e.reason()) {
+                closed.with_label_values(&[reason]).inc();
+            }
+            drop(permit);
+        });
+    }
+}
+
+/// A complete HTTP/1.1 answer with a JSON error body, closing the connection.
+fn error_response(status: &str, error: &str, detail: &str) -> Vec<u8> {
+    let body = format!(r#"{{"error":"{error}","detail":"{detail}"}}"#);
+    format!(
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+         connection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+async fn refuse(mut client: TcpStream) {
+    let answer = error_response(
+        "503 Service Unavailable",
+        "too_many_connections",
+        "the server holds as many connections as it allows; retry shortly",
+    );
+    let _ = timeout(Duration::from_secs(1), client.write_all(&answer)).await;
+}
+
+async fn relay(
+    mut client: TcpStream,
+    upstream: SocketAddr,
+    limits: GuardLimits,
+) -> std::io::Result<Ending> {
+    let mut server = TcpStream::connect(upstream).await?;
+    client.set_nodelay(true)?;
+    server.set_nodelay(true)?;
+    let (mut client_rx, mut client_tx) = client.split();
+    let (mut server_rx, mut server_tx) = server.split();
+    let mut from_client = vec![0u8; 16 * 1024];
+    let mut from_server = vec![0u8; 16 * 1024];
+    let mut last_traffic = Instant::now();
+    let mut unanswered_since: Option<Instant> = None;
+    let mut client_done = false;
+    loop {
+        let idle_at = last_traffic + limits.idle;
+        let deadline = unanswered_since.map_or(idle_at, |t| idle_at.min(t + limits.request));
+        rocket::tokio::select! {
+            read = client_rx.read(&mut from_client), if !client_done => {
+                let n = read?;
+                if n == 0 {
+                    // The client finished sending; let the server finish answering.
+                    client_done = true;
+                    server_tx.shutdown().await?;
+                    continue;
+                }
+                write_within(&mut server_tx, &from_client[..n], limits.idle).await?;
+                last_traffic = Instant::now();
+                unanswered_since.get_or_insert(last_traffic);
+            }
+            read = server_rx.read(&mut from_server) => {
+                let n = read?;
+                if n == 0 {
+                    linger(&mut client_tx, &mut client_rx, &mut from_client).await;
+                    return Ok(Ending::Closed);
+                }
+                write_within(&mut client_tx, &from_server[..n], limits.idle).await?;
+                last_traffic = Instant::now();
+                unanswered_since = None;
+            }
+            _ = sleep_until(deadline) => {
+                if unanswered_since.is_some_and(|t| t + limits.request <= Instant::now()) {
+                    let answer = error_response(
+                        "408 Request Timeout",
+                        "request_timeout",
+                        "the request was not received and answered in time",
+                    );
+                    let _ = timeout(Duration::from_secs(1), client_tx.write_all(&answer)).await;
+                    linger(&mut client_tx, &mut client_rx, &mut from_client).await;
+                    return Ok(Ending::RequestTimeout);
+                }
+                return Ok(Ending::Idle);
+            }
+        }
+    }
+}
+
+/// Ends a connection without destroying the answer just sent. Closing with unread client bytes
+/// makes the kernel send a reset, which can discard the answer in flight (a 413 while the upload
+/// is still arriving): send FIN, then drain what the client still sends for a bounded time.
+async fn linger<W, R>(tx: &mut W, rx: &mut R, buf: &mut [u8])
+where
+    W: AsyncWriteExt + Unpin,
+    R: AsyncReadExt + Unpin,
+{
+    let _ = timeout(LINGER, async {
+        let _ = tx.shutdown().await;
+        while matches!(rx.read(buf).await, Ok(n) if n > 0) {}
+    })
+    .await;
+}
+
+/// Writes all of `bytes`, or fails when the peer does not take them within `limit`.
+async fn write_within<W: AsyncWriteExt + Unpin>(
+    w: &mut W,
+    bytes: &[u8],
+    limit: Duration,
+) -> std::io::Result<()> {
+    timeout(limit, w.write_all(bytes))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "peer stopped reading"))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_answers_are_complete_http() {
+        let a = String::from_utf8(error_response("408 Request Timeout", "e", "d")).unwrap();
+        let (head, body) = a.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 408 "));
+        assert!(head.contains(&format!("content-length: {}", body.len())));
+        let json: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(json["error"], "e");
+    }
+
+    #[test]
+    fn the_cap_fits_the_descriptor_limit() {
+        let cap = fit_connection_cap(usize::MAX / 8);
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit only writes the struct.
+        assert_eq!(
+            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+            0
+        );
+        assert!(cap as u64 * DESCRIPTORS_PER_CONNECTION + RESERVED_DESCRIPTORS <= limit.rlim_cur);
+        assert_eq!(fit_connection_cap(10), 10);
+    }
+}

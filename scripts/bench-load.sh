@@ -6,35 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-10}
 
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-cargo build --release -q -p tympan-serve
-
-FSDD=${TYMPAN_FSDD:-}
-for d in "$FSDD" datasets/fsdd/recordings ../shared/datasets/fsdd/recordings; do
-  [ -n "$d" ] && [ -d "$d" ] && FSDD=$d && break
-done
-FSDD=$(cd "$FSDD" && pwd)
-CLIP="$FSDD/0_george_45.wav"   # 3,997 samples at 8 kHz: 0.50 s
-work=$(mktemp -d)
-port=$((20000 + RANDOM % 20000))
-trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
-
-# Embed and train first in a separate process, so the server's memory is that of serving.
-( cd "$work" && TYMPAN_DATASET="$FSDD" "$OLDPWD/target/release/tympan-serve" bootstrap ) >"$work/bootstrap.log" 2>&1
-( cd "$work" && TYMPAN_DATASET="$FSDD" exec "$OLDPWD/target/release/tympan-serve" \
-    --address 127.0.0.1 --port "$port" --retrain-every 0 ) >"$work/server.log" 2>&1 &
-server=$!
-for _ in $(seq 1 300); do
-  curl -fs "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -fs "http://127.0.0.1:$port/ready" >/dev/null || { cat "$work/server.log" >&2; exit 1; }
-
-cat >"$work/post.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "audio/wav"
-local f = io.open("$CLIP", "rb"); wrk.body = f:read("*all"); f:close()
-LUA
+source scripts/lib/bench-server.sh
 
 echo "clip: $(basename "$CLIP"), $(stat -c %s "$CLIP") bytes; ${DURATION}s per level"
 printf "%-6s %10s %9s %9s %9s %9s\n" conc req/s p50 p90 p99 errors

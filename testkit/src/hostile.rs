@@ -174,6 +174,12 @@ fn crafted_wavs(real: &[u8]) -> Vec<HostileAudio> {
             Refused,
         ),
         case(
+            "prime sample rate near 2^32 Hz",
+            "wav",
+            wav(WavSpec::pcm16(1, 4_294_967_291), &tone, None),
+            Refused,
+        ),
+        case(
             "zero sample rate",
             "wav",
             wav(WavSpec::pcm16(1, 0), &tone, None),

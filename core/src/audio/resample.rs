@@ -18,6 +18,16 @@ pub const RESAMPLER_DESCRIPTION: &str =
 
 const CHUNK: usize = 1024;
 
+/// Lowest source rate accepted, in Hz.
+pub const MIN_SOURCE_RATE: u32 = 1_000;
+/// Highest source rate accepted, in Hz. An FFT resampler's size grows with `rate / gcd(rate,
+/// target)`: a header claiming a prime rate near 2^32 Hz would ask for gigabytes.
+pub const MAX_SOURCE_RATE: u32 = 768_000;
+
+/// Resamplers kept per thread. Clients choose the source rate, so the cache must not grow with
+/// every odd rate sent; common rates are few.
+const CACHED_RESAMPLERS: usize = 8;
+
 thread_local! {
     // Building an FFT resampler plans FFTs and sinc filters; doing it once per thread and rate
     // pair keeps it off the per-clip path.
@@ -33,8 +43,17 @@ pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, AudioEr
     if samples.is_empty() {
         return Err(AudioError::TooShort("no audio samples".into()));
     }
+    if !(MIN_SOURCE_RATE..=MAX_SOURCE_RATE).contains(&from) {
+        return Err(AudioError::Unsupported(format!(
+            "sample rate {from} Hz is outside {MIN_SOURCE_RATE}..={MAX_SOURCE_RATE} Hz"
+        )));
+    }
     RESAMPLERS.with(|cell| {
         let mut map = cell.borrow_mut();
+        if map.len() >= CACHED_RESAMPLERS && !map.contains_key(&(from, to)) {
+            // Simplest bound: start over; the common rates come back on their next clip.
+            map.clear();
+        }
         let resampler = match map.entry((from, to)) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
@@ -55,6 +74,23 @@ pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, AudioEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn odd_rates_are_refused_and_the_cache_stays_bounded() {
+        let x = vec![0.1f32; 4000];
+        assert!(matches!(
+            resample(&x, 4_294_967_291, 16_000),
+            Err(AudioError::Unsupported(_))
+        ));
+        assert!(matches!(
+            resample(&x, 999, 16_000),
+            Err(AudioError::Unsupported(_))
+        ));
+        for rate in (0..20).map(|i| 8_000 + 7 * i) {
+            resample(&x, rate, 16_000).unwrap();
+            RESAMPLERS.with(|c| assert!(c.borrow().len() <= CACHED_RESAMPLERS));
+        }
+    }
 
     fn sine(freq: f32, rate: u32, n: usize) -> Vec<f32> {
         (0..n)

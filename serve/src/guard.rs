@@ -57,6 +57,9 @@ pub const DESCRIPTORS_PER_CONNECTION: u64 = 3;
 /// How long a closing connection keeps draining what the client still sends.
 const LINGER: Duration = Duration::from_secs(2);
 
+/// The same for a client refused over the cap.
+const REFUSAL_LINGER: Duration = Duration::from_millis(500);
+
 /// Descriptors kept free for files, the listeners and the runtime.
 const RESERVED_DESCRIPTORS: u64 = 256;
 
@@ -138,7 +141,14 @@ async fn refuse(mut client: TcpStream) {
         "too_many_connections",
         "the server holds as many connections as it allows; retry shortly",
     );
-    let _ = timeout(Duration::from_secs(1), client.write_all(&answer)).await;
+    let (mut rx, mut tx) = client.split();
+    if timeout(Duration::from_secs(1), tx.write_all(&answer))
+        .await
+        .is_ok()
+    {
+        // Short: refused clients are not counted against the cap while they linger.
+        linger(&mut tx, &mut rx, &mut [0u8; 1024], REFUSAL_LINGER).await;
+    }
 }
 
 async fn relay(
@@ -175,7 +185,7 @@ async fn relay(
             read = server_rx.read(&mut from_server) => {
                 let n = read?;
                 if n == 0 {
-                    linger(&mut client_tx, &mut client_rx, &mut from_client).await;
+                    linger(&mut client_tx, &mut client_rx, &mut from_client, LINGER).await;
                     return Ok(Ending::Closed);
                 }
                 write_within(&mut client_tx, &from_server[..n], limits.idle).await?;
@@ -190,7 +200,7 @@ async fn relay(
                         "the request was not received and answered in time",
                     );
                     let _ = timeout(Duration::from_secs(1), client_tx.write_all(&answer)).await;
-                    linger(&mut client_tx, &mut client_rx, &mut from_client).await;
+                    linger(&mut client_tx, &mut client_rx, &mut from_client, LINGER).await;
                     return Ok(Ending::RequestTimeout);
                 }
                 return Ok(Ending::Idle);
@@ -202,12 +212,12 @@ async fn relay(
 /// Ends a connection without destroying the answer just sent. Closing with unread client bytes
 /// makes the kernel send a reset, which can discard the answer in flight (a 413 while the upload
 /// is still arriving): send FIN, then drain what the client still sends for a bounded time.
-async fn linger<W, R>(tx: &mut W, rx: &mut R, buf: &mut [u8])
+async fn linger<W, R>(tx: &mut W, rx: &mut R, buf: &mut [u8], limit: Duration)
 where
     W: AsyncWriteExt + Unpin,
     R: AsyncReadExt + Unpin,
 {
-    let _ = timeout(LINGER, async {
+    let _ = timeout(limit, async {
         let _ = tx.shutdown().await;
         while matches!(rx.read(buf).await, Ok(n) if n > 0) {}
     })

@@ -197,6 +197,12 @@ fn over_the_connection_cap_a_client_gets_a_503_at_once() {
         .expect("no 503 over the connection cap");
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(answer.contains("too_many_connections"), "{answer}");
+    // A client that sends its request at once still reads the 503, not a reset.
+    let mut eager = TcpStream::connect(&addr).unwrap();
+    std::io::Write::write_all(&mut eager, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let answer = read_until_closed(&mut eager, Duration::from_secs(5));
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     // Slots come back as soon as connections close.
     drop(held);
     std::thread::sleep(Duration::from_millis(200));

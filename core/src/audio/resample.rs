@@ -21,12 +21,38 @@ const CHUNK: usize = 1024;
 /// Lowest source rate accepted, in Hz.
 pub const MIN_SOURCE_RATE: u32 = 1_000;
 /// Highest source rate accepted, in Hz. An FFT resampler's size grows with `rate / gcd(rate,
-/// target)`: a header claiming a prime rate near 2^32 Hz would ask for gigabytes.
-pub const MAX_SOURCE_RATE: u32 = 768_000;
+/// target)`: a header claiming a prime rate near 2^32 Hz would ask for tens of gigabytes.
+pub const MAX_SOURCE_RATE: u32 = 384_000;
 
 /// Resamplers kept per thread. Clients choose the source rate, so the cache must not grow with
-/// every odd rate sent; common rates are few.
+/// every rate sent.
 const CACHED_RESAMPLERS: usize = 8;
+
+/// Largest `rate / gcd(rate, target)` whose resampler is cached. Common rates reduce to small
+/// blocks (44.1 kHz to 16 kHz: 441); an odd rate such as 7,919 Hz makes a resampler of FFTs
+/// thousands of points long, built for its one clip and dropped, so it cannot pile up per thread.
+const CACHEABLE_BLOCK: u32 = 4_096;
+
+fn gcd(mut a: u32, mut b: u32) -> u32 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+fn new_resampler(from: u32, to: u32) -> Result<Fft<f32>, AudioError> {
+    Fft::<f32>::new(from as usize, to as usize, CHUNK, 1, FixedSync::Input)
+        .map_err(|e| AudioError::Unsupported(format!("sample rate {from} Hz: {e}")))
+}
+
+fn run(resampler: &mut Fft<f32>, samples: &[f32]) -> Result<Vec<f32>, AudioError> {
+    let input = InterleavedSlice::new(samples, 1, samples.len())
+        .map_err(|e| AudioError::Corrupt(e.to_string()))?;
+    let out = resampler
+        .process_all(&input, samples.len(), None)
+        .map_err(|e| AudioError::Corrupt(format!("resampling failed: {e}")))?;
+    Ok(out.take_data())
+}
 
 thread_local! {
     // Building an FFT resampler plans FFTs and sinc filters; doing it once per thread and rate
@@ -48,6 +74,9 @@ pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, AudioEr
             "sample rate {from} Hz is outside {MIN_SOURCE_RATE}..={MAX_SOURCE_RATE} Hz"
         )));
     }
+    if from / gcd(from, to) > CACHEABLE_BLOCK {
+        return run(&mut new_resampler(from, to)?, samples);
+    }
     RESAMPLERS.with(|cell| {
         let mut map = cell.borrow_mut();
         if map.len() >= CACHED_RESAMPLERS && !map.contains_key(&(from, to)) {
@@ -56,18 +85,9 @@ pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, AudioEr
         }
         let resampler = match map.entry((from, to)) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                let r = Fft::<f32>::new(from as usize, to as usize, CHUNK, 1, FixedSync::Input)
-                    .map_err(|e| AudioError::Unsupported(format!("sample rate {from} Hz: {e}")))?;
-                v.insert(r)
-            }
+            std::collections::hash_map::Entry::Vacant(v) => v.insert(new_resampler(from, to)?),
         };
-        let input = InterleavedSlice::new(samples, 1, samples.len())
-            .map_err(|e| AudioError::Corrupt(e.to_string()))?;
-        let out = resampler
-            .process_all(&input, samples.len(), None)
-            .map_err(|e| AudioError::Corrupt(format!("resampling failed: {e}")))?;
-        Ok(out.take_data())
+        run(resampler, samples)
     })
 }
 
@@ -86,7 +106,11 @@ mod tests {
             resample(&x, 999, 16_000),
             Err(AudioError::Unsupported(_))
         ));
-        for rate in (0..20).map(|i| 8_000 + 7 * i) {
+        // A prime rate is resampled but not kept.
+        let y = resample(&x, 7_919, 16_000).unwrap();
+        assert_eq!(y.len(), (4000 * 16_000usize).div_ceil(7_919));
+        RESAMPLERS.with(|c| assert!(!c.borrow().contains_key(&(7_919, 16_000))));
+        for rate in (0..20).map(|i| 8_000 + 100 * i) {
             resample(&x, rate, 16_000).unwrap();
             RESAMPLERS.with(|c| assert!(c.borrow().len() <= CACHED_RESAMPLERS));
         }

@@ -51,7 +51,8 @@ impl Ending {
     }
 }
 
-/// Descriptors a relayed connection costs: the client's, the guard's upstream end, Rocket's.
+/// Descriptors a relayed connection costs once it has sent a byte: the client's, the guard's
+/// upstream end, Rocket's (a silent one costs only the first).
 pub const DESCRIPTORS_PER_CONNECTION: u64 = 3;
 
 /// How long a closing connection keeps draining what the client still sends.
@@ -156,6 +157,12 @@ async fn relay(
     upstream: SocketAddr,
     limits: GuardLimits,
 ) -> std::io::Result<Ending> {
+    // Until its first byte a client costs one descriptor and no buffers or upstream connection,
+    // so silent connections are cheap while they wait for the idle timeout.
+    match timeout(limits.idle, client.readable()).await {
+        Err(_) => return Ok(Ending::Idle),
+        Ok(ready) => ready?,
+    }
     let mut server = TcpStream::connect(upstream).await?;
     client.set_nodelay(true)?;
     server.set_nodelay(true)?;

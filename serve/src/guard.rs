@@ -159,10 +159,12 @@ async fn relay(
 ) -> std::io::Result<Ending> {
     // Until its first byte a client costs one descriptor and no buffers or upstream connection,
     // so silent connections are cheap while they wait for the idle timeout.
-    match timeout(limits.idle, client.readable()).await {
+    // (`readable()` reports a fresh socket ready at once; `peek` waits for a byte.)
+    match timeout(limits.idle, client.peek(&mut [0u8; 1])).await {
         Err(_) => return Ok(Ending::Idle),
-        Ok(ready) => ready?,
-    }
+        Ok(Ok(0)) => return Ok(Ending::Closed),
+        Ok(peeked) => peeked?,
+    };
     let mut server = TcpStream::connect(upstream).await?;
     client.set_nodelay(true)?;
     server.set_nodelay(true)?;

@@ -21,6 +21,8 @@ use rocket::tokio::net::{TcpListener, TcpStream};
 use rocket::tokio::sync::Semaphore;
 use rocket::tokio::time::{sleep_until, timeout, Instant};
 
+use crate::error::ErrorBody;
+
 /// Limits applied to every client connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GuardLimits {
@@ -125,9 +127,13 @@ pub async fn run(
     }
 }
 
-/// A complete HTTP/1.1 answer with a JSON error body, closing the connection.
+/// A complete HTTP/1.1 answer with the API's JSON error body, closing the connection.
 fn error_response(status: &str, error: &str, detail: &str) -> Vec<u8> {
-    let body = format!(r#"{{"error":"{error}","detail":"{detail}"}}"#);
+    let body = serde_json::to_string(&ErrorBody {
+        error: error.into(),
+        detail: detail.into(),
+    })
+    .expect("a struct of strings serialises");
     format!(
         "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
          connection: close\r\n\r\n{body}",

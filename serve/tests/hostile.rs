@@ -93,16 +93,9 @@ fn read_until_closed(stream: &mut std::net::TcpStream, limit: std::time::Duratio
 }
 
 fn closed_count(server: &TestServer, reason: &str) -> u64 {
-    let metrics = ureq::get(&server.url("/metrics"))
-        .call()
-        .unwrap()
-        .into_string()
-        .unwrap();
-    let line = format!("tympan_connections_closed_total{{reason=\"{reason}\"}} ");
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(&line)?.parse().ok())
-        .unwrap_or(0)
+    server.metric(&format!(
+        "tympan_connections_closed_total{{reason=\"{reason}\"}} "
+    )) as u64
 }
 
 #[test]

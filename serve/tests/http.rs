@@ -227,18 +227,7 @@ fn concurrent_feedback_never_loses_or_tears_a_row_and_predictions_survive_retrai
     assert!(text.ends_with('\n'));
     assert!(wait_for(Duration::from_secs(60), || server.version() != "v0001"));
     // Triggers that arrive during a retraining coalesce into one more run after it.
-    let retrainings = || -> f64 {
-        let metrics = ureq::get(&server.url("/metrics"))
-            .call()
-            .unwrap()
-            .into_string()
-            .unwrap();
-        metrics
-            .lines()
-            .filter(|l| l.starts_with("tympan_retrainings_total{"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    };
+    let retrainings = || server.metric("tympan_retrainings_total{");
     assert!(
         wait_for(Duration::from_secs(60), || retrainings() >= 2.0),
         "{} retrainings ran",

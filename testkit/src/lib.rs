@@ -6,5 +6,6 @@
 
 #![warn(missing_docs)]
 
+pub mod fuzz;
 pub mod hostile;
 pub mod wav;

@@ -105,6 +105,20 @@ impl TestServer {
         self.dir.path().join(rel)
     }
 
+    /// Sum of the `/metrics` samples whose line starts with `prefix` (a name, or a name with
+    /// labels).
+    pub fn metric(&self, prefix: &str) -> f64 {
+        ureq::get(&self.url("/metrics"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap()
+            .lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
     /// Current model version.
     pub fn version(&self) -> String {
         let v: serde_json::Value = ureq::get(&self.url("/model"))

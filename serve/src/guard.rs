@@ -193,12 +193,18 @@ async fn relay(
                     server_tx.shutdown().await?;
                     continue;
                 }
-                write_within(&mut server_tx, &from_client[..n], limits.idle).await?;
+                if write_within(&mut server_tx, &from_client[..n], limits.idle).await.is_err() {
+                    // The server stopped reading (it answered early, e.g. 413 on an oversized
+                    // upload): stop forwarding, but still deliver what it answered.
+                    client_done = true;
+                    continue;
+                }
                 last_traffic = Instant::now();
                 unanswered_since.get_or_insert(last_traffic);
             }
             read = server_rx.read(&mut from_server) => {
-                let n = read?;
+                // A reset after the answer ends the exchange like a close does.
+                let n = read.unwrap_or(0);
                 if n == 0 {
                     linger(&mut client_tx, &mut client_rx, &mut from_client, LINGER).await;
                     return Ok(Ending::Closed);

@@ -1,104 +1,417 @@
 //! Crash consistency: `kill -9` the server at random moments while feedback is appended and
 //! retrainings write artifacts, restart it, and check that it starts, that `prod_data.csv` has no
-//! torn row and holds every acknowledged row, and that `current` names a complete model.
+//! torn row and holds every acknowledged row, at the position and with the content the server
+//! answered, and that `current` names a complete model that is not older than any acknowledged
+//! promotion.
+//!
+//! Nothing here depends on how fast the machine is:
+//! - every round sends at most [`SENDS_PER_ROUND`] feedback rows, so the table (and with it the
+//!   retraining time) stays bounded however long the rounds take;
+//! - retrainings are asked for with `POST /admin/retrain`, which answers once the retraining has
+//!   finished: each retraining round first waits for one to finish (so versions are saved by
+//!   construction), then keeps retraining back to back and kills at a random moment within the
+//!   measured duration of one retraining, i.e. during the next retraining or its artifact writes.
+//!
+//! Every answer is either a 200 or a transport error after the kill: an HTTP error status, or a
+//! transport error while the server was alive, fails the test.
 
 mod common;
 
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use common::{clip, csv_rows, multipart, TestServer};
+use common::{clip, multipart, TestServer};
+use tympan_core::audio::AudioLimits;
+use tympan_core::embedding::Embedder;
 use tympan_core::evaluation::SplitMix64;
 use tympan_core::registry::ModelRegistry;
 
-const KILLS: usize = 50;
+/// Kills, alternately among appends only and during retrainings (with appends going on). 30
+/// rather than the former 50: each retraining round now waits for a whole retraining and then
+/// dies inside the next one, so it lasts about two retrainings; 15 rounds of each kind keep the
+/// test near a minute and a half in a debug build on 2 cores.
+const KILLS: usize = 30;
+/// Feedback requests per round (all senders together): bounds the table at about
+/// `KILLS * SENDS_PER_ROUND` rows, so a retraining takes about as long in the last round as in the
+/// first.
+const SENDS_PER_ROUND: usize = 40;
+const SENDERS: usize = 4;
+const TOKEN: &str = "crash-test-admin-token";
+/// Longer than the server's own request timeout (60 s): a request only ends in a timeout if the
+/// server hangs, and that fails the test.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// A recording sent as feedback, with its true digit and the vector the server must store for it.
+struct Clip {
+    bytes: Vec<u8>,
+    target: String,
+    vector: Vec<String>,
+}
+
+/// What the server answered to one feedback request.
+struct Ack {
+    round: usize,
+    /// 0-based data row (the answer's `rows` counts the rows after this one).
+    row: usize,
+    clip: usize,
+    prediction: String,
+}
+
+/// How a request ended.
+enum Sent {
+    Answered(serde_json::Value),
+    /// A transport error after the kill: `in_flight` when the connection was already up.
+    Killed {
+        in_flight: bool,
+    },
+}
+
+/// A fresh connection per request (no pool): a pooled connection closed by the server between
+/// requests could otherwise pass for a kill or for a server fault.
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .max_idle_connections(0)
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+}
+
+/// How a request ended; only a 200 or a transport error after `killing` was set are accepted.
+fn send(what: &str, killing: &AtomicBool, result: Result<ureq::Response, ureq::Error>) -> Sent {
+    match result {
+        Ok(resp) if resp.status() == 200 => Sent::Answered(
+            resp.into_json()
+                .unwrap_or_else(|e| panic!("{what}: unreadable 200 answer: {e}")),
+        ),
+        Ok(resp) => panic!("{what}: status {}", resp.status()),
+        Err(ureq::Error::Status(code, resp)) => {
+            let body = resp.into_string().unwrap_or_default();
+            panic!("{what}: the server answered HTTP {code}: {body}")
+        }
+        Err(ureq::Error::Transport(t)) => {
+            assert!(
+                killing.load(Ordering::SeqCst),
+                "{what}: transport error while the server was alive: {t}"
+            );
+            Sent::Killed {
+                in_flight: t.kind() != ureq::ErrorKind::ConnectionFailed,
+            }
+        }
+    }
+}
+
+/// The header and data rows of `prod_data.csv`, rows of any length (checked by the caller).
+fn read_log(path: &Path) -> (csv::StringRecord, Vec<csv::StringRecord>) {
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .unwrap();
+    let header = r.headers().unwrap().clone();
+    let rows = r.records().map(|r| r.unwrap()).collect();
+    (header, rows)
+}
 
 #[test]
 fn kill_9_at_random_moments_loses_nothing_acknowledged() {
-    let mut server = TestServer::start(&[("TYMPAN_RETRAIN_EVERY", "4")]);
-    let audio: Vec<Vec<u8>> = (0..10)
-        .map(|d| clip(&format!("{d}_george_20.wav")))
+    let test_start = Instant::now();
+    let mut server = TestServer::start(&[("TYMPAN_ADMIN_TOKEN", TOKEN)]);
+    // The embedding is fitted at the first start and never changes: compute here the vector the
+    // server must store for each clip.
+    let embedder = Embedder::load(&server.path("artifacts"), AudioLimits::default()).unwrap();
+    let dim = embedder.dim();
+    let clips: Vec<Clip> = ["george", "jackson"]
+        .iter()
+        .flat_map(|speaker| (0..10).map(move |d| (d, format!("{d}_{speaker}_20.wav"))))
+        .map(|(d, name)| {
+            let bytes = clip(&name);
+            let vector = embedder
+                .embed_bytes(&bytes, None)
+                .unwrap()
+                .vector
+                .iter()
+                .map(|v| v.to_string())
+                .collect();
+            Clip {
+                bytes,
+                target: d.to_string(),
+                vector,
+            }
+        })
         .collect();
-    let acknowledged = AtomicUsize::new(0);
+    let clip_of: HashMap<&[String], usize> = clips
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.vector.as_slice(), i))
+        .collect();
+    assert_eq!(clip_of.len(), clips.len(), "two clips embed alike");
+
+    let acks: Mutex<Vec<Ack>> = Mutex::new(Vec::new());
+    // Retrainings the server answered: (challenger, serving).
+    let retrained: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+    let mut retrain_seconds: Vec<f64> = Vec::new();
+    let mut kills_inside_retraining = 0;
     let mut rng = SplitMix64::new(99);
     for round in 0..KILLS {
-        let url = server.url("/feedback");
-        let stop = AtomicBool::new(false);
+        let retraining_round = round % 2 == 1;
+        let killing = AtomicBool::new(false);
+        let budget = AtomicUsize::new(SENDS_PER_ROUND);
+        let feedback_url = server.url("/feedback");
+        let retrain_url = server.url("/admin/retrain");
+        // Appends are paced more slowly in retraining rounds so they go on during the retraining.
+        let pace = Duration::from_millis(if retraining_round { 150 } else { 40 });
         std::thread::scope(|s| {
-            for t in 0..4 {
-                let (url, audio, stop, acknowledged) = (&url, &audio, &stop, &acknowledged);
+            for t in 0..SENDERS {
+                let (url, clips, killing, budget, acks) =
+                    (&feedback_url, &clips, &killing, &budget, &acks);
                 s.spawn(move || {
+                    let agent = agent();
                     let mut i = t;
-                    while !stop.load(Ordering::Relaxed) {
+                    while budget
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |b| b.checked_sub(1))
+                        .is_ok()
+                    {
+                        let c = i % clips.len();
                         let (ct, body) =
-                            multipart(&audio[i % 10], &[("target", &(i % 10).to_string())]);
-                        let r = ureq::post(url)
-                            .set("Content-Type", &ct)
-                            .timeout(Duration::from_secs(5))
-                            .send_bytes(&body);
-                        match r {
-                            Ok(resp) if resp.status() == 200 => {
-                                acknowledged.fetch_add(1, Ordering::SeqCst);
-                            }
-                            Ok(resp) => panic!("status {}", resp.status()),
-                            // The server was killed under us.
-                            Err(_) => break,
-                        }
-                        i += 4;
-                        // Paced, so the table stays small enough for retrainings to finish
-                        // (and write artifacts) within a round.
-                        std::thread::sleep(Duration::from_millis(40));
+                            multipart(&clips[c].bytes, &[("target", &clips[c].target)]);
+                        let what = format!("round {round}: feedback");
+                        let answer = match send(
+                            &what,
+                            killing,
+                            agent.post(url).set("Content-Type", &ct).send_bytes(&body),
+                        ) {
+                            Sent::Answered(a) => a,
+                            Sent::Killed { .. } => break,
+                        };
+                        let rows = answer["rows"].as_u64().expect("`rows` in the answer");
+                        let prediction = answer["prediction"].as_str().expect("`prediction`");
+                        acks.lock().unwrap().push(Ack {
+                            round,
+                            row: usize::try_from(rows).unwrap() - 1,
+                            clip: c,
+                            prediction: prediction.to_string(),
+                        });
+                        i += SENDERS;
+                        std::thread::sleep(pace);
                     }
                 });
             }
-            // Even rounds die among appends; odd rounds live long enough (a retraining takes
-            // about 1.5 s in a test build) to die during a retraining or its artifact writes.
-            let lifetime = if round % 2 == 0 {
-                50 + rng.next_u64() % 450
+            if retraining_round {
+                // One whole retraining first (its version is on disk once it answers), timed.
+                let started = Instant::now();
+                let what = format!("round {round}: retraining");
+                let Sent::Answered(report) = send(
+                    &what,
+                    &killing,
+                    agent()
+                        .post(&retrain_url)
+                        .set("Authorization", &format!("Bearer {TOKEN}"))
+                        .call(),
+                ) else {
+                    unreachable!("not killed yet")
+                };
+                let seconds = started.elapsed();
+                retrain_seconds.push(seconds.as_secs_f64());
+                record_retraining(&retrained, &report);
+                // Then retrainings back to back, killed at a random moment of one retraining's
+                // duration: inside the next retraining, or its artifact and report writes.
+                let (url, killing, retrained) = (&retrain_url, &killing, &retrained);
+                let looper = s.spawn(move || {
+                    let agent = agent();
+                    loop {
+                        let what = format!("round {round}: retraining");
+                        match send(
+                            &what,
+                            killing,
+                            agent
+                                .post(url)
+                                .set("Authorization", &format!("Bearer {TOKEN}"))
+                                .call(),
+                        ) {
+                            Sent::Answered(report) => record_retraining(retrained, &report),
+                            Sent::Killed { in_flight } => return in_flight,
+                        }
+                    }
+                });
+                let lifetime = seconds.mul_f64((rng.next_u64() % 1000) as f64 / 1000.0);
+                std::thread::sleep(lifetime);
+                killing.store(true, Ordering::SeqCst);
+                server.kill();
+                if looper.join().unwrap() {
+                    kills_inside_retraining += 1;
+                }
             } else {
-                500 + rng.next_u64() % 3500
-            };
-            std::thread::sleep(Duration::from_millis(lifetime));
-            server.kill();
-            stop.store(true, Ordering::Relaxed);
+                // Among appends only.
+                std::thread::sleep(Duration::from_millis(50 + rng.next_u64() % 450));
+                killing.store(true, Ordering::SeqCst);
+                server.kill();
+            }
         });
+
         // Before any restart can tidy up: `current` names a version that loads completely, and so
-        // does every version directory in place.
+        // does every version directory in place, among them every retraining that was answered.
         let registry = ModelRegistry::new(&server.path("artifacts"));
         let current = registry.current().unwrap().expect("a current model");
         registry
             .load(&current)
             .unwrap_or_else(|e| panic!("round {round}: current {current} is incomplete: {e}"));
-        for version in registry.versions().unwrap() {
+        let versions = registry.versions().unwrap();
+        for version in &versions {
             registry
-                .load(&version)
+                .load(version)
                 .unwrap_or_else(|e| panic!("round {round}: {version} is incomplete: {e}"));
         }
+        for (challenger, serving) in retrained.lock().unwrap().iter() {
+            assert!(
+                versions.contains(challenger),
+                "round {round}: acknowledged challenger {challenger} is not in the registry"
+            );
+            // Versions are numbered in order and nothing here rolls back: `current` can be newer
+            // than an answered promotion (a later one not yet answered), never older.
+            assert!(
+                current >= *serving,
+                "round {round}: current is {current}, but {serving} was served before the kill"
+            );
+        }
+
         server.launch();
-        let rows = csv_rows(&server.path("data/prod_data.csv"));
-        assert!(
-            rows.iter().all(|r| r.len() == 66),
-            "round {round}: a torn row survived a restart"
+        check_log(
+            &server.path("data/prod_data.csv"),
+            dim,
+            &clips,
+            &clip_of,
+            &acks.lock().unwrap(),
+            round,
         );
-        let acked = acknowledged.load(Ordering::SeqCst);
-        assert!(
-            rows.len() >= acked,
-            "round {round}: {} rows on disk, {acked} acknowledged",
-            rows.len()
+        // The restarted server counts the rows that are on disk.
+        let on_disk = read_log(&server.path("data/prod_data.csv")).1.len() as u64;
+        let model: serde_json::Value = agent()
+            .get(&server.url("/model"))
+            .call()
+            .unwrap()
+            .into_json()
+            .unwrap();
+        assert_eq!(
+            model["feedback_rows"].as_u64(),
+            Some(on_disk),
+            "round {round}: the restarted server miscounts the log"
         );
         // Prediction works with whatever `current` names after the crash.
-        let (status, body) = common::post(&server.url("/predict"), "audio/wav", &audio[3]);
+        let (status, body) = common::post(&server.url("/predict"), "audio/wav", &clips[3].bytes);
         assert_eq!(status, 200, "round {round}: {body}");
     }
+
     let versions = ModelRegistry::new(&server.path("artifacts"))
         .versions()
-        .unwrap()
-        .len();
+        .unwrap();
+    let retrained = retrained.into_inner().unwrap();
+    let acks = acks.into_inner().unwrap();
+    let mean = retrain_seconds.iter().sum::<f64>() / retrain_seconds.len() as f64;
     println!(
-        "{KILLS} kills survived, {} rows acknowledged, {} on disk, {versions} model versions",
-        acknowledged.load(Ordering::SeqCst),
-        csv_rows(&server.path("data/prod_data.csv")).len(),
+        "{KILLS} kills survived in {:.0} s: {} rows acknowledged, {} on disk; {} retrainings \
+         answered (mean {mean:.2} s), {} versions; {kills_inside_retraining} of {} retraining \
+         rounds killed with a retraining request in flight",
+        test_start.elapsed().as_secs_f64(),
+        acks.len(),
+        read_log(&server.path("data/prod_data.csv")).1.len(),
+        retrained.len(),
+        versions.len(),
+        KILLS / 2,
     );
-    // Retrainings did run between kills, so kills also landed around their artifact writes.
-    assert!(versions >= 2, "no retraining ever finished");
+    // Each retraining round waited for one answered retraining, whose version is checked above.
+    let distinct: HashSet<&String> = retrained.iter().map(|(c, _)| c).collect();
+    assert!(
+        distinct.len() >= KILLS / 2,
+        "{} retrainings answered",
+        distinct.len()
+    );
+    assert!(
+        versions.len() > distinct.len(),
+        "the initial model and every challenger"
+    );
+}
+
+fn record_retraining(retrained: &Mutex<Vec<(String, String)>>, report: &serde_json::Value) {
+    let field = |k: &str| {
+        report[k]
+            .as_str()
+            .unwrap_or_else(|| panic!("retraining answer without `{k}`: {report}"))
+            .to_string()
+    };
+    retrained
+        .lock()
+        .unwrap()
+        .push((field("challenger"), field("serving")));
+}
+
+/// Every row on disk is whole and is one that was sent (a known clip's vector with its digit as
+/// target); every acknowledged row sits at the position the server answered, with the clip, target
+/// and prediction of that request. Rows written but not answered (killed in between) are fine.
+fn check_log(
+    path: &Path,
+    dim: usize,
+    clips: &[Clip],
+    clip_of: &HashMap<&[String], usize>,
+    acks: &[Ack],
+    round: usize,
+) {
+    let (header, rows) = read_log(path);
+    let width = header.len();
+    assert_eq!(width, dim + 2, "round {round}: header {header:?}");
+    assert!(
+        header
+            .iter()
+            .take(dim)
+            .enumerate()
+            .all(|(i, h)| h == format!("PCA_{}", i + 1))
+            && &header[dim] == "target"
+            && &header[dim + 1] == "prediction",
+        "round {round}: header {header:?}"
+    );
+    let mut sent_clip = Vec::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(
+            r.len(),
+            width,
+            "round {round}: row {i} has {} fields, the header {width} (torn row survived a restart?)",
+            r.len()
+        );
+        let vector: Vec<String> = r.iter().take(dim).map(str::to_string).collect();
+        let c = *clip_of
+            .get(vector.as_slice())
+            .unwrap_or_else(|| panic!("round {round}: row {i} holds a vector no request sent"));
+        assert_eq!(
+            &r[dim], clips[c].target,
+            "round {round}: row {i} has clip {c}'s vector with another target"
+        );
+        sent_clip.push(c);
+    }
+    let mut seen = HashSet::new();
+    for a in acks {
+        assert!(
+            seen.insert(a.row),
+            "round {round}: row {} acknowledged twice",
+            a.row
+        );
+        assert!(
+            a.row < rows.len(),
+            "round {round}: row {} (acknowledged in round {}) is missing: {} rows on disk",
+            a.row,
+            a.round,
+            rows.len()
+        );
+        assert_eq!(
+            sent_clip[a.row], a.clip,
+            "round {round}: row {} (acknowledged in round {}) holds clip {}, the request sent clip {}",
+            a.row, a.round, sent_clip[a.row], a.clip
+        );
+        assert_eq!(
+            &rows[a.row][dim + 1],
+            a.prediction,
+            "round {round}: row {} (acknowledged in round {}) stores another prediction",
+            a.row,
+            a.round
+        );
+    }
 }

@@ -5,12 +5,13 @@
 use std::path::{Path, PathBuf};
 
 use tympan_core::audio::AudioLimits;
-use tympan_core::embedding::{Embedder, Featurizer};
+use tympan_core::embedding::Embedder;
 use tympan_core::evaluation::SplitMix64;
-use tympan_core::features::FeatureConfig;
 use tympan_core::model::{train, TrainConfig};
 use tympan_core::table::{read_table, write_table, LabeledRow, TableKind};
-use tympan_embed::{embed_dataset, EmbedRequest, FilePattern, LabelSource, DEFAULT_PATTERN};
+use tympan_embed::{
+    embed_dataset, EmbedRequest, FilePattern, FrontEndChoice, LabelSource, DEFAULT_PATTERN,
+};
 
 fn fsdd_dir() -> PathBuf {
     tympan_core::fsdd::for_tests(env!("CARGO_MANIFEST_DIR"))
@@ -30,15 +31,15 @@ fn subset(dir: &Path, keep: impl Fn(&str) -> bool) -> PathBuf {
 }
 
 fn embed(dir: &Path, out: &Path, artifacts: &Path, reuse: Option<Embedder>) {
-    let featurizer = Featurizer::new(FeatureConfig::default(), AudioLimits::default()).unwrap();
     let summary = embed_dataset(EmbedRequest {
         dataset_dir: dir.to_path_buf(),
         source: LabelSource::Pattern(FilePattern::new(DEFAULT_PATTERN).unwrap()),
         out: out.to_path_buf(),
         artifacts: artifacts.to_path_buf(),
         reuse,
-        featurizer,
-        n_components: 64,
+        front_end: FrontEndChoice::DataAware,
+        limits: AudioLimits::default(),
+        n_components: Some(64),
         whiten: false,
         strict: true,
         progress: false,

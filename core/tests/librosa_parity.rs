@@ -111,7 +111,12 @@ fn pooled_mean_std_matches_librosa() {
     for stem in STEMS {
         let mfcc = fe.mfcc(&signal(stem));
         let mut ours = Vec::new();
-        pool(&mfcc, &fe.config().pooling, &mut ours);
+        pool(
+            &mfcc,
+            &fe.config().pooling,
+            fe.config().frame_rate(),
+            &mut ours,
+        );
         let theirs: Vec<f64> = reference(stem, "pooled")
             .into_iter()
             .map(|r| r[0])

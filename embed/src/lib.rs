@@ -12,7 +12,9 @@ pub use labels::{
     auto_source, discover, Clip, Dataset, FilePattern, LabelSource, AUDIO_EXTENSIONS,
     DEFAULT_PATTERN,
 };
-pub use run::{embed_dataset, featurize_clips, meta_path, EmbedRequest, EmbedSummary, Skipped};
+pub use run::{
+    embed_dataset, featurize_clips, meta_path, EmbedRequest, EmbedSummary, FrontEndChoice, Skipped,
+};
 
 /// Default number of PCA components.
 pub const DEFAULT_COMPONENTS: usize = 64;

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Parser;
 use tympan_core::audio::AudioLimits;
-use tympan_core::embedding::{Embedder, Featurizer};
+use tympan_core::embedding::Embedder;
 use tympan_core::features::FeatureConfig;
 use tympan_embed::{
-    auto_source, embed_dataset, EmbedRequest, FilePattern, LabelSource, DEFAULT_COMPONENTS,
+    auto_source, embed_dataset, EmbedRequest, FilePattern, FrontEndChoice, LabelSource,
 };
 
 /// Embed a folder of labelled audio into data/ref_data.csv and fit the embedding into artifacts/.
@@ -37,14 +37,15 @@ struct Args {
     /// Label files by their sub-folder name.
     #[arg(long)]
     folders: bool,
-    /// Number of PCA components.
-    #[arg(long, default_value_t = DEFAULT_COMPONENTS)]
-    components: usize,
+    /// Number of PCA components (default: derived with the front end, or 64 with --features).
+    #[arg(long)]
+    components: Option<usize>,
     /// Whiten the PCA outputs to unit variance (measured worse on FSDD: it amplifies the
     /// low-variance components).
     #[arg(long)]
     whiten: bool,
-    /// Front-end configuration as JSON (a FeatureConfig); defaults to Tympan's tuned one.
+    /// Front-end configuration as JSON (a FeatureConfig); by default one is derived from a scan
+    /// of the dataset (rates, band, levels, durations) and each decision printed.
     #[arg(long, value_name = "FILE")]
     features: Option<PathBuf>,
     /// Longest clip accepted, in seconds.
@@ -63,13 +64,15 @@ fn main() -> Result<()> {
     let limits = AudioLimits {
         max_seconds: args.max_seconds,
     };
-    let config = match &args.features {
+    let front_end = match &args.features {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
-            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
+            let config: FeatureConfig = serde_json::from_str(&text)
+                .with_context(|| format!("parsing {}", path.display()))?;
+            FrontEndChoice::Given(config)
         }
-        None => FeatureConfig::default(),
+        None => FrontEndChoice::DataAware,
     };
     let source = if let Some(t) = &args.label_pattern {
         LabelSource::Pattern(FilePattern::new(t)?)
@@ -92,12 +95,16 @@ fn main() -> Result<()> {
         out: args.out.clone(),
         artifacts: args.artifacts.clone(),
         reuse,
-        featurizer: Featurizer::new(config, limits)?,
+        front_end,
+        limits,
         n_components: args.components,
         whiten: args.whiten,
         strict: args.strict,
         progress,
     })?;
+    for d in &summary.decisions {
+        println!("front end: {d}");
+    }
     for s in &summary.skipped {
         eprintln!("skipped {}: {}", s.path.display(), s.reason);
     }

@@ -5,11 +5,13 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
+use tympan_core::audio::AudioLimits;
 use tympan_core::embedding::{ClipFeatures, EmbedError, Embedder, Featurizer};
+use tympan_core::features::{DatasetProfile, FeatureConfig};
 use tympan_core::table::{write_table, LabeledRow, TableKind};
 
 use crate::labels::{discover, Clip, LabelSource};
-use crate::EmbedCommandError;
+use crate::{EmbedCommandError, DEFAULT_COMPONENTS};
 
 /// Everything an embed run needs.
 #[derive(Debug)]
@@ -25,15 +27,27 @@ pub struct EmbedRequest {
     /// An already fitted embedding to reuse instead of fitting (no artifact is written then).
     pub reuse: Option<Embedder>,
     /// The front end used when fitting.
-    pub featurizer: Featurizer,
-    /// PCA components when fitting.
-    pub n_components: usize,
+    pub front_end: FrontEndChoice,
+    /// Decoding limits.
+    pub limits: AudioLimits,
+    /// PCA components when fitting; `None`: the derived count for the data-aware front end,
+    /// [`crate::DEFAULT_COMPONENTS`] for a given one.
+    pub n_components: Option<usize>,
     /// Scale each PCA output to unit variance.
     pub whiten: bool,
     /// Fail on the first unreadable file instead of skipping it.
     pub strict: bool,
     /// Show a progress bar.
     pub progress: bool,
+}
+
+/// Where the front end of a newly fitted embedding comes from.
+#[derive(Debug, Clone)]
+pub enum FrontEndChoice {
+    /// Derived from a scan of the dataset (rates, band, levels, durations).
+    DataAware,
+    /// Exactly this configuration (`--features FILE`).
+    Given(FeatureConfig),
 }
 
 /// A file left out of the table, and why.
@@ -65,6 +79,8 @@ pub struct EmbedSummary {
     pub fitted: bool,
     /// Wall time of the whole run.
     pub elapsed: Duration,
+    /// How the front end was chosen, one line per decision (data-aware defaults only).
+    pub decisions: Vec<String>,
 }
 
 /// The side file beside a table: one line per row with the source file and the group values
@@ -105,10 +121,28 @@ pub fn embed_dataset(req: EmbedRequest) -> Result<EmbedSummary, EmbedCommandErro
             req.dataset_dir.display()
         )));
     }
-    let featurizer = req
-        .reuse
-        .as_ref()
-        .map_or(&req.featurizer, |e| e.featurizer());
+    let (fitting, decisions, derived_components) = match (&req.reuse, &req.front_end) {
+        (Some(_), _) => (None, Vec::new(), DEFAULT_COMPONENTS),
+        (None, FrontEndChoice::Given(config)) => (
+            Some(Featurizer::new(config.clone(), req.limits)?),
+            vec!["front end given by --features".to_string()],
+            DEFAULT_COMPONENTS,
+        ),
+        (None, FrontEndChoice::DataAware) => {
+            let paths: Vec<&Path> = dataset.clips.iter().map(|c| c.path.as_path()).collect();
+            let derived = DatasetProfile::scan(&paths, &req.limits).derive();
+            (
+                Some(Featurizer::new(derived.config, req.limits)?),
+                derived.decisions,
+                derived.n_components,
+            )
+        }
+    };
+    let featurizer = match (&req.reuse, &fitting) {
+        (Some(e), _) => e.featurizer(),
+        (None, Some(f)) => f,
+        (None, None) => unreachable!("a featurizer is planned whenever none is reused"),
+    };
     let bar = req.progress.then(|| {
         let bar = ProgressBar::new(dataset.clips.len() as u64);
         bar.set_style(
@@ -147,13 +181,21 @@ pub fn embed_dataset(req: EmbedRequest) -> Result<EmbedSummary, EmbedCommandErro
 
     let vectors: Vec<Vec<f32>> = kept.iter().map(|(_, f)| f.vector.clone()).collect();
     let fitted = req.reuse.is_none();
-    let embedder = match req.reuse {
-        Some(e) => e,
-        None => {
-            let e = Embedder::fit(req.featurizer, &vectors, req.n_components, req.whiten)?;
+    let embedder = match (req.reuse, fitting) {
+        (Some(e), _) => e,
+        (None, Some(featurizer)) => {
+            // Never more components than clips or vector values allow.
+            let n_components = req
+                .n_components
+                .unwrap_or(derived_components)
+                .min(vectors.len())
+                .min(featurizer.config().clip_vector_len());
+            let e = Embedder::fit(featurizer, &vectors, n_components, req.whiten)?
+                .with_decisions(decisions.clone());
             e.save(&req.artifacts)?;
             e
         }
+        (None, None) => unreachable!("a featurizer is planned whenever none is reused"),
     };
     let rows = kept
         .iter()
@@ -178,6 +220,7 @@ pub fn embed_dataset(req: EmbedRequest) -> Result<EmbedSummary, EmbedCommandErro
         fingerprint: embedder.fingerprint().to_string(),
         fitted,
         elapsed: start.elapsed(),
+        decisions,
     })
 }
 

@@ -4,12 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use tympan_core::audio::AudioLimits;
-use tympan_core::embedding::{Embedder, Featurizer};
-use tympan_core::features::FeatureConfig;
+use tympan_core::embedding::Embedder;
 use tympan_core::table::read_table;
 use tympan_embed::{
-    embed_dataset, meta_path, EmbedCommandError, EmbedRequest, FilePattern, LabelSource,
-    DEFAULT_PATTERN,
+    embed_dataset, meta_path, EmbedCommandError, EmbedRequest, FilePattern, FrontEndChoice,
+    LabelSource, DEFAULT_PATTERN,
 };
 
 /// 40 FSDD files (4 digits x 2 speakers x 5 takes) linked into `dir`, plus a broken one.
@@ -41,8 +40,9 @@ fn request(
         out: out.join("ref_data.csv"),
         artifacts: out.join("artifacts"),
         reuse,
-        featurizer: Featurizer::new(FeatureConfig::default(), AudioLimits::default()).unwrap(),
-        n_components: 16,
+        front_end: FrontEndChoice::DataAware,
+        limits: AudioLimits::default(),
+        n_components: Some(16),
         whiten: false,
         strict,
         progress: false,

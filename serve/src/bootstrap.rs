@@ -5,13 +5,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use tympan_core::audio::AudioLimits;
-use tympan_core::embedding::{Embedder, Featurizer, EMBEDDING_FILE};
-use tympan_core::features::FeatureConfig;
+use tympan_core::embedding::{Embedder, EMBEDDING_FILE};
 use tympan_core::model::TrainConfig;
 use tympan_core::registry::ModelRegistry;
 use tympan_core::table::read_table;
 use tympan_core::training::train_version;
-use tympan_embed::{auto_source, embed_dataset, EmbedRequest, DEFAULT_COMPONENTS};
+use tympan_embed::{auto_source, embed_dataset, EmbedRequest, FrontEndChoice};
 
 use crate::config::ServeConfig;
 
@@ -46,8 +45,9 @@ pub fn ensure_model(config: &ServeConfig) -> Result<()> {
             out: config.ref_path(),
             artifacts: config.artifacts.clone(),
             reuse: None,
-            featurizer: Featurizer::new(FeatureConfig::default(), limits)?,
-            n_components: DEFAULT_COMPONENTS,
+            front_end: FrontEndChoice::DataAware,
+            limits,
+            n_components: None,
             whiten: false,
             strict: false,
             progress: false,

@@ -68,6 +68,35 @@ pub fn decode_file(path: &Path, limits: &AudioLimits) -> Result<DecodedAudio, Au
     decode_bytes(&bytes, ext, limits)
 }
 
+/// Reads the sample rate a file declares, from its container and codec headers only (no
+/// decoding): the cheap part of a dataset scan.
+pub fn probe_sample_rate(path: &Path) -> Result<u32, AudioError> {
+    let file = std::fs::File::open(path).map_err(|source| AudioError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let mss = MediaSourceStream::new(Box::new(file), Default::default());
+    let mut hint = Hint::new();
+    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        hint.with_extension(ext);
+    }
+    let format = symphonia::default::get_probe()
+        .probe(
+            &hint,
+            mss,
+            FormatOptions::default(),
+            MetadataOptions::default(),
+        )
+        .map_err(|e| AudioError::Unsupported(e.to_string()))?;
+    format
+        .default_track(TrackType::Audio)
+        .and_then(|t| t.codec_params.as_ref())
+        .and_then(|p| p.audio())
+        .and_then(|p| p.sample_rate)
+        .filter(|&r| r > 0)
+        .ok_or_else(|| AudioError::Unsupported("no declared sample rate".into()))
+}
+
 fn decode_source<'s>(
     source: Box<dyn MediaSource + 's>,
     extension: Option<&str>,

@@ -4,7 +4,7 @@
 mod decode;
 mod resample;
 
-pub use decode::{decode_bytes, decode_file, AudioLimits, DecodedAudio};
+pub use decode::{decode_bytes, decode_file, probe_sample_rate, AudioLimits, DecodedAudio};
 pub use resample::{resample, RESAMPLER_DESCRIPTION};
 
 /// Why a clip could not be turned into samples.

@@ -33,6 +33,9 @@ struct EmbeddingFile {
     params: EmbeddingParams,
     fingerprint: String,
     fitted_on_clips: usize,
+    /// How the front end was chosen (documentation, not fingerprinted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    decisions: Vec<String>,
 }
 
 /// An embedded clip.
@@ -52,6 +55,7 @@ pub struct Embedder {
     params: EmbeddingParams,
     fingerprint: String,
     fitted_on_clips: usize,
+    decisions: Vec<String>,
     featurizer: Featurizer,
 }
 
@@ -71,7 +75,13 @@ impl Embedder {
                 got: bad.len(),
             });
         }
-        let scaler = StandardScaler::fit(clip_vectors);
+        let config = featurizer.config();
+        let weights: Vec<(usize, usize)> = config
+            .blocks()
+            .iter()
+            .map(|&(len, _, width)| (len, if config.balance_statistics { width } else { 1 }))
+            .collect();
+        let scaler = StandardScaler::fit(clip_vectors).balance_blocks(&weights);
         let scaled: Vec<Vec<f64>> = clip_vectors.iter().map(|v| scaler.transform(v)).collect();
         let pca = Projection::fit(&scaled, n_components, whiten).map_err(EmbedError::Fit)?;
         let params = EmbeddingParams {
@@ -85,8 +95,20 @@ impl Embedder {
             fingerprint: fingerprint(&params),
             params,
             fitted_on_clips: clip_vectors.len(),
+            decisions: Vec::new(),
             featurizer,
         })
+    }
+
+    /// Records how the front end was chosen (one line per decision), saved with the embedding.
+    pub fn with_decisions(mut self, decisions: Vec<String>) -> Self {
+        self.decisions = decisions;
+        self
+    }
+
+    /// How the front end was chosen, as recorded when the embedding was fitted.
+    pub fn decisions(&self) -> &[String] {
+        &self.decisions
     }
 
     /// Loads `artifacts_dir/embedding.json`, checking format, fingerprint and resampler.
@@ -123,6 +145,7 @@ impl Embedder {
             params: file.params,
             fingerprint: file.fingerprint,
             fitted_on_clips: file.fitted_on_clips,
+            decisions: file.decisions,
             featurizer,
         })
     }
@@ -134,6 +157,7 @@ impl Embedder {
             params: self.params.clone(),
             fingerprint: self.fingerprint.clone(),
             fitted_on_clips: self.fitted_on_clips,
+            decisions: self.decisions.clone(),
         };
         let json = serde_json::to_vec_pretty(&file).expect("embedding serialises");
         write_atomic(&path, &json).map_err(|e| EmbedError::Artifact {

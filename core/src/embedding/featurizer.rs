@@ -63,11 +63,14 @@ impl Featurizer {
     pub fn from_decoded(&self, audio: &DecodedAudio) -> Result<ClipFeatures, EmbedError> {
         let config = self.front_end.config();
         let signal = resample(&audio.samples, audio.sample_rate, config.sample_rate)?;
-        if signal.len() < config.n_fft {
+        // Frames are centred and zero-padded, so a clip shorter than a window still has frames;
+        // under a quarter of one (or one hop) there is too little sound to describe.
+        let shortest = (config.n_fft / 4).max(config.hop_length);
+        if signal.len() < shortest {
             return Err(AudioError::TooShort(format!(
-                "{} ms is shorter than one analysis frame ({} ms)",
+                "{:.1} ms is shorter than the {:.1} ms this front end needs",
                 audio.duration_seconds() * 1000.0,
-                config.n_fft * 1000 / config.sample_rate as usize
+                shortest as f64 * 1000.0 / f64::from(config.sample_rate)
             ))
             .into());
         }

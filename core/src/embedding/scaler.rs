@@ -43,6 +43,23 @@ impl StandardScaler {
         Self { mean, scale }
     }
 
+    /// Divides each block of consecutive columns by the square root of its `weight_len`, so a
+    /// statistic spread over many columns (9 log-time windows of 64 bands) carries no more total
+    /// variance into the PCA than one of 20 columns. `blocks` lists (columns, weight_len) pairs
+    /// covering the vector in order.
+    pub fn balance_blocks(mut self, blocks: &[(usize, usize)]) -> Self {
+        let mut start = 0;
+        for &(len, weight_len) in blocks {
+            let factor = (weight_len.max(1) as f64).sqrt();
+            let end = (start + len).min(self.scale.len());
+            for s in &mut self.scale[start..end] {
+                *s *= factor;
+            }
+            start += len;
+        }
+        self
+    }
+
     /// Scales one vector.
     pub fn transform(&self, x: &[f32]) -> Vec<f64> {
         x.iter()

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use realfft::num_complex::Complex32;
 use realfft::{RealFftPlanner, RealToComplex};
 
-use super::cepstrum::{power_to_db, Dct};
+use super::cepstrum::{power_to_db, Dct, AMIN};
 use super::config::FeatureConfig;
 use super::mel::MelFilterbank;
 use super::pool::{pool, FrameMatrix};
+use super::spectral::{rms_frame, zero_crossing_rate, SpectralDescriptors};
 use super::trim::trim_frames;
 
 /// The MFCC front end for one configuration, with its FFT plan, window, filterbank and DCT
@@ -19,6 +20,8 @@ pub struct FrontEnd {
     fft: Arc<dyn RealToComplex<f32>>,
     filterbank: MelFilterbank,
     dct: Dct,
+    /// Planned only when the spectral descriptors are pooled.
+    spectral: Option<SpectralDescriptors>,
 }
 
 impl std::fmt::Debug for FrontEnd {
@@ -47,12 +50,18 @@ impl FrontEnd {
             config.fmax,
         );
         let dct = Dct::new(config.n_mels, config.n_mfcc);
+        let spectral = if config.spectral_pooling.is_empty() {
+            None
+        } else {
+            Some(SpectralDescriptors::try_new(config.sample_rate, n)?)
+        };
         Ok(Self {
             config,
             window,
             fft,
             filterbank,
             dct,
+            spectral,
         })
     }
 
@@ -155,16 +164,21 @@ impl FrontEnd {
     /// Mel spectrogram with silent leading/trailing frames removed (when trimming is on).
     pub fn trimmed_mel_spectrogram(&self, signal: &[f32]) -> FrameMatrix {
         let mel = self.mel_spectrogram(signal);
+        let keep = self.kept_frames(&mel);
+        mel.slice_frames(keep)
+    }
+
+    /// The frames trimming keeps: all of them when trimming is off.
+    fn kept_frames(&self, mel: &FrameMatrix) -> std::ops::Range<usize> {
         let Some(trim_db) = self.config.trim_db else {
-            return mel;
+            return 0..mel.n_frames();
         };
-        let n = mel.n_coeffs;
-        let energies: Vec<f32> = mel.data.chunks_exact(n).map(|f| f.iter().sum()).collect();
-        let keep = trim_frames(&energies, trim_db);
-        FrameMatrix {
-            n_coeffs: n,
-            data: mel.data[keep.start * n..keep.end * n].to_vec(),
-        }
+        let energies: Vec<f32> = mel
+            .data
+            .chunks_exact(mel.n_coeffs)
+            .map(|f| f.iter().sum())
+            .collect();
+        trim_frames(&energies, trim_db, self.config.trim_noise_margin_db)
     }
 
     /// MFCC frames of a signal at the pipeline rate: mel, trim, dB, DCT.
@@ -174,12 +188,101 @@ impl FrontEnd {
     }
 
     /// The pooled clip vector of a signal at the pipeline rate
-    /// ([`FeatureConfig::clip_vector_len`] values).
+    /// ([`FeatureConfig::clip_vector_len`] values): each configured stream (MFCC, log-mel,
+    /// spectral descriptors) over the same trimmed frames, pooled by its statistics.
     pub fn clip_vector(&self, signal: &[f32]) -> Vec<f32> {
-        let mfcc = self.mfcc(signal);
-        let mut out = Vec::with_capacity(self.config.clip_vector_len());
-        pool(&mfcc, &self.config.pooling, &mut out);
+        let config = &self.config;
+        let (mut mel, spectral) = self.frame_streams(signal);
+        if let Some(p) = config.noise_floor_percentile {
+            subtract_noise_floor(&mut mel, p);
+        }
+        let keep = self.kept_frames(&mel);
+        let log_mel = self.log_mel(mel.slice_frames(keep.clone()));
+        let frame_rate = config.frame_rate();
+        let mut out = Vec::with_capacity(config.clip_vector_len());
+        if !config.pooling.is_empty() {
+            pool(
+                &self.mfcc_from_log_mel(&log_mel),
+                &config.pooling,
+                frame_rate,
+                &mut out,
+            );
+        }
+        if !config.log_mel_pooling.is_empty() {
+            pool(&log_mel, &config.log_mel_pooling, frame_rate, &mut out);
+        }
+        if let Some(spectral) = spectral {
+            let mut kept = spectral.slice_frames(keep);
+            level_to_db(&mut kept);
+            pool(&kept, &config.spectral_pooling, frame_rate, &mut out);
+        }
         out
+    }
+
+    /// The mel power frames and, when pooled, the spectral-descriptor frames, from one STFT pass.
+    fn frame_streams(&self, signal: &[f32]) -> (FrameMatrix, Option<FrameMatrix>) {
+        let Some(spectral) = &self.spectral else {
+            return (self.mel_spectrogram(signal), None);
+        };
+        let n_mels = self.config.n_mels;
+        let n_frames = self.n_frames(signal.len());
+        let width = self.config.spectral_stream_len();
+        let mut mel = vec![0.0f32; n_frames * n_mels];
+        let mut desc = vec![0.0f32; n_frames * width];
+        let zcr = zero_crossing_rate(signal, self.config.n_fft, self.config.hop_length);
+        self.for_each_power_frame(signal, self.config.n_fft / 2 + 1, |t, p| {
+            self.filterbank
+                .apply(p, &mut mel[t * n_mels..(t + 1) * n_mels]);
+            let row = &mut desc[t * width..(t + 1) * width];
+            spectral.frame(p, &mut row[..width - 2]);
+            row[width - 2] = zcr.get(t).copied().unwrap_or(0.0);
+            row[width - 1] = rms_frame(p, self.config.n_fft);
+        });
+        (
+            FrameMatrix {
+                n_coeffs: n_mels,
+                data: mel,
+            },
+            Some(FrameMatrix {
+                n_coeffs: width,
+                data: desc,
+            }),
+        )
+    }
+}
+
+/// Subtracts from each band its `percentile` power over the frames (its steady noise floor).
+fn subtract_noise_floor(mel: &mut FrameMatrix, percentile: u8) {
+    let n = mel.n_coeffs;
+    let t = mel.n_frames();
+    if t == 0 {
+        return;
+    }
+    let rank = (usize::from(percentile) * (t - 1)) / 100;
+    let mut column = Vec::with_capacity(t);
+    for band in 0..n {
+        column.clear();
+        column.extend(mel.data.iter().skip(band).step_by(n).copied());
+        let (_, floor, _) = column.select_nth_unstable_by(rank, f32::total_cmp);
+        let floor = *floor;
+        for v in mel.data.iter_mut().skip(band).step_by(n) {
+            *v = (*v - floor).max(0.0);
+        }
+    }
+}
+
+/// The RMS column (last) of spectral-descriptor frames, as dB under its loudest kept frame: the
+/// envelope's shape, whatever the recording level.
+fn level_to_db(frames: &mut FrameMatrix) {
+    let n = frames.n_coeffs;
+    let peak = frames
+        .data
+        .chunks_exact(n)
+        .map(|f| f[n - 1])
+        .fold(0.0f32, f32::max)
+        .max(AMIN);
+    for f in frames.data.chunks_exact_mut(n) {
+        f[n - 1] = 20.0 * (f[n - 1].max(AMIN) / peak).log10();
     }
 }
 

@@ -8,14 +8,20 @@
 
 mod cepstrum;
 mod config;
+mod derive;
 mod frontend;
 mod mel;
 mod pool;
+mod spectral;
 mod trim;
 
 pub use cepstrum::{power_to_db, Dct, AMIN};
 pub use config::{DbReference, FeatureConfig, PoolStat};
+pub use derive::{ClipProfile, DatasetProfile, DerivedConfig, SCAN_SAMPLE};
 pub use frontend::FrontEnd;
 pub use mel::{hz_to_mel, mel_to_hz, MelBand, MelFilterbank};
 pub use pool::{pool, FrameMatrix};
+pub use spectral::{
+    contrast_bands, descriptor_count, rms_frame, zero_crossing_rate, SpectralDescriptors,
+};
 pub use trim::trim_frames;

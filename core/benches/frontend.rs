@@ -33,6 +33,21 @@ fn bench(c: &mut Criterion) {
     g.bench_function("clip_vector_16k", |b| {
         b.iter(|| fe.clip_vector(&one_second))
     });
+    // A 44.1 kHz, 5 s clip through the front end derived for 44.1 kHz one-shots (32 kHz
+    // pipeline, 64 ms windows, every stream): resampling included.
+    let wide = signal(5.0, 44_100);
+    let mut one_shots = tympan_core::features::DatasetProfile::default();
+    one_shots.rates.insert(44_100, 1);
+    one_shots
+        .sampled
+        .push(tympan_core::features::ClipProfile::measure(&wide, 44_100));
+    let wide_fe = FrontEnd::new(one_shots.derive().config).unwrap();
+    g.bench_function("clip_vector_44k_5s_derived", |b| {
+        b.iter(|| {
+            let s = resample(&wide, 44_100, wide_fe.config().sample_rate).unwrap();
+            wide_fe.clip_vector(&s)
+        })
+    });
     let eight_k = signal(1.0, 8_000);
     g.bench_function("resample_8k_to_16k", |b| {
         b.iter(|| resample(&eight_k, 8_000, 16_000).unwrap())

@@ -12,6 +12,7 @@ use realfft::RealFftPlanner;
 use serde::{Deserialize, Serialize};
 
 use super::config::{DbReference, FeatureConfig, PoolStat};
+use super::frontend::hann_window;
 use super::mel::hz_to_mel;
 use crate::audio::{decode_file, probe_sample_rate, AudioLimits};
 
@@ -56,11 +57,7 @@ impl ClipProfile {
         let n_fft = nearest_power_of_two(0.032 * sample_rate as f64).max(16);
         let hop = n_fft / 2;
         let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n_fft);
-        let window: Vec<f32> = (0..n_fft)
-            .map(|i| {
-                (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n_fft as f64).cos()) as f32
-            })
-            .collect();
+        let window = hann_window(n_fft);
         let mut input = fft.make_input_vec();
         let mut spectrum = fft.make_output_vec();
         let mut scratch = fft.make_scratch_vec();
@@ -193,6 +190,16 @@ impl DatasetProfile {
         (self.rates.keys().next().copied().unwrap_or(16_000), 1.0)
     }
 
+    /// Quantile `q` (0..=1, linear interpolation) of a measure over the sampled clips (at least
+    /// one).
+    fn sampled_quantile(&self, q: f64, measure: impl Fn(&ClipProfile) -> f64) -> f64 {
+        let mut v: Vec<f64> = self.sampled.iter().map(measure).collect();
+        v.sort_by(f64::total_cmp);
+        let pos = q * (v.len() - 1) as f64;
+        let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+        v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
+    }
+
     /// The most common rate and its share of the clips.
     fn dominant_rate(&self) -> (u32, f64) {
         let total = self.clips().max(1) as f64;
@@ -216,12 +223,7 @@ impl DatasetProfile {
             };
         }
         let (covered, share) = self.covered_rate();
-        let edges: Vec<f64> = self
-            .sampled
-            .iter()
-            .map(|c| f64::from(c.energy_edge_hz))
-            .collect();
-        let energy_edge = quantile(&edges, 0.9) as f32;
+        let energy_edge = self.sampled_quantile(0.9, |c| f64::from(c.energy_edge_hz)) as f32;
         let nyquist = covered as f32 / 2.0;
         // Resamplers' and converters' transition bands attenuate the top few % under Nyquist
         // differently: the band stops short of it, so the same sound at another rate embeds
@@ -279,12 +281,7 @@ impl DatasetProfile {
             1.0 / MELS_PER_MEL
         ));
 
-        let ranges: Vec<f64> = self
-            .sampled
-            .iter()
-            .map(|c| f64::from(c.dynamic_range_db))
-            .collect();
-        let range = quantile(&ranges, 0.5) as f32;
+        let range = self.sampled_quantile(0.5, |c| f64::from(c.dynamic_range_db)) as f32;
         // Trim 15 dB above the typical noise floor: background noise and the last frames of a
         // decay, where reverb and noise dominate, are cut, the tail above them is kept. The dB
         // floor sits at least 10 dB under the trim level.
@@ -294,8 +291,7 @@ impl DatasetProfile {
             "trim {trim_db:.0} dB, floor {top_db:.0} dB under the peak: the median clip's quietest frames lie {range:.0} dB under its loudest"
         ));
 
-        let actives: Vec<f64> = self.sampled.iter().map(|c| c.active_seconds).collect();
-        let active = quantile(&actives, 0.5);
+        let active = self.sampled_quantile(0.5, |c| c.active_seconds);
         // About one segment per 55 ms of typical activity: a syllable-sized step for words.
         let segments = ((active / 0.055).round() as usize).clamp(3, 8);
         let struck = self
@@ -304,8 +300,7 @@ impl DatasetProfile {
             .filter(|c| c.attack_seconds <= STRUCK_ATTACK_SECONDS)
             .count() as f64
             / self.sampled.len() as f64;
-        let durations: Vec<f64> = self.sampled.iter().map(|c| c.duration_seconds).collect();
-        let duration = quantile(&durations, 0.5);
+        let duration = self.sampled_quantile(0.5, |c| c.duration_seconds);
         let family = if struck >= STRUCK_SHARE {
             decisions.push(format!(
                 "one-shot descriptors (log-time envelope, log-mel, spectral shape): {:.0} % of sampled clips reach their peak within {:.0} ms of their onset",
@@ -470,13 +465,4 @@ fn round_up_khz(hz: f32) -> f32 {
 fn nearest_power_of_two(x: f64) -> usize {
     let exp = x.max(1.0).log2().round() as u32;
     1usize << exp
-}
-
-/// Linear-interpolated quantile `q` in 0..=1 of `values` (not empty).
-fn quantile(values: &[f64], q: f64) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let pos = q * (v.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
 }

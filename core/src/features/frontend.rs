@@ -37,10 +37,7 @@ impl FrontEnd {
     pub fn new(config: FeatureConfig) -> Result<Self, String> {
         config.validate()?;
         let n = config.n_fft;
-        // Periodic Hann (scipy `get_window("hann", n, fftbins=True)`), computed in f64.
-        let window = (0..n)
-            .map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos()) as f32)
-            .collect();
+        let window = hann_window(n);
         let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n);
         let filterbank = MelFilterbank::new(
             config.sample_rate,
@@ -249,6 +246,13 @@ impl FrontEnd {
             }),
         )
     }
+}
+
+/// Periodic Hann window (scipy `get_window("hann", n, fftbins=True)`), computed in f64.
+pub(crate) fn hann_window(n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos()) as f32)
+        .collect()
 }
 
 /// Subtracts from each band its `percentile` power over the frames (its steady noise floor).

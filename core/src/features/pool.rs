@@ -49,9 +49,10 @@ impl FrameMatrix {
 pub fn pool(frames: &FrameMatrix, stats: &[PoolStat], frame_rate: f32, out: &mut Vec<f32>) {
     let n = frames.n_coeffs;
     let t = frames.n_frames();
-    let mut deltas: Option<FrameMatrix> = None;
-    let mut deltas2: Option<FrameMatrix> = None;
+    // Each derived matrix and its moments are computed once, whichever statistics ask for them.
     let mut moments: Option<Moments> = None;
+    let mut delta_moments: Option<Moments> = None;
+    let mut delta2_moments: Option<Moments> = None;
     for stat in stats {
         match *stat {
             PoolStat::Mean => out.extend(moments.get_or_insert_with(|| Moments::of(frames)).mean()),
@@ -66,24 +67,26 @@ pub fn pool(frames: &FrameMatrix, stats: &[PoolStat], frame_rate: f32, out: &mut
                     .get_or_insert_with(|| Moments::of(frames))
                     .kurtosis(),
             ),
-            PoolStat::DeltaMean | PoolStat::DeltaStd => {
-                let d = deltas.get_or_insert_with(|| delta(frames));
-                let m = Moments::of(d);
-                if *stat == PoolStat::DeltaMean {
-                    out.extend(m.mean());
-                } else {
-                    out.extend(m.std());
-                }
-            }
-            PoolStat::Delta2Mean | PoolStat::Delta2Std => {
-                let d = deltas2.get_or_insert_with(|| delta2(frames));
-                let m = Moments::of(d);
-                if *stat == PoolStat::Delta2Mean {
-                    out.extend(m.mean());
-                } else {
-                    out.extend(m.std());
-                }
-            }
+            PoolStat::DeltaMean => out.extend(
+                delta_moments
+                    .get_or_insert_with(|| Moments::of(&delta(frames)))
+                    .mean(),
+            ),
+            PoolStat::DeltaStd => out.extend(
+                delta_moments
+                    .get_or_insert_with(|| Moments::of(&delta(frames)))
+                    .std(),
+            ),
+            PoolStat::Delta2Mean => out.extend(
+                delta2_moments
+                    .get_or_insert_with(|| Moments::of(&delta2(frames)))
+                    .mean(),
+            ),
+            PoolStat::Delta2Std => out.extend(
+                delta2_moments
+                    .get_or_insert_with(|| Moments::of(&delta2(frames)))
+                    .std(),
+            ),
             PoolStat::Min => {
                 out.extend((0..n).map(|c| frames.column(c).fold(f32::INFINITY, f32::min)))
             }
@@ -100,17 +103,30 @@ pub fn pool(frames: &FrameMatrix, stats: &[PoolStat], frame_rate: f32, out: &mut
                     // repeats frames rather than leaving a segment empty.
                     let start = (j * t / k).min(t - 1);
                     let end = ((j + 1) * t / k).max(start + 1);
-                    let part = FrameMatrix {
-                        n_coeffs: n,
-                        data: frames.rows(start, end).to_vec(),
-                    };
-                    out.extend(Moments::of(&part).mean());
+                    out.extend(
+                        row_means(frames.rows(start, end), n)
+                            .iter()
+                            .map(|&m| m as f32),
+                    );
                 }
             }
             PoolStat::Modulation(k) => modulation(frames, k, frame_rate, out),
             PoolStat::LogTimeMeans(k) => log_time_means(frames, k, frame_rate, out),
         }
     }
+}
+
+/// Per-coefficient means of frame-major `rows` (at least one frame), accumulated in f64.
+fn row_means(rows: &[f32], n: usize) -> Vec<f64> {
+    let count = (rows.len() / n).max(1) as f64;
+    let mut sum = vec![0.0f64; n];
+    for frame in rows.chunks_exact(n) {
+        for (s, &v) in sum.iter_mut().zip(frame) {
+            *s += f64::from(v);
+        }
+    }
+    sum.iter_mut().for_each(|s| *s /= count);
+    sum
 }
 
 /// Per-coefficient central moments of a frame matrix, accumulated in f64.
@@ -125,13 +141,7 @@ impl Moments {
     fn of(frames: &FrameMatrix) -> Self {
         let n = frames.n_coeffs;
         let count = frames.n_frames().max(1) as f64;
-        let mut mean = vec![0.0f64; n];
-        for frame in frames.data.chunks_exact(n) {
-            for (m, &v) in mean.iter_mut().zip(frame) {
-                *m += f64::from(v);
-            }
-        }
-        mean.iter_mut().for_each(|m| *m /= count);
+        let mean = row_means(&frames.data, n);
         let (mut m2, mut m3, mut m4) = (vec![0.0f64; n], vec![0.0f64; n], vec![0.0f64; n]);
         for frame in frames.data.chunks_exact(n) {
             for c in 0..n {
@@ -268,11 +278,11 @@ fn log_time_means(frames: &FrameMatrix, k: usize, frame_rate: f32, out: &mut Vec
         if start >= t {
             out.extend_from_slice(&floor);
         } else {
-            let part = FrameMatrix {
-                n_coeffs: n,
-                data: frames.rows(start, end.min(t)).to_vec(),
-            };
-            out.extend(Moments::of(&part).mean());
+            out.extend(
+                row_means(frames.rows(start, end.min(t)), n)
+                    .iter()
+                    .map(|&m| m as f32),
+            );
         }
         start = end;
     }

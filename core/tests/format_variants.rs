@@ -208,14 +208,13 @@ fn variants_get_the_label_of_their_original() {
             share * 100.0,
             clips.len()
         );
-        // The target is 99 % on every variant. Measured with the data-aware front end (FSDD runs
-        // at its own 8 kHz): 95.8-100 %, and 78.3 % on 8-bit copies, whose quantisation noise is
-        // 8 dB under the speech of these quiet recordings (docs/benchmarks.md). The bounds
-        // guard those levels until the target is met.
+        // 99 % on every variant (one clip in 120 may flip). Measured: 100 % on all but 8-bit
+        // copies, 80.8 %: their quantisation noise is 8 dB under the speech of these quiet
+        // recordings (docs/benchmarks.md); that bound guards the measured level, not the target.
         let required = if name.starts_with("8-bit") {
-            0.75
+            0.78
         } else {
-            0.95
+            0.99
         };
         if share < required {
             failures.push(format!("{name}: {agree}/{}", clips.len()));

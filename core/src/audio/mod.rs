@@ -5,7 +5,7 @@ mod decode;
 mod resample;
 
 pub use decode::{decode_bytes, decode_file, probe_sample_rate, AudioLimits, DecodedAudio};
-pub use resample::{resample, RESAMPLER_DESCRIPTION};
+pub use resample::{resample, resample_with, ResamplerRecipe};
 
 /// Why a clip could not be turned into samples.
 #[derive(Debug, thiserror::Error)]

@@ -5,7 +5,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::audio::{AudioLimits, RESAMPLER_DESCRIPTION};
+use crate::audio::{AudioLimits, ResamplerRecipe};
 use crate::durable::write_atomic;
 use crate::features::FeatureConfig;
 
@@ -87,7 +87,7 @@ impl Embedder {
         let params = EmbeddingParams {
             format: EMBEDDING_FORMAT.to_string(),
             features: featurizer.config().clone(),
-            resampler: RESAMPLER_DESCRIPTION.to_string(),
+            resampler: featurizer.resampler().description().to_string(),
             scaler,
             pca,
         };
@@ -127,12 +127,12 @@ impl Embedder {
                 file.params.format
             )));
         }
-        if file.params.resampler != RESAMPLER_DESCRIPTION {
+        let Some(resampler) = ResamplerRecipe::from_description(&file.params.resampler) else {
             return Err(artifact_err(format!(
-                "fitted with resampler {:?}, this build uses {RESAMPLER_DESCRIPTION:?}",
+                "fitted with resampler {:?}, which this build does not have",
                 file.params.resampler
             )));
-        }
+        };
         let computed = fingerprint(&file.params);
         if computed != file.fingerprint {
             return Err(artifact_err(format!(
@@ -140,7 +140,8 @@ impl Embedder {
                 file.fingerprint
             )));
         }
-        let featurizer = Featurizer::new(file.params.features.clone(), limits)?;
+        let featurizer =
+            Featurizer::new(file.params.features.clone(), limits)?.with_resampler(resampler);
         Ok(Self {
             params: file.params,
             fingerprint: file.fingerprint,
@@ -236,4 +237,78 @@ impl Embedder {
 fn fingerprint(params: &EmbeddingParams) -> String {
     let json = serde_json::to_vec(params).expect("embedding serialises");
     hex::encode(Sha256::digest(&json))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audio::DecodedAudio;
+
+    /// A 48 kHz clip of two tones, the upper one near the 8 kHz pipeline's band edge.
+    fn clip_48k(seed: u32) -> DecodedAudio {
+        let f = 300.0 + 40.0 * seed as f32;
+        let samples = (0..24_000)
+            .map(|i| {
+                let t = i as f32 / 48_000.0;
+                0.3 * (2.0 * std::f32::consts::PI * f * t).sin()
+                    + 0.2 * (2.0 * std::f32::consts::PI * 3_500.0 * t).sin()
+            })
+            .collect();
+        DecodedAudio {
+            samples,
+            sample_rate: 48_000,
+            channels: 1,
+        }
+    }
+
+    fn featurizer(recipe: ResamplerRecipe) -> Featurizer {
+        let config = FeatureConfig {
+            sample_rate: 8_000,
+            n_fft: 256,
+            hop_length: 80,
+            fmax: 3_800.0,
+            ..FeatureConfig::default()
+        };
+        Featurizer::new(config, AudioLimits::default())
+            .unwrap()
+            .with_resampler(recipe)
+    }
+
+    #[test]
+    fn a_loaded_embedding_keeps_the_resampler_it_was_fitted_with() {
+        let vectors: Vec<Vec<f32>> = (0..6)
+            .map(|s| {
+                featurizer(ResamplerRecipe::SubChunk256)
+                    .from_decoded(&clip_48k(s))
+                    .unwrap()
+                    .vector
+            })
+            .collect();
+        let fitted =
+            Embedder::fit(featurizer(ResamplerRecipe::SubChunk256), &vectors, 3, false).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        fitted.save(dir.path()).unwrap();
+        let loaded = Embedder::load(dir.path(), AudioLimits::default()).unwrap();
+        assert_eq!(
+            loaded.featurizer().resampler(),
+            ResamplerRecipe::SubChunk256
+        );
+        let clip = clip_48k(7);
+        let a = fitted.featurizer().from_decoded(&clip).unwrap().vector;
+        let b = loaded.featurizer().from_decoded(&clip).unwrap().vector;
+        assert_eq!(a, b);
+        // The recipes differ where it matters: the band edge of a 48 kHz clip.
+        let current = featurizer(ResamplerRecipe::CURRENT)
+            .from_decoded(&clip)
+            .unwrap();
+        assert_ne!(current.vector, a);
+
+        // A description this build lacks is refused, not silently replaced.
+        let path = dir.path().join(EMBEDDING_FILE);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let old = ResamplerRecipe::SubChunk256.description();
+        std::fs::write(&path, text.replace(old, "libsamplerate sinc best")).unwrap();
+        let err = Embedder::load(dir.path(), AudioLimits::default()).unwrap_err();
+        assert!(err.to_string().contains("does not have"), "{err}");
+    }
 }

@@ -2,7 +2,10 @@
 
 use std::path::Path;
 
-use crate::audio::{decode_bytes, decode_file, resample, AudioError, AudioLimits, DecodedAudio};
+use crate::audio::{
+    decode_bytes, decode_file, resample_with, AudioError, AudioLimits, DecodedAudio,
+    ResamplerRecipe,
+};
 use crate::features::{FeatureConfig, FrontEnd};
 
 use super::EmbedError;
@@ -12,6 +15,7 @@ use super::EmbedError;
 pub struct Featurizer {
     front_end: FrontEnd,
     limits: AudioLimits,
+    resampler: ResamplerRecipe,
 }
 
 /// A clip vector with facts about the clip it came from.
@@ -24,10 +28,26 @@ pub struct ClipFeatures {
 }
 
 impl Featurizer {
-    /// Plans the front end for `config` with the given decoding limits.
+    /// Plans the front end for `config` with the given decoding limits and the current
+    /// resampling recipe.
     pub fn new(config: FeatureConfig, limits: AudioLimits) -> Result<Self, EmbedError> {
         let front_end = FrontEnd::new(config).map_err(EmbedError::InvalidConfig)?;
-        Ok(Self { front_end, limits })
+        Ok(Self {
+            front_end,
+            limits,
+            resampler: ResamplerRecipe::CURRENT,
+        })
+    }
+
+    /// The same front end with another resampling recipe (the one an embedding was fitted with).
+    pub fn with_resampler(mut self, recipe: ResamplerRecipe) -> Self {
+        self.resampler = recipe;
+        self
+    }
+
+    /// The resampling recipe.
+    pub fn resampler(&self) -> ResamplerRecipe {
+        self.resampler
     }
 
     /// The front end's configuration.
@@ -62,7 +82,12 @@ impl Featurizer {
     /// Clip vector of decoded audio.
     pub fn from_decoded(&self, audio: &DecodedAudio) -> Result<ClipFeatures, EmbedError> {
         let config = self.front_end.config();
-        let signal = resample(&audio.samples, audio.sample_rate, config.sample_rate)?;
+        let signal = resample_with(
+            self.resampler,
+            &audio.samples,
+            audio.sample_rate,
+            config.sample_rate,
+        )?;
         // Frames are centred and zero-padded, so a clip shorter than a window still has frames;
         // under a quarter of one (or one hop) there is too little sound to describe.
         let shortest = (config.n_fft / 4).max(config.hop_length);

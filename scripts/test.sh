@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, every crate's unit and end-to-end tests (librosa
 # parity, format variants, the HTTP service, the browser), then the container stack when a Docker
-# engine answers.
+# engine answers. The two real datasets the tests use are fetched first when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== datasets"
+scripts/fetch-fsdd.sh
+scripts/fetch-drums.sh
 echo "== cargo fmt"
 cargo fmt --all -- --check
 echo "== cargo clippy"

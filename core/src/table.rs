@@ -6,6 +6,8 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use rayon::prelude::*;
+
 use crate::durable::{sync_dir, write_atomic_with};
 
 /// Longest accepted label, in bytes.
@@ -247,8 +249,12 @@ fn read_table_with_tail(
 
 /// Serialises one row; floats use Rust's shortest round-trip form, so output is deterministic.
 fn write_row<W: Write>(w: &mut csv::Writer<W>, row: &LabeledRow) -> csv::Result<()> {
+    use std::fmt::Write as _;
+    let mut field = String::with_capacity(16);
     for v in &row.vector {
-        w.write_field(v.to_string())?;
+        field.clear();
+        write!(field, "{v}").expect("formatting into a String");
+        w.write_field(&field)?;
     }
     w.write_field(&row.target)?;
     if let Some(p) = &row.prediction {
@@ -268,13 +274,29 @@ pub fn write_table(
         path: path.to_path_buf(),
         source,
     };
+    // Formatting the numbers is most of the work for a large table: chunks of rows are formatted
+    // on all cores, then written in order.
+    let chunks: Vec<Vec<u8>> = rows
+        .par_chunks(512)
+        .map(|chunk| {
+            let mut w = csv::Writer::from_writer(Vec::with_capacity(chunk.len() * dim * 12));
+            for row in chunk {
+                write_row(&mut w, row).expect("in-memory write");
+            }
+            w.into_inner().expect("in-memory flush")
+        })
+        .collect();
     write_atomic_with(path, |file| {
-        let mut w = csv::Writer::from_writer(std::io::BufWriter::new(file));
-        w.write_record(header(dim, kind))?;
-        for row in rows {
-            write_row(&mut w, row)?;
+        let mut out = std::io::BufWriter::new(file);
+        {
+            let mut w = csv::Writer::from_writer(&mut out);
+            w.write_record(header(dim, kind))?;
+            w.flush()?;
         }
-        w.flush()?;
+        for chunk in &chunks {
+            out.write_all(chunk)?;
+        }
+        out.flush()?;
         Ok(())
     })
     .map_err(io_err)

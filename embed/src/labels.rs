@@ -110,26 +110,39 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> EmbedCommandError + '_ 
     move |e| EmbedCommandError::Io(format!("{}: {e}", path.display()))
 }
 
-fn audio_files(dir: &Path) -> Result<Vec<PathBuf>, EmbedCommandError> {
-    let mut files = Vec::new();
+/// The entries of `dir` whose type (symbolic links followed) passes `keep`. The type comes from
+/// the directory listing itself where the file system gives it, so a folder of thousands of
+/// clips costs no `stat` per file.
+fn entries(
+    dir: &Path,
+    keep: fn(&std::fs::FileType) -> bool,
+) -> Result<Vec<PathBuf>, EmbedCommandError> {
+    let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
-        let path = entry.map_err(io_err(dir))?.path();
-        if path.is_file() && is_audio(&path) {
-            files.push(path);
+        let entry = entry.map_err(io_err(dir))?;
+        let mut kind = entry.file_type().map_err(io_err(dir))?;
+        if kind.is_symlink() {
+            match std::fs::metadata(entry.path()) {
+                Ok(target) => kind = target.file_type(),
+                Err(_) => continue, // a dangling link is neither a clip nor a folder
+            }
+        }
+        if keep(&kind) {
+            out.push(entry.path());
         }
     }
+    Ok(out)
+}
+
+fn audio_files(dir: &Path) -> Result<Vec<PathBuf>, EmbedCommandError> {
+    let mut files = entries(dir, std::fs::FileType::is_file)?;
+    files.retain(|p| is_audio(p));
     files.sort();
     Ok(files)
 }
 
 fn sub_folders(dir: &Path) -> Result<Vec<PathBuf>, EmbedCommandError> {
-    let mut dirs = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
-        let path = entry.map_err(io_err(dir))?.path();
-        if path.is_dir() {
-            dirs.push(path);
-        }
-    }
+    let mut dirs = entries(dir, std::fs::FileType::is_dir)?;
     dirs.sort();
     Ok(dirs)
 }

@@ -198,7 +198,7 @@ pub fn embed_dataset(req: EmbedRequest) -> Result<EmbedSummary, EmbedCommandErro
         (None, None) => unreachable!("a featurizer is planned whenever none is reused"),
     };
     let rows = kept
-        .iter()
+        .par_iter()
         .zip(&vectors)
         .map(|((clip, _), v)| {
             Ok(LabeledRow {

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use rayon::prelude::*;
 use realfft::RealFftPlanner;
 use serde::{Deserialize, Serialize};
 
@@ -153,15 +154,17 @@ impl DatasetProfile {
     /// left out here; embedding them reports them.
     pub fn scan(paths: &[&Path], limits: &AudioLimits) -> Self {
         let mut profile = Self::default();
-        for path in paths {
-            if let Ok(rate) = probe_sample_rate(path) {
-                *profile.rates.entry(rate).or_default() += 1;
-            }
+        let rates: Vec<u32> = paths
+            .par_iter()
+            .filter_map(|p| probe_sample_rate(p).ok())
+            .collect();
+        for rate in rates {
+            *profile.rates.entry(rate).or_default() += 1;
         }
         let step = paths.len().div_ceil(SCAN_SAMPLE).max(1);
-        profile.sampled = paths
-            .iter()
-            .step_by(step)
+        let sampled: Vec<&Path> = paths.iter().copied().step_by(step).collect();
+        profile.sampled = sampled
+            .par_iter()
             .filter_map(|p| decode_file(p, limits).ok())
             .map(|audio| ClipProfile::measure(&audio.samples, audio.sample_rate))
             .collect();

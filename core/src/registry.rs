@@ -176,8 +176,7 @@ impl ModelRegistry {
             for entry in fs::read_dir(&dir).map_err(Self::io(&dir))? {
                 let name = entry.map_err(Self::io(&dir))?.file_name();
                 let name = name.to_string_lossy();
-                let name = name.trim_start_matches('.');
-                if let Some(n) = name.get(1..5).and_then(|d| d.parse::<u32>().ok()) {
+                if let Some(n) = version_number(name.trim_start_matches('.')) {
                     max = max.max(n);
                 }
             }
@@ -193,13 +192,20 @@ impl ModelRegistry {
         meta.version = version.clone();
         let tmp = dir.join(format!(".{version}.{}.tmp", std::process::id()));
         let _ = fs::remove_dir_all(&tmp);
-        fs::create_dir(&tmp).map_err(Self::io(&tmp))?;
-        let model_json = serde_json::to_vec_pretty(model).expect("model serialises");
-        let meta_json = serde_json::to_vec_pretty(&meta).expect("meta serialises");
-        write_atomic(&tmp.join(MODEL_FILE), &model_json).map_err(Self::io(&tmp))?;
-        write_atomic(&tmp.join(META_FILE), &meta_json).map_err(Self::io(&tmp))?;
         let target = dir.join(&version);
-        fs::rename(&tmp, &target).map_err(Self::io(&target))?;
+        let stored = (|| {
+            fs::create_dir(&tmp).map_err(Self::io(&tmp))?;
+            let model_json = serde_json::to_vec_pretty(model).expect("model serialises");
+            let meta_json = serde_json::to_vec_pretty(&meta).expect("meta serialises");
+            write_atomic(&tmp.join(MODEL_FILE), &model_json).map_err(Self::io(&tmp))?;
+            write_atomic(&tmp.join(META_FILE), &meta_json).map_err(Self::io(&tmp))?;
+            fs::rename(&tmp, &target).map_err(Self::io(&target))
+        })();
+        if let Err(e) = stored {
+            // A failed save leaves nothing behind (a crash's leftovers are skipped by name).
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
         sync_dir(&dir).map_err(Self::io(&dir))?;
         Ok(version)
     }
@@ -286,6 +292,16 @@ impl ModelRegistry {
         let json = serde_json::to_vec_pretty(pointer).expect("pointer serialises");
         write_atomic(&path, &json).map_err(Self::io(&path))
     }
+}
+
+/// The number of a version folder (`v0042`), or of a save in progress (`.v0042.PID.tmp`): every
+/// digit after the `v`, so numbering goes on past `v9999`.
+fn version_number(name: &str) -> Option<u32> {
+    let digits = name.strip_prefix('v')?;
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    digits[..end].parse().ok()
 }
 
 fn is_version_name(name: &str) -> bool {
@@ -380,5 +396,17 @@ mod tests {
         assert_eq!(reg.load_current("fp").unwrap().meta.version, "v0001");
         // The next save does not reuse the name of the torn one.
         assert_eq!(reg.save(&model("fp", 1.0), meta()).unwrap(), "v0003");
+    }
+
+    #[test]
+    fn numbering_goes_on_past_v9999() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = ModelRegistry::new(dir.path());
+        fs::create_dir_all(dir.path().join("models/v9999")).unwrap();
+        assert_eq!(reg.save(&model("fp", 0.0), meta()).unwrap(), "v10000");
+        assert_eq!(reg.save(&model("fp", 0.0), meta()).unwrap(), "v10001");
+        assert!(reg.load("v10001").is_ok());
+        assert_eq!(version_number("v0042.77.tmp"), Some(42));
+        assert_eq!(version_number("current.json"), None);
     }
 }

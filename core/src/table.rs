@@ -96,7 +96,7 @@ pub fn header(dim: usize, kind: TableKind) -> Vec<String> {
 }
 
 /// Checks a label: 1 to 128 bytes, no control characters, no surrounding spaces, and not starting
-/// like a spreadsheet formula (`=`, `+`, `@`, or `-` not followed by a digit).
+/// like a spreadsheet formula (`=`, `+`, `@`, or `-` unless the whole label is a negative number).
 pub fn validate_label(label: &str) -> Result<(), DataError> {
     let reason = if label.is_empty() {
         Some("empty".to_string())
@@ -121,12 +121,20 @@ pub fn validate_label(label: &str) -> Result<(), DataError> {
 }
 
 fn starts_like_formula(label: &str) -> bool {
-    let mut chars = label.chars();
-    match chars.next() {
-        Some('=' | '+' | '@') => true,
-        Some('-') => !chars.next().is_some_and(|c| c.is_ascii_digit()),
+    match label.as_bytes().first() {
+        Some(b'=' | b'+' | b'@') => true,
+        // A spreadsheet evaluates `-2+3` or `-1+cmd|...`; only a plain number such as `-1` or
+        // `-0.5` is safe.
+        Some(b'-') => !is_plain_decimal(&label[1..]),
         _ => false,
     }
+}
+
+/// Digits with at most one inner decimal point (`12`, `0.5`), nothing else.
+fn is_plain_decimal(s: &str) -> bool {
+    let mut parts = s.splitn(2, '.');
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    parts.next().is_some_and(digits) && parts.next().is_none_or(digits)
 }
 
 fn parse_header(path: &Path, fields: &csv::StringRecord) -> Result<(TableKind, usize), DataError> {
@@ -530,6 +538,7 @@ mod tests {
     fn labels_are_checked() {
         assert!(validate_label("7").is_ok());
         assert!(validate_label("-1").is_ok());
+        assert!(validate_label("-0.25").is_ok());
         assert!(validate_label("<script>").is_ok());
         for bad in ["", "=1+1", "@x", "-x", "a\nb", " a", &"x".repeat(129)] {
             assert!(validate_label(bad).is_err(), "{bad:?} accepted");

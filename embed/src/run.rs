@@ -121,28 +121,11 @@ pub fn embed_dataset(req: EmbedRequest) -> Result<EmbedSummary, EmbedCommandErro
             req.dataset_dir.display()
         )));
     }
-    let (fitting, decisions, derived_components) = match (&req.reuse, &req.front_end) {
-        (Some(_), _) => (None, Vec::new(), DEFAULT_COMPONENTS),
-        (None, FrontEndChoice::Given(config)) => (
-            Some(Featurizer::new(config.clone(), req.limits)?),
-            vec!["front end given by --features".to_string()],
-            DEFAULT_COMPONENTS,
-        ),
-        (None, FrontEndChoice::DataAware) => {
-            let paths: Vec<&Path> = dataset.clips.iter().map(|c| c.path.as_path()).collect();
-            let derived = DatasetProfile::scan(&paths, &req.limits).derive();
-            (
-                Some(Featurizer::new(derived.config, req.limits)?),
-                derived.decisions,
-                derived.n_components,
-            )
-        }
+    let plan = match req.reuse {
+        Some(embedder) => EmbeddingPlan::Reuse(embedder),
+        None => EmbeddingPlan::fit(&req.front_end, &dataset.clips, &req.limits)?,
     };
-    let featurizer = match (&req.reuse, &fitting) {
-        (Some(e), _) => e.featurizer(),
-        (None, Some(f)) => f,
-        (None, None) => unreachable!("a featurizer is planned whenever none is reused"),
-    };
+    let featurizer = plan.featurizer();
     let bar = req.progress.then(|| {
         let bar = ProgressBar::new(dataset.clips.len() as u64);
         bar.set_style(
@@ -180,22 +163,25 @@ pub fn embed_dataset(req: EmbedRequest) -> Result<EmbedSummary, EmbedCommandErro
     }
 
     let vectors: Vec<Vec<f32>> = kept.iter().map(|(_, f)| f.vector.clone()).collect();
-    let fitted = req.reuse.is_none();
-    let embedder = match (req.reuse, fitting) {
-        (Some(e), _) => e,
-        (None, Some(featurizer)) => {
+    let fitted = matches!(plan, EmbeddingPlan::Fit { .. });
+    let (embedder, decisions) = match plan {
+        EmbeddingPlan::Reuse(e) => (e, Vec::new()),
+        EmbeddingPlan::Fit {
+            featurizer,
+            decisions,
+            n_components,
+        } => {
             // Never more components than clips or vector values allow.
             let n_components = req
                 .n_components
-                .unwrap_or(derived_components)
+                .unwrap_or(n_components)
                 .min(vectors.len())
                 .min(featurizer.config().clip_vector_len());
             let e = Embedder::fit(featurizer, &vectors, n_components, req.whiten)?
                 .with_decisions(decisions.clone());
             e.save(&req.artifacts)?;
-            e
+            (e, decisions)
         }
-        (None, None) => unreachable!("a featurizer is planned whenever none is reused"),
     };
     let rows = kept
         .par_iter()
@@ -222,6 +208,54 @@ pub fn embed_dataset(req: EmbedRequest) -> Result<EmbedSummary, EmbedCommandErro
         elapsed: start.elapsed(),
         decisions,
     })
+}
+
+/// The embedding a run uses: one given, or one to fit on the run's clip vectors.
+// One plan per run, on the stack: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
+enum EmbeddingPlan {
+    Reuse(Embedder),
+    Fit {
+        featurizer: Featurizer,
+        /// How the front end was chosen, one line per decision.
+        decisions: Vec<String>,
+        /// Components unless the request names a count.
+        n_components: usize,
+    },
+}
+
+impl EmbeddingPlan {
+    /// Plans the front end to fit: derived from a scan of `clips`, or the given one.
+    fn fit(
+        choice: &FrontEndChoice,
+        clips: &[Clip],
+        limits: &AudioLimits,
+    ) -> Result<Self, EmbedCommandError> {
+        let (config, decisions, n_components) = match choice {
+            FrontEndChoice::Given(config) => (
+                config.clone(),
+                vec!["front end given by --features".to_string()],
+                DEFAULT_COMPONENTS,
+            ),
+            FrontEndChoice::DataAware => {
+                let paths: Vec<&Path> = clips.iter().map(|c| c.path.as_path()).collect();
+                let derived = DatasetProfile::scan(&paths, limits).derive();
+                (derived.config, derived.decisions, derived.n_components)
+            }
+        };
+        Ok(Self::Fit {
+            featurizer: Featurizer::new(config, *limits)?,
+            decisions,
+            n_components,
+        })
+    }
+
+    fn featurizer(&self) -> &Featurizer {
+        match self {
+            Self::Reuse(e) => e.featurizer(),
+            Self::Fit { featurizer, .. } => featurizer,
+        }
+    }
 }
 
 fn write_meta(

@@ -110,7 +110,7 @@ fn manifest_labels_are_stored_verbatim_or_skipped() {
     let tmp = tempfile::tempdir().unwrap();
     let dataset = tmp.path().join("ds");
     let ones = link_clips(&dataset, 1, 12);
-    let twos = link_clips(&dataset, 2, 16);
+    let twos = link_clips(&dataset, 2, 20);
     // Every hostile label points at its own clip of digit 2; the digit-1 clips keep the fit sane.
     let refused = refused_labels();
     let mut manifest = csv::Writer::from_writer(Vec::new());

@@ -292,6 +292,10 @@ pub fn refused_labels() -> Vec<String> {
         "=SUM(A1)",
         "+1",
         "@cmd",
+        "-2+3",
+        "-1+cmd|' /C calc'!A0",
+        "-1.",
+        "- 1",
         " padded",
     ]
     .iter()

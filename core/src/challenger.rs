@@ -117,10 +117,21 @@ pub struct RetrainOutcome {
     pub decision: Decision,
 }
 
+/// Macro F1 over the classes the rows hold. A class that is only predicted (a new one the
+/// challenger learnt from production rows, predicted once on the reference holdout) counts as the
+/// miss of the true class, not as a whole class scored 0: with 11 classes that zero alone cost
+/// 1/11 of the score and kept out challengers that had learnt the new class.
 fn macro_f1(rows: &[&LabeledRow], predictions: &[String]) -> f64 {
     let targets: Vec<&str> = rows.iter().map(|r| r.target.as_str()).collect();
     let p: Vec<&str> = predictions.iter().map(String::as_str).collect();
-    ClassificationMetrics::compute(&targets, &p).macro_f1
+    let metrics = ClassificationMetrics::compute(&targets, &p);
+    let held: Vec<f64> = metrics
+        .per_class
+        .iter()
+        .filter(|c| c.support > 0)
+        .map(|c| c.f1)
+        .collect();
+    held.iter().sum::<f64>() / held.len().max(1) as f64
 }
 
 fn predict_all(model: &Model, rows: &[&LabeledRow]) -> Result<Vec<String>, ModelError> {
@@ -406,5 +417,22 @@ mod tests {
         assert_eq!(out.decision.production_eval_rows, 30);
         assert_eq!(out.decision.reference_eval_rows, 60);
         assert_eq!(out.decision.train_rows, 430);
+    }
+
+    #[test]
+    fn a_class_only_predicted_does_not_count_as_a_class_scored_zero() {
+        let rows: Vec<LabeledRow> = ["a", "a", "b", "b"]
+            .iter()
+            .map(|t| LabeledRow {
+                vector: vec![0.0],
+                target: t.to_string(),
+                prediction: None,
+            })
+            .collect();
+        let refs: Vec<&LabeledRow> = rows.iter().collect();
+        let predicted: Vec<String> = ["a", "new", "b", "b"].map(String::from).to_vec();
+        // a: precision 1, recall 1/2, F1 2/3; b: F1 1. Over all three labels it would be 0.56.
+        let f1 = macro_f1(&refs, &predicted);
+        assert!((f1 - (2.0 / 3.0 + 1.0) / 2.0).abs() < 1e-12, "{f1}");
     }
 }

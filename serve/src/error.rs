@@ -76,11 +76,28 @@ impl ApiError {
     }
 }
 
+/// What a client is told of a server-side failure: its details (file paths, OS errors) are the
+/// operator's, in the server log.
+pub const INTERNAL_DETAIL: &str = "the server failed to answer; its log has the details";
+
 impl<'r> Responder<'r, 'static> for ApiError {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        let detail = if self.status == Status::InternalServerError {
+            eprintln!(
+                "{} {}: {} {}: {}",
+                req.method(),
+                req.uri().path(),
+                self.status.code,
+                self.error,
+                self.detail
+            );
+            INTERNAL_DETAIL.to_string()
+        } else {
+            self.detail
+        };
         let body = Json(ErrorBody {
             error: self.error.to_string(),
-            detail: self.detail,
+            detail,
         });
         response::Response::build_from(body.respond_to(req)?)
             .status(self.status)
@@ -165,5 +182,37 @@ fn default_catcher(status: Status, _req: &Request<'_>) -> ApiError {
         status,
         error,
         detail: detail.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rocket::local::blocking::Client;
+
+    #[rocket::get("/fails")]
+    fn fails() -> Result<&'static str, ApiError> {
+        Err(ApiError::internal(
+            "/srv/tympan/data/prod_data.csv: No space left on device",
+        ))
+    }
+
+    #[rocket::get("/refused")]
+    fn refused() -> Result<&'static str, ApiError> {
+        Err(ApiError::unprocessable("label: empty"))
+    }
+
+    #[test]
+    fn a_server_failure_tells_the_client_nothing_of_its_files() {
+        let rocket = rocket::build().mount("/", rocket::routes![fails, refused]);
+        let client = Client::tracked(rocket).unwrap();
+        let resp = client.get("/fails").dispatch();
+        assert_eq!(resp.status(), Status::InternalServerError);
+        let body: serde_json::Value = resp.into_json().unwrap();
+        assert_eq!(body["error"], "internal");
+        assert_eq!(body["detail"], INTERNAL_DETAIL);
+        // A client's own mistake keeps its explanation.
+        let body: serde_json::Value = client.get("/refused").dispatch().into_json().unwrap();
+        assert_eq!(body["detail"], "label: empty");
     }
 }

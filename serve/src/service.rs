@@ -352,12 +352,25 @@ impl Service {
             note,
             ..Default::default()
         };
-        let report = tympan_report::Report::compute(
-            &config,
-            &self.config.ref_path(),
-            &self.config.prod_path(),
-        )
-        .map_err(|e| ApiError::new(rocket::http::Status::Conflict, "no_report", e.to_string()))?;
+        let (ref_path, prod_path) = (self.config.ref_path(), self.config.prod_path());
+        // Clients see the data files by name only: where the server keeps them is the
+        // operator's business (the full error goes to the log).
+        let by_name = |path: &std::path::Path| {
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        let mut report =
+            tympan_report::Report::compute(&config, &ref_path, &prod_path).map_err(|e| {
+                let full = e.to_string();
+                eprintln!("report: {full}");
+                let detail = full
+                    .replace(&ref_path.display().to_string(), &by_name(&ref_path))
+                    .replace(&prod_path.display().to_string(), &by_name(&prod_path));
+                ApiError::new(rocket::http::Status::Conflict, "no_report", detail)
+            })?;
+        report.reference.path = by_name(&ref_path);
+        report.production.path = by_name(&prod_path);
         let snapshot = report.snapshot();
         self.metrics.drift_share.set(snapshot.drift_share);
         self.metrics.report_f1.set(snapshot.macro_f1);

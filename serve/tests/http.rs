@@ -375,9 +375,25 @@ fn docs_metrics_health_and_reports_are_served() {
     }
     let report = get("/report");
     assert!(report.contains("<svg") && report.contains("</html>"));
-    let json: serde_json::Value = serde_json::from_str(&get("/report.json")).unwrap();
+    let report_json = get("/report.json");
+    let json: serde_json::Value = serde_json::from_str(&report_json).unwrap();
     assert!(json.is_object());
+    assert_eq!(json["production"]["path"], "prod_data.csv");
     assert!(get("/dashboard").contains("</html>"));
+    // Where the server keeps its data is not the client's to see, and the rendered pages carry
+    // the same framing and script policy as the upload page.
+    let data_dir = server.path("data").display().to_string();
+    for (page, body) in [("/report", &report), ("/report.json", &report_json)] {
+        assert!(!body.contains(&data_dir), "{page} shows {data_dir}");
+    }
+    for page in ["/report", "/dashboard"] {
+        let resp = ureq::get(&server.url(page)).call().unwrap();
+        let policy = resp.header("Content-Security-Policy").unwrap_or_default();
+        assert!(
+            policy.contains("frame-ancestors 'none'") && policy.contains("style-src 'sha256-"),
+            "{page}: {policy:?}"
+        );
+    }
     let page = get("/");
     assert!(page.contains("id=\"predict\"") && page.contains("v0001"));
 }

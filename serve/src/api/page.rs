@@ -73,13 +73,31 @@ fn content_security_policy(html: &str) -> String {
     )
 }
 
-/// The rendered page with its Content-Security-Policy header.
-pub struct Page(String);
+/// An HTML page with the Content-Security-Policy that admits its own inline blocks only.
+pub struct Page {
+    html: String,
+    policy: std::borrow::Cow<'static, str>,
+}
+
+impl Page {
+    /// A page rendered on request (a report, the dashboard): its policy is computed from it.
+    pub fn new(html: String) -> Self {
+        let policy = content_security_policy(&html).into();
+        Self { html, policy }
+    }
+
+    fn index(html: String) -> Self {
+        Self {
+            html,
+            policy: CSP.as_str().into(),
+        }
+    }
+}
 
 impl<'r> Responder<'r, 'static> for Page {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
-        Response::build_from(RawHtml(self.0).respond_to(req)?)
-            .raw_header("Content-Security-Policy", CSP.as_str())
+        Response::build_from(RawHtml(self.html).respond_to(req)?)
+            .raw_header("Content-Security-Policy", self.policy)
             .ok()
     }
 }
@@ -88,7 +106,7 @@ impl<'r> Responder<'r, 'static> for Page {
 #[get("/")]
 pub fn index(service: State<'_>) -> Result<Page, ApiError> {
     render(service)
-        .map(Page)
+        .map(Page::index)
         .map_err(|e| ApiError::internal(format!("page template: {e}")))
 }
 

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use rocket::http::ContentType;
-use rocket::response::content::RawHtml;
 use rocket::{get, tokio};
 
+use super::page::Page;
 use super::State;
 use crate::error::ApiError;
 use crate::Service;
@@ -21,8 +21,8 @@ async fn compute(service: State<'_>) -> Result<tympan_report::Report, ApiError> 
 /// Drift and classification-quality report of reference vs production data (HTML).
 #[utoipa::path(get, path = "/report", tag = "reports", responses((status = 200, content_type = "text/html"), (status = 409, body = crate::error::ErrorBody)))]
 #[get("/report")]
-pub async fn report(service: State<'_>) -> Result<RawHtml<String>, ApiError> {
-    Ok(RawHtml(compute(service).await?.to_html()))
+pub async fn report(service: State<'_>) -> Result<Page, ApiError> {
+    Ok(Page::new(compute(service).await?.to_html()))
 }
 
 /// The same report as JSON.
@@ -35,8 +35,8 @@ pub async fn report_json(service: State<'_>) -> Result<(ContentType, String), Ap
 /// Drift share, F1, rows and model versions over time.
 #[utoipa::path(get, path = "/dashboard", tag = "reports", responses((status = 200, content_type = "text/html")))]
 #[get("/dashboard")]
-pub fn dashboard(service: State<'_>) -> Result<RawHtml<String>, ApiError> {
+pub fn dashboard(service: State<'_>) -> Result<Page, ApiError> {
     let history = tympan_report::History::load(&service.config.reports)
         .map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(RawHtml(tympan_report::render_dashboard(&history)))
+    Ok(Page::new(tympan_report::render_dashboard(&history)))
 }

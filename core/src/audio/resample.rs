@@ -32,6 +32,9 @@ impl ResamplerRecipe {
     /// The recipe new embeddings are fitted with.
     pub const CURRENT: Self = Self::Block1024;
 
+    /// Every recipe this build has, oldest first.
+    pub const ALL: [Self; 2] = [Self::SubChunk256, Self::Block1024];
+
     /// The description stored with a fitted embedding.
     pub fn description(self) -> &'static str {
         match self {
@@ -46,7 +49,7 @@ impl ResamplerRecipe {
 
     /// The recipe a stored description names, if this build has it.
     pub fn from_description(description: &str) -> Option<Self> {
-        [Self::SubChunk256, Self::Block1024]
+        Self::ALL
             .into_iter()
             .find(|r| r.description() == description)
     }
@@ -234,7 +237,7 @@ mod tests {
 
     #[test]
     fn every_recipe_is_found_by_its_description() {
-        for r in [ResamplerRecipe::SubChunk256, ResamplerRecipe::Block1024] {
+        for r in ResamplerRecipe::ALL {
             assert_eq!(ResamplerRecipe::from_description(r.description()), Some(r));
         }
         assert_eq!(ResamplerRecipe::from_description("sox"), None);

@@ -162,9 +162,9 @@ impl DatasetProfile {
             *profile.rates.entry(rate).or_default() += 1;
         }
         let step = paths.len().div_ceil(SCAN_SAMPLE).max(1);
-        let sampled: Vec<&Path> = paths.iter().copied().step_by(step).collect();
-        profile.sampled = sampled
+        profile.sampled = paths
             .par_iter()
+            .step_by(step)
             .filter_map(|p| decode_file(p, limits).ok())
             .map(|audio| ClipProfile::measure(&audio.samples, audio.sample_rate))
             .collect();

@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 SECS="${1:-120}"
 shift || true
-ALL_TARGETS=(decode_embed read_table feedback_log report_table)
+ALL_TARGETS=(decode_embed read_table feedback_log)
 if [ "$#" -gt 0 ]; then TARGETS=("$@"); else TARGETS=("${ALL_TARGETS[@]}"); fi
 
 command -v cargo-fuzz >/dev/null || {
@@ -24,8 +24,8 @@ command -v cargo-fuzz >/dev/null || {
 
 regression_dir() {
   case "$1" in
-    report_table) echo "report/tests/fuzz-regressions/$1" ;;
-    *) echo "core/tests/fuzz-regressions/$1" ;;
+    decode_embed) echo "core/tests/fuzz-regressions/$1" ;;
+    *) echo "data/tests/fuzz-regressions/$1" ;;
   esac
 }
 
@@ -46,7 +46,7 @@ dict() {
 # ---- seeds -------------------------------------------------------------------------------------
 SEEDS=fuzz/seeds
 rm -rf "$SEEDS"
-mkdir -p "$SEEDS"/{decode_embed,read_table,feedback_log,report_table}
+mkdir -p "$SEEDS"/{decode_embed,read_table,feedback_log}
 
 fsdd="${TYMPAN_FSDD:-}"
 for candidate in datasets/fsdd/recordings ../shared/datasets/fsdd/recordings; do
@@ -76,12 +76,10 @@ else
 fi
 
 csv_seed() { printf '%b' "$2" >"$1"; }
-for t in read_table report_table; do
-  csv_seed "$SEEDS/$t/ref.csv" 'PCA_1,PCA_2,target\n0.5,-1.25,7\n1e-3,2,3\n'
-  csv_seed "$SEEDS/$t/ref-quoted.csv" '\xef\xbb\xbfPCA_1,target\r\n-0,"a, ""b"""\r\n\r\n3.5E+2,c\r\n'
-  csv_seed "$SEEDS/$t/prod.csv" 'PCA_1,PCA_2,PCA_3,target,prediction\n1,2,3,a,b\n-1,-2,-3,b,b\n'
-  csv_seed "$SEEDS/$t/bad-row.csv" 'PCA_1,target\n1,a\nNaN,b\n'
-done
+csv_seed "$SEEDS/read_table/ref.csv" 'PCA_1,PCA_2,target\n0.5,-1.25,7\n1e-3,2,3\n'
+csv_seed "$SEEDS/read_table/ref-quoted.csv" '\xef\xbb\xbfPCA_1,target\r\n-0,"a, ""b"""\r\n\r\n3.5E+2,c\r\n'
+csv_seed "$SEEDS/read_table/prod.csv" 'PCA_1,PCA_2,PCA_3,target,prediction\n1,2,3,a,b\n-1,-2,-3,b,b\n'
+csv_seed "$SEEDS/read_table/bad-row.csv" 'PCA_1,target\n1,a\nNaN,b\n'
 csv_seed "$SEEDS/feedback_log/prod.csv" 'PCA_1,PCA_2,target,prediction\n0.5,-1,"say ""7""",7\n1,2,3,3\n'
 csv_seed "$SEEDS/feedback_log/torn.csv" 'PCA_1,PCA_2,target,prediction\n0.5,-1,7,7\n1,2,3'
 csv_seed "$SEEDS/feedback_log/header-only.csv" 'PCA_1,target,prediction\n'

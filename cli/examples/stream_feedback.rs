@@ -14,7 +14,7 @@ use tympan_core::evaluation::SplitMix64;
 use tympan_core::features::FeatureConfig;
 use tympan_core::model::{train, Model, TrainConfig};
 use tympan_core::registry::{now_rfc3339, ModelMeta, ModelVersion};
-use tympan_core::table::LabeledRow;
+use tympan_data::LabeledRow;
 
 fn fsdd_dir() -> PathBuf {
     tympan_core::fsdd::for_tests(env!("CARGO_MANIFEST_DIR"))

@@ -9,10 +9,10 @@ use serde_json::json;
 use tympan_core::audio::AudioLimits;
 use tympan_core::embedding::Embedder;
 use tympan_core::evaluation::{leave_one_group_out, stratified_split, train_and_score};
-use tympan_core::metrics::ClassificationMetrics;
 use tympan_core::model::TrainConfig;
 use tympan_core::registry::ModelRegistry;
-use tympan_core::table::{read_table, LabeledRow};
+use tympan_data::metrics::ClassificationMetrics;
+use tympan_data::{read_table, LabeledRow};
 use tympan_embed::{auto_source, discover, featurize_clips, meta_path, FilePattern, LabelSource};
 
 /// Options of `tympan evaluate`.

@@ -8,8 +8,8 @@ use tympan_core::audio::AudioLimits;
 use tympan_core::embedding::Embedder;
 use tympan_core::model::TrainConfig;
 use tympan_core::registry::ModelRegistry;
-use tympan_core::table::read_table;
 use tympan_core::training::train_version;
+use tympan_data::read_table;
 
 use crate::evaluate::print_metrics;
 

@@ -8,7 +8,7 @@ use tympan_core::audio::AudioLimits;
 use tympan_core::embedding::Embedder;
 use tympan_core::evaluation::SplitMix64;
 use tympan_core::model::{train, TrainConfig};
-use tympan_core::table::{read_table, write_table, LabeledRow, TableKind};
+use tympan_data::{read_table, write_table, LabeledRow, TableKind};
 use tympan_embed::{
     embed_dataset, EmbedRequest, FilePattern, FrontEndChoice, LabelSource, DEFAULT_PATTERN,
 };

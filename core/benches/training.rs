@@ -9,7 +9,7 @@ use tympan_core::embedding::{Embedder, Featurizer};
 use tympan_core::evaluation::SplitMix64;
 use tympan_core::features::FeatureConfig;
 use tympan_core::model::{train, TrainConfig};
-use tympan_core::table::LabeledRow;
+use tympan_data::LabeledRow;
 
 fn fsdd_rows(n: usize, dim: usize) -> Option<Vec<LabeledRow>> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");

@@ -18,11 +18,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::evaluation::stratified_split;
-use crate::metrics::ClassificationMetrics;
 use crate::model::{train, Model, ModelError, TrainConfig};
 use crate::registry::ModelVersion;
-use crate::table::LabeledRow;
 use crate::training::{train_version, TrainedModel, HOLDOUT_SEED, HOLDOUT_SHARE};
+use tympan_data::metrics::ClassificationMetrics;
+use tympan_data::LabeledRow;
 
 /// Key in a model's metadata notes: production rows included in its training data.
 pub const PROD_ROWS_NOTE: &str = "prod_rows";

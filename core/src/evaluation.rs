@@ -1,9 +1,9 @@
 //! Honest accuracy figures: a stratified holdout, fixed splits, and leave-one-group-out
 //! (e.g. speaker-independent) evaluation, all with deterministic shuffles.
 
-use crate::metrics::ClassificationMetrics;
 use crate::model::{train, ModelError, TrainConfig};
-use crate::table::LabeledRow;
+use tympan_data::metrics::ClassificationMetrics;
+use tympan_data::LabeledRow;
 
 /// A small deterministic generator (SplitMix64) so splits are reproducible across runs and
 /// platforms without a dependency.

@@ -6,7 +6,7 @@ use linfa_logistic::MultiLogisticRegression;
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
-use crate::table::LabeledRow;
+use tympan_data::LabeledRow;
 
 /// Why training or prediction failed.
 #[derive(Debug, thiserror::Error)]

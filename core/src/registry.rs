@@ -16,10 +16,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::durable::{sync_dir, write_atomic};
-use crate::metrics::ClassificationMetrics;
 use crate::model::{Model, TrainConfig};
-use crate::table::LabeledRow;
+use tympan_data::durable::{sync_dir, write_atomic};
+use tympan_data::metrics::ClassificationMetrics;
+use tympan_data::LabeledRow;
 
 /// Why a registry operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -2,10 +2,10 @@
 //! any rows, measure on a stratified holdout, and describe the result for the registry.
 
 use crate::evaluation::{stratified_split, train_and_score};
-use crate::metrics::ClassificationMetrics;
 use crate::model::{train, Model, ModelError, TrainConfig};
 use crate::registry::{data_fingerprint, now_rfc3339, ModelMeta};
-use crate::table::LabeledRow;
+use tympan_data::metrics::ClassificationMetrics;
+use tympan_data::LabeledRow;
 
 /// Share of rows held out to measure a new model.
 pub const HOLDOUT_SHARE: f64 = 0.2;

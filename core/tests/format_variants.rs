@@ -14,7 +14,7 @@ use tympan_core::audio::{decode_file, AudioLimits};
 use tympan_core::embedding::{Embedder, Featurizer};
 use tympan_core::features::DatasetProfile;
 use tympan_core::model::{train, Model, TrainConfig};
-use tympan_core::table::LabeledRow;
+use tympan_data::LabeledRow;
 
 /// (name, file extension, tool and arguments with IN/OUT placeholders)
 const VARIANTS: &[(&str, &str, &[&str])] = &[

@@ -22,16 +22,6 @@ fn decode_embed_inputs() {
 }
 
 #[test]
-fn read_table_inputs() {
-    replay("read_table", fuzzing::read_table_bytes);
-}
-
-#[test]
-fn feedback_log_inputs() {
-    replay("feedback_log", fuzzing::feedback_log);
-}
-
-#[test]
 fn synthetic_clips_embed() {
     // The fitted fuzzing embedding itself: every clip it was fitted on embeds to finite values.
     for i in 0..40 {

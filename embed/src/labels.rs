@@ -4,7 +4,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use regex::Regex;
-use tympan_core::table::validate_label;
+use tympan_data::validate_label;
 
 use crate::run::Skipped;
 use crate::EmbedCommandError;

@@ -41,5 +41,5 @@ pub enum EmbedCommandError {
     Embed(#[from] tympan_core::embedding::EmbedError),
     /// The output table could not be written.
     #[error(transparent)]
-    Data(#[from] tympan_core::table::DataError),
+    Data(#[from] tympan_data::DataError),
 }

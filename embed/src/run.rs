@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use tympan_core::audio::AudioLimits;
 use tympan_core::embedding::{ClipFeatures, EmbedError, Embedder, Featurizer};
 use tympan_core::features::{DatasetProfile, FeatureConfig};
-use tympan_core::table::{write_table, LabeledRow, TableKind};
+use tympan_data::{write_table, LabeledRow, TableKind};
 
 use crate::labels::{discover, Clip, LabelSource};
 use crate::{EmbedCommandError, DEFAULT_COMPONENTS};
@@ -264,7 +264,7 @@ fn write_meta(
     kept: &[(&Clip, ClipFeatures)],
 ) -> Result<(), EmbedCommandError> {
     let path = meta_path(table);
-    tympan_core::durable::write_atomic_with(&path, |file| {
+    tympan_data::durable::write_atomic_with(&path, |file| {
         let mut w = csv::Writer::from_writer(std::io::BufWriter::new(file));
         let mut header = vec!["file".to_string()];
         header.extend(group_names.iter().cloned());

@@ -10,7 +10,7 @@ use tympan_core::embedding::Embedder;
 use tympan_core::evaluation::{stratified_split, train_and_score, SplitMix64};
 use tympan_core::features::{DbReference, FeatureConfig, PoolStat};
 use tympan_core::model::TrainConfig;
-use tympan_core::table::read_table;
+use tympan_data::read_table;
 use tympan_embed::{embed_dataset, EmbedRequest, FilePattern, FrontEndChoice, LabelSource};
 use tympan_testkit::wav::{wav, WavSpec};
 

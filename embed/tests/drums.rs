@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use tympan_core::audio::AudioLimits;
 use tympan_core::evaluation::leave_one_group_out;
 use tympan_core::model::TrainConfig;
-use tympan_core::table::read_table;
+use tympan_data::read_table;
 use tympan_embed::{
     embed_dataset, meta_path, EmbedRequest, FilePattern, FrontEndChoice, LabelSource,
 };

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use tympan_core::audio::AudioLimits;
 use tympan_core::embedding::Embedder;
-use tympan_core::table::read_table;
+use tympan_data::read_table;
 use tympan_embed::{
     embed_dataset, meta_path, EmbedCommandError, EmbedRequest, FilePattern, FrontEndChoice,
     LabelSource, DEFAULT_PATTERN,

@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use tympan_core::table::read_table;
+use tympan_data::read_table;
 use tympan_testkit::hostile::{audio_corpus, refused_labels, Expected, NON_UTF8, STORED_LABELS};
 
 fn fsdd() -> PathBuf {

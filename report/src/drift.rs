@@ -19,6 +19,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use tympan_data::sort_labels;
+
 use crate::error::ReportError;
 use crate::ks::{self, KsMethod};
 use crate::stattest::{self, JsBase};
@@ -282,30 +284,6 @@ impl CategoryCounts {
             current: labels.iter().map(|l| map[l].1).collect(),
             labels: labels.into_iter().map(str::to_owned).collect(),
         }
-    }
-}
-
-/// Sorts labels numerically when every label is a number (as pandas would
-/// have parsed them), otherwise by Unicode code points (Python's `sorted`).
-pub fn sort_labels<S: AsRef<str>>(labels: &mut [S]) {
-    let numeric: Option<Vec<f64>> = labels
-        .iter()
-        .map(|l| {
-            l.as_ref()
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite())
-        })
-        .collect();
-    if numeric.is_some() {
-        labels.sort_by(|a, b| {
-            let x: f64 = a.as_ref().trim().parse().unwrap_or(0.0);
-            let y: f64 = b.as_ref().trim().parse().unwrap_or(0.0);
-            x.total_cmp(&y).then_with(|| a.as_ref().cmp(b.as_ref()))
-        });
-    } else {
-        labels.sort_by(|a, b| a.as_ref().cmp(b.as_ref()));
     }
 }
 

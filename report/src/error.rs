@@ -3,58 +3,22 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use tympan_data::DataError;
+
 /// Everything that can go wrong while reading data, computing or writing a report.
 ///
 /// Messages name the file (and the line, for data errors) so that an operator
 /// can fix the input without reading the source.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    /// The input file does not exist.
-    #[error("{}: file not found", path.display())]
-    NotFound {
-        /// The missing file.
-        path: PathBuf,
-    },
-    /// An I/O error while reading or writing `path`.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The file or directory involved.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: io::Error,
-    },
-    /// The file has zero bytes.
-    #[error("{}: file is empty (expected a CSV header line)", path.display())]
-    EmptyFile {
-        /// The empty file.
-        path: PathBuf,
-    },
+    /// A table could not be read, or a file written (messages name the file and line).
+    #[error(transparent)]
+    Data(#[from] DataError),
     /// The file has a header but no data row.
     #[error("{}: no data rows after the header", path.display())]
     NoRows {
         /// The file without rows.
         path: PathBuf,
-    },
-    /// The header line does not have the expected form.
-    #[error("{}:1: unexpected header: {reason}; expected `{expected}`", path.display())]
-    Header {
-        /// The file whose header is wrong.
-        path: PathBuf,
-        /// The expected form, e.g. `PCA_1,...,PCA_n,target`.
-        expected: String,
-        /// What is wrong with the header that was found.
-        reason: String,
-    },
-    /// A data row is malformed (wrong field count, non-numeric or non-finite value, …).
-    #[error("{}:{line}: {reason}", path.display())]
-    Row {
-        /// The file that holds the row.
-        path: PathBuf,
-        /// 1-based line number of the row (the header is line 1).
-        line: u64,
-        /// What is wrong with the row.
-        reason: String,
     },
     /// The reference and production files do not have the same PCA columns.
     #[error(
@@ -81,25 +45,8 @@ pub enum ReportError {
 }
 
 impl ReportError {
-    /// Wraps an I/O error, turning "not found" into [`ReportError::NotFound`].
+    /// Wraps an I/O error on `path`, telling a missing file apart.
     pub(crate) fn io(path: &Path, source: io::Error) -> Self {
-        if source.kind() == io::ErrorKind::NotFound {
-            ReportError::NotFound {
-                path: path.to_path_buf(),
-            }
-        } else {
-            ReportError::Io {
-                path: path.to_path_buf(),
-                source,
-            }
-        }
-    }
-
-    pub(crate) fn row(path: &Path, line: u64, reason: impl Into<String>) -> Self {
-        ReportError::Row {
-            path: path.to_path_buf(),
-            line,
-            reason: reason.into(),
-        }
+        ReportError::Data(DataError::io(path, source))
     }
 }

@@ -10,7 +10,7 @@
 //!   [`stattest`]), and the dataset drift verdict;
 //! * accuracy, balanced accuracy, precision/recall/F1 (per class, macro,
 //!   weighted) and the confusion matrix with scikit-learn's conventions
-//!   ([`classification`]);
+//!   (computed by `tympan_data::metrics`, shared with the model registry);
 //! * a self-contained `report.html` (inline CSS and SVG, no JavaScript),
 //!   `report.json`, a `history.jsonl` line per run and a `dashboard.html`
 //!   of the history ([`output`]).
@@ -40,7 +40,7 @@
 //! ```
 //!
 //! In-memory data (e.g. rows collected by the server) can skip the CSV files
-//! with [`Table::from_parts`] and [`Report::from_tables`].
+//! with [`ColumnTable::from_rows`] and [`Report::from_tables`].
 //!
 //! ## Fidelity
 //!
@@ -60,7 +60,6 @@
 
 #![warn(missing_docs)]
 
-pub mod classification;
 pub mod drift;
 pub mod error;
 pub mod html;
@@ -73,15 +72,14 @@ pub mod snapshot;
 pub mod stattest;
 pub mod svg;
 pub mod synth;
-pub mod table;
 
-pub use classification::Classification;
 pub use drift::{ColumnDrift, ColumnKind, DatasetDrift, DriftOptions, StatTest};
 pub use error::ReportError;
 pub use html::{escape, render_dashboard};
 pub use interval::parse_interval;
-pub use output::{write_atomic, write_outputs, Outputs};
+pub use output::{write_outputs, Outputs};
 pub use report::{Report, ReportConfig};
 pub use snapshot::{History, Snapshot};
 pub use stattest::JsBase;
-pub use table::{Labels, Table, TableKind};
+pub use tympan_data::metrics::Classification;
+pub use tympan_data::{ColumnTable, DataError, Labels, TableKind};

@@ -1,9 +1,7 @@
 //! Writing a report's files into an output directory.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::ReportError;
 use crate::html::render_dashboard;
@@ -61,45 +59,10 @@ pub fn write_outputs(report: &Report, out_dir: &Path) -> Result<Outputs, ReportE
     })
 }
 
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Replaces `path` with `bytes` atomically: temp file in the same directory,
-/// `fsync`, `rename`, then `fsync` of the directory so the rename survives a crash.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".to_owned());
-    // pid + counter keeps concurrent writers (threads or processes) apart.
-    let tmp = dir.join(format!(
-        ".{name}.tmp.{}.{}",
-        std::process::id(),
-        TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(|e| ReportError::io(&tmp, e))?;
-        f.write_all(bytes).map_err(|e| ReportError::io(&tmp, e))?;
-        f.sync_all().map_err(|e| ReportError::io(&tmp, e))?;
-        drop(f);
-        fs::rename(&tmp, path).map_err(|e| ReportError::io(path, e))?;
-        // Directory fsync is not supported everywhere; the rename is already atomic.
-        if let Ok(d) = File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+/// Replaces `path` with `bytes` atomically and durably (the workspace's one
+/// [`tympan_data::durable::write_atomic`]).
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    tympan_data::durable::write_atomic(path, bytes).map_err(|e| ReportError::io(path, e))
 }
 
 #[cfg(test)]
@@ -121,8 +84,13 @@ mod tests {
     }
 
     #[test]
-    fn atomic_write_reports_missing_dir() {
-        let e = write_atomic(Path::new("/nonexistent-dir/x/a.txt"), b"x").unwrap_err();
-        assert!(e.to_string().contains("/nonexistent-dir/x"), "{e}");
+    fn atomic_write_names_the_file_it_could_not_write() {
+        // A regular file where the directory should be: fails even for root.
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("x");
+        fs::write(&blocker, b"").unwrap();
+        let target = blocker.join("a.txt");
+        let e = write_atomic(&target, b"x").unwrap_err();
+        assert!(e.to_string().contains(&target.display().to_string()), "{e}");
     }
 }

@@ -5,11 +5,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::classification::{self, Classification};
 use crate::drift::{self, CategoryCounts, ColumnData, ColumnDrift, DatasetDrift, DriftOptions};
 use crate::error::ReportError;
 use crate::snapshot::rfc3339;
-use crate::table::{Table, TableKind};
+use tympan_data::metrics::{self, Classification};
+use tympan_data::{ColumnTable, TableKind};
 
 /// What to compute. `ReportConfig::default()` reproduces Evidently's defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -102,23 +102,31 @@ impl Report {
     ) -> Result<Report, ReportError> {
         config.validate()?;
         let (r, p) = std::thread::scope(|s| {
-            let h = s.spawn(|| Table::read(production, TableKind::Production));
-            let r = Table::read(reference, TableKind::Reference);
+            let h = s.spawn(|| ColumnTable::read(production, Some(TableKind::Production)));
+            let r = ColumnTable::read(reference, Some(TableKind::Reference));
             let p = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
             (r, p)
         });
         Report::from_tables(config, r?, p?)
     }
 
-    /// Computes the report from tables already in memory (see [`Table::from_parts`]).
+    /// Computes the report from tables already in memory (see [`ColumnTable::from_parts`] and
+    /// [`ColumnTable::from_rows`]); each needs at least one row.
     ///
     /// The tables are consumed because their numeric columns are sorted in place.
     pub fn from_tables(
         config: &ReportConfig,
-        mut reference: Table,
-        mut production: Table,
+        mut reference: ColumnTable,
+        mut production: ColumnTable,
     ) -> Result<Report, ReportError> {
         config.validate()?;
+        for table in [&reference, &production] {
+            if table.rows() == 0 {
+                return Err(ReportError::NoRows {
+                    path: table.path().to_path_buf(),
+                });
+            }
+        }
         if reference.pca_columns() != production.pca_columns() {
             return Err(ReportError::ColumnMismatch {
                 reference_path: reference.path().to_path_buf(),
@@ -169,7 +177,7 @@ impl Report {
             )
         });
 
-        let counts = |l: &crate::table::Labels| -> Vec<(String, u64)> {
+        let counts = |l: &tympan_data::Labels| -> Vec<(String, u64)> {
             l.names().iter().cloned().zip(l.counts()).collect()
         };
         let ref_target = counts(reference.target());
@@ -193,7 +201,7 @@ impl Report {
             options,
         ));
 
-        let classification = classification::classify(production.target(), &predictions);
+        let classification = metrics::classify(production.target(), &predictions);
         Ok(Report {
             generator: format!("tympan-report {}", env!("CARGO_PKG_VERSION")),
             generated_at: rfc3339(now),

@@ -8,8 +8,8 @@ use tympan_core::audio::AudioLimits;
 use tympan_core::embedding::{Embedder, EMBEDDING_FILE};
 use tympan_core::model::TrainConfig;
 use tympan_core::registry::ModelRegistry;
-use tympan_core::table::read_table;
 use tympan_core::training::train_version;
+use tympan_data::read_table;
 use tympan_embed::{auto_source, embed_dataset, EmbedRequest, FrontEndChoice};
 
 use crate::config::ServeConfig;

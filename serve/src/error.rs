@@ -10,7 +10,7 @@ use tympan_core::audio::AudioError;
 use tympan_core::embedding::EmbedError;
 use tympan_core::model::ModelError;
 use tympan_core::registry::RegistryError;
-use tympan_core::table::DataError;
+use tympan_data::DataError;
 
 /// An error answered to a client.
 #[derive(Debug, Clone, PartialEq, Eq)]

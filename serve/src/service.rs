@@ -14,7 +14,7 @@ use tympan_core::audio::AudioLimits;
 use tympan_core::challenger::{retrain, Decision, PromotionPolicy};
 use tympan_core::embedding::Embedder;
 use tympan_core::registry::{ModelRegistry, ModelVersion};
-use tympan_core::table::{read_table, validate_label, FeedbackLog, LabeledRow};
+use tympan_data::{read_table, validate_label, FeedbackLog, LabeledRow};
 
 use crate::config::ServeConfig;
 use crate::error::ApiError;

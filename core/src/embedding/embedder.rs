@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::audio::{AudioLimits, ResamplerRecipe};
-use crate::durable::write_atomic;
 use crate::features::FeatureConfig;
+use tympan_data::durable::write_atomic;
 
 use super::featurizer::{ClipFeatures, Featurizer};
 use super::{EmbedError, Projection, StandardScaler};

@@ -7,16 +7,11 @@
 //! allocation is a bug.
 #![allow(dead_code)]
 
-use std::io::Read;
-use std::path::Path;
 use std::sync::OnceLock;
 
 use tympan_core::audio::{decode_bytes, AudioError, AudioLimits};
 use tympan_core::embedding::{EmbedError, Embedder, Featurizer};
 use tympan_core::features::FeatureConfig;
-use tympan_core::table::{
-    read_table, read_table_from_reader, DataError, FeedbackLog, LabeledRow, Table, TableKind,
-};
 
 /// Components of the fuzzing embedding (the project's default width).
 pub const FUZZ_COMPONENTS: usize = 16;
@@ -151,111 +146,4 @@ pub fn decode_embed(data: &[u8]) {
         vector.iter().all(|v| v.is_finite()),
         "non-finite embedding {vector:?}"
     );
-}
-
-fn check_table(t: &Table) {
-    assert!(t.dim >= 1);
-    for row in &t.rows {
-        assert_eq!(row.vector.len(), t.dim);
-        assert!(row.vector.iter().all(|v| v.is_finite()));
-        assert!(!row.target.is_empty());
-        assert_eq!(row.prediction.is_some(), t.kind == TableKind::Production);
-    }
-}
-
-fn check_data_error(e: &DataError) {
-    assert!(!e.to_string().is_empty());
-    if let DataError::Label(_) = e {
-        panic!("reading a table gave a label error: {e}");
-    }
-}
-
-/// Target `read_table`: parse arbitrary bytes as a reference or production table.
-pub fn read_table_bytes(data: &[u8]) {
-    match read_table_from_reader(Path::new("fuzz.csv"), data) {
-        Ok(t) => check_table(&t),
-        Err(DataError::Io { source, .. }) => {
-            panic!("I/O error reading bytes held in memory: {source}")
-        }
-        Err(e) => check_data_error(&e),
-    }
-}
-
-/// Vector length the feedback-log target opens the log with: what the first line's field count
-/// implies for a production table (`n + 2` fields), between 1 and 32.
-fn log_dim(data: &[u8]) -> usize {
-    let first = data.split(|&b| b == b'\n').next().unwrap_or(&[]);
-    let fields = first.iter().filter(|&&b| b == b',').count() + 1;
-    fields.saturating_sub(2).clamp(1, 32)
-}
-
-/// Target `feedback_log`: arbitrary bytes as an existing `prod_data.csv`. Opening may refuse the
-/// file, but must never lose a complete row of a valid log; once open, an appended row must read
-/// back intact after every row that was there.
-pub fn feedback_log(data: &[u8]) {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let path = dir.path().join("prod_data.csv");
-    std::fs::write(&path, data).expect("write the log");
-    let dim = log_dim(data);
-    // What a repaired log must hold: the bytes up to the last newline, read as a table. It must
-    // open when a row appended to it reads back as one more record.
-    let complete = &data[..data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)];
-    let before = if data.is_empty() {
-        // An empty file is a new log: open writes its header.
-        Some(Table {
-            kind: TableKind::Production,
-            dim,
-            rows: Vec::new(),
-        })
-    } else {
-        read_table_from_reader(&path, complete)
-            .ok()
-            .filter(|t| t.kind == TableKind::Production && t.dim == dim)
-    };
-    let probe = format!("{}probe,probe\n", "0,".repeat(dim));
-    let appendable = before.as_ref().is_some_and(|before| {
-        read_table_from_reader(&path, complete.chain(probe.as_bytes())).is_ok_and(|t| {
-            t.rows.len() == before.rows.len() + 1 && t.rows[..before.rows.len()] == before.rows[..]
-        })
-    });
-    let log = match FeedbackLog::open(&path, dim) {
-        Ok(log) => log,
-        Err(e) => {
-            check_data_error(&e);
-            assert!(
-                !appendable,
-                "a log whose complete lines are a valid, appendable table was refused: {e}"
-            );
-            let on_disk = std::fs::read(&path).expect("read the log");
-            assert!(
-                on_disk == data || on_disk == complete,
-                "a refused log lost more than its torn last line"
-            );
-            return;
-        }
-    };
-    let kept = read_table(&path).expect("an opened log reads back");
-    assert_eq!(kept.kind, TableKind::Production);
-    assert_eq!(kept.dim, dim);
-    assert_eq!(log.rows(), kept.rows.len() as u64);
-    let before = before.expect("an opened log was a valid production table");
-    assert_eq!(kept.rows, before.rows, "opening changed complete rows");
-    let row = LabeledRow {
-        vector: (0..dim).map(|i| i as f32 * 0.25 - 1.0).collect(),
-        target: "say \"seven\", twice".into(),
-        prediction: Some("7".into()),
-    };
-    assert_eq!(
-        log.append(&row).expect("append"),
-        kept.rows.len() as u64 + 1
-    );
-    drop(log);
-    let after = read_table(&path).expect("the log reads back after an append");
-    assert_eq!(
-        after.rows.len(),
-        kept.rows.len() + 1,
-        "the appended row merged with or split the rows before it"
-    );
-    assert_eq!(after.rows[..kept.rows.len()], kept.rows[..]);
-    assert_eq!(after.rows.last(), Some(&row), "the appended row changed");
 }

@@ -1,5 +1,8 @@
-//! Classification quality of the production rows (target vs prediction),
-//! with scikit-learn's conventions.
+//! Classification quality (target vs prediction) with scikit-learn's conventions, computed once
+//! for the whole workspace: the report's [`Classification`] and the registry's
+//! [`ClassificationMetrics`] come from the same confusion matrix, over labels in the one order of
+//! [`sort_labels`] (numbers as numbers: "2" before "10").
+//!
 //!
 //! * Labels are the sorted union of targets and predictions (`unique_labels`),
 //!   so a class that is only ever predicted, or never predicted, still gets a
@@ -14,8 +17,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::drift::sort_labels;
-use crate::table::Labels;
+use crate::{sort_labels, Labels};
 
 /// Precision, recall and F1 of one class.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -212,6 +214,90 @@ fn quote_list(labels: &[String]) -> String {
     }
 }
 
+/// The summary kept with each model in the registry and shown by `/model`.
+/// Precision, recall, F1 and support of one class, as the registry stores them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassScores {
+    /// The class label.
+    pub label: String,
+    /// Precision.
+    pub precision: f64,
+    /// Recall.
+    pub recall: f64,
+    /// F1 score.
+    pub f1: f64,
+    /// Number of true rows of this class.
+    pub support: usize,
+}
+
+/// Quality of predictions against true labels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassificationMetrics {
+    /// Number of rows.
+    pub rows: usize,
+    /// Share of correct predictions.
+    pub accuracy: f64,
+    /// Mean recall over the classes present in the targets.
+    pub balanced_accuracy: f64,
+    /// Unweighted mean of the per-class F1.
+    pub macro_f1: f64,
+    /// Unweighted mean precision.
+    pub macro_precision: f64,
+    /// Unweighted mean recall.
+    pub macro_recall: f64,
+    /// Support-weighted mean F1.
+    pub weighted_f1: f64,
+    /// Per-class scores, in `labels` order.
+    pub per_class: Vec<ClassScores>,
+    /// Labels of the confusion matrix rows (truth) and columns (prediction).
+    pub labels: Vec<String>,
+    /// `confusion[i][j]`: rows of true class `labels[i]` predicted as `labels[j]`.
+    pub confusion: Vec<Vec<usize>>,
+}
+
+impl ClassificationMetrics {
+    /// Computes every metric from parallel slices of true and predicted labels.
+    pub fn compute<S: AsRef<str>>(targets: &[S], predictions: &[S]) -> Self {
+        assert_eq!(
+            targets.len(),
+            predictions.len(),
+            "one prediction per target"
+        );
+        Self::from(&classify_str(targets, predictions))
+    }
+}
+
+impl From<&Classification> for ClassificationMetrics {
+    fn from(c: &Classification) -> Self {
+        Self {
+            rows: c.rows as usize,
+            accuracy: c.accuracy,
+            balanced_accuracy: c.balanced_accuracy,
+            macro_f1: c.macro_avg.f1,
+            macro_precision: c.macro_avg.precision,
+            macro_recall: c.macro_avg.recall,
+            weighted_f1: c.weighted_avg.f1,
+            per_class: c
+                .per_class
+                .iter()
+                .map(|m| ClassScores {
+                    label: m.label.clone(),
+                    precision: m.precision,
+                    recall: m.recall,
+                    f1: m.f1,
+                    support: m.support as usize,
+                })
+                .collect(),
+            labels: c.labels.clone(),
+            confusion: c
+                .confusion_matrix
+                .iter()
+                .map(|row| row.iter().map(|&n| n as usize).collect())
+                .collect(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,5 +327,31 @@ mod tests {
         // recall(a) = 0.5, recall(z) = 0 (no true samples)
         assert_eq!(c.macro_avg.recall, 0.25);
         assert!(c.warnings.iter().any(|w| w.contains("no true samples")));
+    }
+
+    #[test]
+    fn matches_scikit_learn_on_a_small_case() {
+        // sklearn: y_true = [a a b b c], y_pred = [a b b b a]
+        // accuracy 0.6, balanced_accuracy (0.5 + 1 + 0) / 3, macro F1 (0.5 + 0.8 + 0) / 3.
+        let t = ["a", "a", "b", "b", "c"];
+        let p = ["a", "b", "b", "b", "a"];
+        let m = ClassificationMetrics::compute(&t, &p);
+        assert!((m.accuracy - 0.6).abs() < 1e-12);
+        assert!((m.balanced_accuracy - 0.5).abs() < 1e-12);
+        assert!((m.macro_f1 - 1.3 / 3.0).abs() < 1e-12);
+        assert!((m.weighted_f1 - (0.5 * 2.0 + 0.8 * 2.0) / 5.0).abs() < 1e-12);
+        assert_eq!(
+            m.confusion,
+            vec![vec![1, 1, 0], vec![0, 2, 0], vec![1, 0, 0]]
+        );
+    }
+
+    #[test]
+    fn numeric_labels_in_the_same_order_for_the_registry_and_the_report() {
+        // Core once sorted labels as text ("10" before "2") and the report as numbers.
+        let t = ["2", "10", "2"];
+        let m = ClassificationMetrics::compute(&t, &t);
+        assert_eq!(m.labels, ["2", "10"]);
+        assert_eq!(classify_str(&t, &t).labels, m.labels);
     }
 }

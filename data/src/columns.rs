@@ -108,8 +108,19 @@ impl ColumnTable {
         expect: Option<TableKind>,
         bytes: &[u8],
     ) -> Result<ColumnTable, DataError> {
-        let reader = TableReader::new(&name.into(), bytes, expect)?;
-        Self::read_from(reader, bytes.len() as u64)
+        Self::from_reader(name, bytes, bytes.len() as u64, expect)
+    }
+
+    /// Reads a table from any reader of `len` bytes (the size only guides allocation), with the
+    /// same rules as [`ColumnTable::read`]; errors and reports name it `name` (e.g. a file name
+    /// without the folders a client should not see).
+    pub fn from_reader(
+        name: impl Into<PathBuf>,
+        input: impl std::io::Read,
+        len: u64,
+        expect: Option<TableKind>,
+    ) -> Result<ColumnTable, DataError> {
+        Self::read_from(TableReader::new(&name.into(), input, expect)?, len)
     }
 
     /// Fills the columns from `reader`; `len`, the input's size in bytes, sizes them.

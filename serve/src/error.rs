@@ -12,6 +12,8 @@ use tympan_core::model::ModelError;
 use tympan_core::registry::RegistryError;
 use tympan_data::DataError;
 
+use crate::service::ServiceError;
+
 /// An error answered to a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -158,6 +160,22 @@ impl From<RegistryError> for ApiError {
     }
 }
 
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Embed(e) => e.into(),
+            ServiceError::Model(e) => e.into(),
+            ServiceError::Data(e) => e.into(),
+            ServiceError::Registry(e) => e.into(),
+            ServiceError::VectorLength { .. } => Self::unprocessable(e.to_string()),
+            ServiceError::NoReport(detail) => Self::new(Status::Conflict, "no_report", detail),
+            ServiceError::ReferenceWidth { .. }
+            | ServiceError::NoCurrentModel
+            | ServiceError::Report(_) => Self::internal(e.to_string()),
+        }
+    }
+}
+
 /// Catchers so that Rocket's own errors (unknown route, bad form...) are JSON too.
 pub fn catchers() -> Vec<rocket::Catcher> {
     rocket::catchers![default_catcher]
@@ -214,5 +232,40 @@ mod tests {
         // A client's own mistake keeps its explanation.
         let body: serde_json::Value = client.get("/refused").dispatch().into_json().unwrap();
         assert_eq!(body["detail"], "label: empty");
+    }
+
+    #[rocket::get("/service/<case>")]
+    fn service_error(case: &str) -> Result<&'static str, ApiError> {
+        let e = match case {
+            "no_report" => ServiceError::NoReport("prod_data.csv: no data rows".into()),
+            "vector" => ServiceError::VectorLength {
+                got: 3,
+                expected: 16,
+            },
+            "label" => ServiceError::Data(DataError::Label("empty".into())),
+            _ => ServiceError::Data(DataError::Io {
+                path: "/srv/tympan/data/prod_data.csv".into(),
+                source: std::io::Error::other("disk full"),
+            }),
+        };
+        Err(e.into())
+    }
+
+    #[test]
+    fn service_errors_map_to_one_status_each() {
+        let rocket = rocket::build().mount("/", rocket::routes![service_error]);
+        let client = Client::tracked(rocket).unwrap();
+        for (case, status, code) in [
+            ("no_report", Status::Conflict, "no_report"),
+            ("vector", Status::UnprocessableEntity, "unprocessable"),
+            ("label", Status::UnprocessableEntity, "invalid_label"),
+            ("io", Status::InternalServerError, "internal"),
+        ] {
+            let resp = client.get(format!("/service/{case}")).dispatch();
+            assert_eq!(resp.status(), status, "{case}");
+            let body: serde_json::Value = resp.into_json().unwrap();
+            assert_eq!(body["error"], code, "{case}");
+            assert!(!body["detail"].as_str().unwrap().contains("/srv"), "{case}");
+        }
     }
 }

@@ -167,3 +167,88 @@ pub async fn from_raw(
         prediction: None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rocket::http::{ContentType, Status};
+    use rocket::local::blocking::Client;
+
+    const LIMIT: u64 = 64;
+
+    fn describe(s: Submission) -> String {
+        match s.clip {
+            ClipInput::Audio(a) => format!("audio {} {:?}", a.len(), s.target),
+            ClipInput::Vector(v) => format!("vector {v:?} {:?}", s.target),
+        }
+    }
+
+    #[rocket::post("/json", data = "<data>")]
+    async fn json(data: Data<'_>) -> Result<String, ApiError> {
+        from_json(data, LIMIT).await.map(describe)
+    }
+
+    #[rocket::post("/raw", data = "<data>")]
+    async fn raw(ct: Option<&ContentType>, data: Data<'_>) -> Result<String, ApiError> {
+        from_raw(ct, data, LIMIT, Some("7".into()))
+            .await
+            .map(describe)
+    }
+
+    fn client() -> Client {
+        Client::tracked(rocket::build().mount("/", rocket::routes![json, raw])).unwrap()
+    }
+
+    fn post(client: &Client, uri: &str, ct: ContentType, body: &[u8]) -> (Status, String) {
+        let resp = client.post(uri).header(ct).body(body).dispatch();
+        (resp.status(), resp.into_string().unwrap_or_default())
+    }
+
+    #[test]
+    fn json_takes_exactly_one_of_audio_and_vector() {
+        let c = client();
+        let ok = post(
+            &c,
+            "/json",
+            ContentType::JSON,
+            br#"{"vector":[1,-2.5],"target":"a"}"#,
+        );
+        assert_eq!(ok, (Status::Ok, r#"vector [1.0, -2.5] Some("a")"#.into()));
+        let ok = post(
+            &c,
+            "/json",
+            ContentType::JSON,
+            br#"{"audio_base64":"AAEC"}"#,
+        );
+        assert_eq!(ok, (Status::Ok, "audio 3 None".into()));
+        for body in [
+            &br#"{"vector":[1],"audio_base64":"AAEC"}"#[..],
+            br#"{}"#,
+            br#"{"audio_base64":"not base64!"}"#,
+            br#"{"vector":[1],"path":"/etc/passwd"}"#,
+            br#"{"vector":[1"#,
+        ] {
+            let (status, text) = post(&c, "/json", ContentType::JSON, body);
+            assert_eq!(status, Status::UnprocessableEntity, "{text}");
+            assert!(text.contains("\"error\""), "{text}");
+        }
+    }
+
+    #[test]
+    fn bodies_over_the_limit_are_413_and_odd_types_415() {
+        let c = client();
+        // Base64 of 66 bytes: within the inflated JSON cap, over the audio limit once decoded.
+        let b64 = base64::engine::general_purpose::STANDARD.encode([0u8; 66]);
+        let body = format!(r#"{{"audio_base64":"{b64}"}}"#);
+        let (status, _) = post(&c, "/json", ContentType::JSON, body.as_bytes());
+        assert_eq!(status, Status::PayloadTooLarge);
+        let (status, _) = post(&c, "/raw", ContentType::WAV, &[1u8; 65]);
+        assert_eq!(status, Status::PayloadTooLarge);
+        let ok = post(&c, "/raw", ContentType::WAV, &[1u8; 64]);
+        assert_eq!(ok, (Status::Ok, r#"audio 64 Some("7")"#.into()));
+        let (status, text) = post(&c, "/raw", ContentType::Plain, b"hello");
+        assert_eq!(status, Status::UnsupportedMediaType, "{text}");
+        let (status, _) = post(&c, "/raw", ContentType::Binary, b"");
+        assert_eq!(status, Status::UnprocessableEntity);
+    }
+}

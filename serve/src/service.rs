@@ -4,6 +4,7 @@
 //! The served model is one immutable snapshot behind an atomic pointer: a request loads it once
 //! and never waits; a retraining builds a new snapshot on its own thread and swaps it in.
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,14 +13,62 @@ use arc_swap::ArcSwap;
 use serde::Serialize;
 use tympan_core::audio::AudioLimits;
 use tympan_core::challenger::{retrain, Decision, PromotionPolicy};
-use tympan_core::embedding::Embedder;
-use tympan_core::registry::{ModelRegistry, ModelVersion};
-use tympan_data::{read_table, validate_label, FeedbackLog, LabeledRow};
+use tympan_core::embedding::{EmbedError, Embedder};
+use tympan_core::model::ModelError;
+use tympan_core::registry::{ModelRegistry, ModelVersion, RegistryError};
+use tympan_data::{
+    read_table, validate_label, ColumnTable, DataError, FeedbackLog, LabeledRow, Table, TableKind,
+};
+use tympan_report::ReportError;
 
 use crate::config::ServeConfig;
-use crate::error::ApiError;
 use crate::input::ClipInput;
 use crate::metrics::Metrics;
+
+/// Why the service could not do what was asked; `serve::error` maps each to an HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The clip could not be embedded (undecodable, unsupported, too long), or the embedding
+    /// could not be loaded.
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+    /// The model could not predict or train.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// A table or label was refused, or a data file could not be read or written.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// The model registry could not do it.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// A vector of the wrong length was sent.
+    #[error("vector has {got} values, the embedding has {expected}")]
+    VectorLength {
+        /// Values sent.
+        got: usize,
+        /// Values the embedding produces.
+        expected: usize,
+    },
+    /// The reference rows do not have the embedding's width.
+    #[error("{} has {got} PCA columns, the embedding produces {expected}", path.display())]
+    ReferenceWidth {
+        /// The reference table.
+        path: PathBuf,
+        /// Its width.
+        got: usize,
+        /// The embedding's.
+        expected: usize,
+    },
+    /// The registry points at no model.
+    #[error("the registry has no current model")]
+    NoCurrentModel,
+    /// No report can be computed yet (typically: no feedback row so far).
+    #[error("{0}")]
+    NoReport(String),
+    /// The report files could not be written.
+    #[error(transparent)]
+    Report(ReportError),
+}
 
 /// A prediction as answered to clients.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -46,6 +95,9 @@ pub struct FeedbackResponse {
     pub rows_until_retrain: Option<u64>,
     /// Whether this row started a retraining.
     pub retraining_started: bool,
+    /// Whether this row started a check of the drift and F1 triggers, which retrains when one
+    /// fires (on the retraining thread, after the answer).
+    pub trigger_check_started: bool,
     /// The prediction stored with the row.
     pub prediction: String,
     /// The model version serving now.
@@ -83,22 +135,34 @@ pub struct Service {
 }
 
 impl Service {
-    /// Loads the embedding, the current model, the reference rows and the feedback log.
-    pub fn open(config: ServeConfig) -> anyhow::Result<Self> {
+    /// Loads the embedding, the current model, the reference rows and the feedback log from the
+    /// configured folders.
+    pub fn open(config: ServeConfig) -> Result<Self, ServiceError> {
         let limits = AudioLimits {
             max_seconds: config.max_seconds,
         };
         let embedder = Embedder::load(&config.artifacts, limits)?;
+        let reference = read_table(&config.ref_path())?;
+        Self::from_parts(config, embedder, reference)
+    }
+
+    /// A service over an embedding and reference rows already in memory; the current model
+    /// comes from the registry in `config.artifacts` and the feedback log is opened (or
+    /// created) at `config.prod_path()`.
+    pub fn from_parts(
+        config: ServeConfig,
+        embedder: Embedder,
+        reference: Table,
+    ) -> Result<Self, ServiceError> {
+        if reference.dim != embedder.dim() || reference.kind != TableKind::Reference {
+            return Err(ServiceError::ReferenceWidth {
+                path: config.ref_path(),
+                got: reference.dim,
+                expected: embedder.dim(),
+            });
+        }
         let registry = ModelRegistry::new(&config.artifacts);
         let live = registry.load_current(embedder.fingerprint())?;
-        let reference = read_table(&config.ref_path())?;
-        anyhow::ensure!(
-            reference.dim == embedder.dim(),
-            "{} has {} PCA columns, the embedding produces {}",
-            config.ref_path().display(),
-            reference.dim,
-            embedder.dim()
-        );
         let feedback = FeedbackLog::open(&config.prod_path(), embedder.dim())?;
         let metrics = Metrics::new();
         metrics.set_model(&live.meta.version);
@@ -136,7 +200,7 @@ impl Service {
         self.retraining.load(Ordering::SeqCst)
     }
 
-    fn vector_of(&self, clip: &ClipInput) -> Result<(Vec<f32>, Option<f64>), ApiError> {
+    fn vector_of(&self, clip: &ClipInput) -> Result<(Vec<f32>, Option<f64>), ServiceError> {
         match clip {
             ClipInput::Audio(bytes) => {
                 let e = self.embedder.embed_bytes(bytes, None)?;
@@ -144,11 +208,10 @@ impl Service {
             }
             ClipInput::Vector(v) => {
                 if v.len() != self.embedder.dim() {
-                    return Err(ApiError::unprocessable(format!(
-                        "vector has {} values, the embedding has {}",
-                        v.len(),
-                        self.embedder.dim()
-                    )));
+                    return Err(ServiceError::VectorLength {
+                        got: v.len(),
+                        expected: self.embedder.dim(),
+                    });
                 }
                 Ok((v.clone(), None))
             }
@@ -156,7 +219,7 @@ impl Service {
     }
 
     /// Classifies a clip.
-    pub fn predict(&self, clip: &ClipInput) -> Result<PredictResponse, ApiError> {
+    pub fn predict(&self, clip: &ClipInput) -> Result<PredictResponse, ServiceError> {
         let start = Instant::now();
         let (vector, duration) = self.vector_of(clip)?;
         let live = self.current();
@@ -182,13 +245,15 @@ impl Service {
         })
     }
 
-    /// Stores one feedback row (blocking: it fsyncs) and starts a retraining every k rows.
+    /// Stores one feedback row (blocking: it fsyncs), starts a retraining every k rows, and
+    /// every `trigger_check_every` rows has the retraining thread check the drift and F1
+    /// triggers (a report takes milliseconds to seconds: never inside the request).
     pub fn feedback(
         self: &Arc<Self>,
         clip: &ClipInput,
         target: &str,
         prediction: Option<&str>,
-    ) -> Result<FeedbackResponse, ApiError> {
+    ) -> Result<FeedbackResponse, ServiceError> {
         validate_label(target)?;
         if let Some(p) = prediction {
             validate_label(p)?;
@@ -205,25 +270,31 @@ impl Service {
         })?;
         self.metrics.feedback_rows.set(rows as i64);
         let k = self.config.retrain_every;
-        let due = (k > 0 && rows.is_multiple_of(k)) || self.quality_trigger(rows);
-        let retraining_started = due && self.start_retraining();
+        let retrain_due = k > 0 && rows.is_multiple_of(k);
+        let retraining_started = retrain_due && self.start_job(Job::Retrain);
+        let trigger_check_started =
+            !retrain_due && self.trigger_check_due(rows) && self.start_job(Job::CheckTriggers);
         Ok(FeedbackResponse {
             rows,
             rows_until_retrain: (k > 0).then(|| k - rows % k),
             retraining_started,
+            trigger_check_started,
             prediction,
             model_version: self.current().meta.version.clone(),
         })
     }
 
-    /// The optional triggers beside "every k rows": dataset drift, or production F1 under a
-    /// threshold, checked every `trigger_check_every` rows.
-    fn quality_trigger(&self, rows: u64) -> bool {
+    /// Whether this row count is one at which the optional triggers (dataset drift, production
+    /// F1 under a threshold) are checked.
+    fn trigger_check_due(&self, rows: u64) -> bool {
         let c = &self.config;
         let enabled = c.retrain_on_drift || c.retrain_below_f1.is_some();
-        if !enabled || c.trigger_check_every == 0 || !rows.is_multiple_of(c.trigger_check_every) {
-            return false;
-        }
+        enabled && c.trigger_check_every > 0 && rows.is_multiple_of(c.trigger_check_every)
+    }
+
+    /// Whether the drift or F1 trigger fires on the current report (on the retraining thread).
+    fn quality_trigger(&self) -> bool {
+        let c = &self.config;
         match self.report() {
             Ok(report) => {
                 let s = report.snapshot();
@@ -231,7 +302,7 @@ impl Service {
                     || c.retrain_below_f1.is_some_and(|t| s.macro_f1 < t)
             }
             Err(e) => {
-                eprintln!("trigger check skipped: {}", e.detail);
+                eprintln!("trigger check skipped: {e}");
                 false
             }
         }
@@ -240,13 +311,31 @@ impl Service {
     /// Starts a retraining on its own thread unless one runs; a request during a run makes it
     /// run once more afterwards. Returns whether a new run started.
     pub fn start_retraining(self: &Arc<Self>) -> bool {
+        self.start_job(Job::Retrain)
+    }
+
+    /// Starts `job` on the retraining thread unless that thread is busy. A retraining asked for
+    /// meanwhile runs once more afterwards; a trigger check is dropped (the run under way, or
+    /// the next check, covers it).
+    fn start_job(self: &Arc<Self>, job: Job) -> bool {
         if self.retraining.swap(true, Ordering::SeqCst) {
-            self.retrain_pending.store(true, Ordering::SeqCst);
+            if job == Job::Retrain {
+                self.retrain_pending.store(true, Ordering::SeqCst);
+            }
             return false;
         }
         let service = Arc::clone(self);
+        let mut job = job;
         std::thread::spawn(move || loop {
-            if let Err(e) = service.retrain_now() {
+            let retrain = job == Job::Retrain || service.quality_trigger();
+            job = Job::Retrain;
+            // When no trigger fired, a retraining asked for during the check still runs below.
+            let outcome = if retrain {
+                service.retrain_now().map(drop)
+            } else {
+                Ok(())
+            };
+            if let Err(e) = outcome {
                 eprintln!("retraining failed: {e:?}");
                 service
                     .metrics
@@ -269,7 +358,7 @@ impl Service {
 
     /// Retrains on reference + production rows now (on the calling thread), stores the
     /// challenger and swaps it in if it is not worse than the champion.
-    pub fn retrain_now(&self) -> anyhow::Result<RetrainReport> {
+    pub fn retrain_now(&self) -> Result<RetrainReport, ServiceError> {
         let start = Instant::now();
         let production = read_table(&self.config.prod_path())?.rows;
         let champion = self.current();
@@ -322,11 +411,11 @@ impl Service {
     }
 
     /// Re-reads `current` from the registry and serves it (after `tympan models promote`).
-    pub fn reload(&self) -> Result<String, ApiError> {
+    pub fn reload(&self) -> Result<String, ServiceError> {
         let version = self
             .registry
             .current()?
-            .ok_or_else(|| ApiError::internal("the registry has no current model"))?;
+            .ok_or(ServiceError::NoCurrentModel)?;
         let loaded = self
             .registry
             .load_for_embedding(&version, self.embedder.fingerprint())?;
@@ -336,41 +425,50 @@ impl Service {
     }
 
     /// Serves the previous champion again.
-    pub fn rollback(&self) -> Result<String, ApiError> {
+    pub fn rollback(&self) -> Result<String, ServiceError> {
         self.registry.rollback()?;
         self.reload()
     }
 
     /// Computes the drift and quality report of reference vs production.
-    pub fn report(&self) -> Result<tympan_report::Report, ApiError> {
+    pub fn report(&self) -> Result<tympan_report::Report, ServiceError> {
         self.report_with_note(None)
     }
 
-    fn report_with_note(&self, note: Option<String>) -> Result<tympan_report::Report, ApiError> {
+    fn report_with_note(
+        &self,
+        note: Option<String>,
+    ) -> Result<tympan_report::Report, ServiceError> {
         let config = tympan_report::ReportConfig {
             model_version: Some(self.current().meta.version.clone()),
             note,
             ..Default::default()
         };
-        let (ref_path, prod_path) = (self.config.ref_path(), self.config.prod_path());
-        // Clients see the data files by name only: where the server keeps them is the
-        // operator's business (the full error goes to the log).
-        let by_name = |path: &std::path::Path| {
-            path.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        };
-        let mut report =
-            tympan_report::Report::compute(&config, &ref_path, &prod_path).map_err(|e| {
-                let full = e.to_string();
-                eprintln!("report: {full}");
-                let detail = full
-                    .replace(&ref_path.display().to_string(), &by_name(&ref_path))
-                    .replace(&prod_path.display().to_string(), &by_name(&prod_path));
-                ApiError::new(rocket::http::Status::Conflict, "no_report", detail)
-            })?;
-        report.reference.path = by_name(&ref_path);
-        report.production.path = by_name(&prod_path);
+        // The reference rows are in memory already; the production rows are read from the log
+        // through the one table reader. Both are named by file name only: where the server keeps
+        // its files is the operator's business, not the client's.
+        let no_report = |e: &dyn std::fmt::Display| ServiceError::NoReport(e.to_string());
+        let reference = ColumnTable::from_rows(
+            file_name(&self.config.ref_path()),
+            self.embedder.dim(),
+            &self.reference,
+        )
+        .map_err(|e| no_report(&e))?;
+        let prod_path = self.config.prod_path();
+        let production = std::fs::File::open(&prod_path)
+            .map_err(|e| DataError::io(&prod_path, e))
+            .and_then(|file| {
+                let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+                ColumnTable::from_reader(
+                    file_name(&prod_path),
+                    file,
+                    len,
+                    Some(TableKind::Production),
+                )
+            })
+            .map_err(|e| no_report(&e))?;
+        let report = tympan_report::Report::from_tables(&config, reference, production)
+            .map_err(|e| no_report(&e))?;
         let snapshot = report.snapshot();
         self.metrics.drift_share.set(snapshot.drift_share);
         self.metrics.report_f1.set(snapshot.macro_f1);
@@ -386,7 +484,23 @@ impl Service {
                     eprintln!("writing the report failed: {e}");
                 }
             }
-            Err(e) => eprintln!("report skipped: {}", e.detail),
+            Err(e) => eprintln!("report skipped: {e}"),
         }
     }
+}
+
+/// What the retraining thread is asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Job {
+    /// Retrain now.
+    Retrain,
+    /// Compute the report and retrain if a drift or F1 trigger fires.
+    CheckTriggers,
+}
+
+/// The last component of a path, the only part of it a client may see.
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }

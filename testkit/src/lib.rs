@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod deployment;
 pub mod fuzz;
 pub mod hostile;
 pub mod wav;

@@ -83,7 +83,7 @@ pub async fn retrain(
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
         .map(Json)
-        .map_err(|e| ApiError::internal(format!("{e:#}")))
+        .map_err(ApiError::from)
 }
 
 /// Serve the previous champion again.

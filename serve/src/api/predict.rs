@@ -19,7 +19,7 @@ async fn run_predict(
     sub: Submission,
 ) -> Result<Json<PredictResponse>, ApiError> {
     // Embedding a clip is CPU work of a fraction of a millisecond: run it inline.
-    service.predict(&sub.clip).map(Json)
+    Ok(Json(service.predict(&sub.clip)?))
 }
 
 async fn run_feedback(
@@ -38,6 +38,7 @@ async fn run_feedback(
     .await
     .map_err(|e| ApiError::internal(format!("feedback task failed: {e}")))?
     .map(Json)
+    .map_err(ApiError::from)
 }
 
 /// Classify a clip sent as multipart/form-data (field `file`).

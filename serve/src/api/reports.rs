@@ -16,6 +16,7 @@ async fn compute(service: State<'_>) -> Result<tympan_report::Report, ApiError> 
     tokio::task::spawn_blocking(move || service.report())
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(ApiError::from)
 }
 
 /// Drift and classification-quality report of reference vs production data (HTML).

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, every crate's unit and end-to-end tests (librosa
 # parity, format variants, the HTTP service, the browser), then the container stack when a Docker
-# engine answers. The two real datasets the tests use are fetched first when missing.
+# engine answers. What the tests need is installed first when missing (as root; otherwise the
+# missing packages are named), and the two real datasets are fetched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== test dependencies"
+scripts/install-test-deps.sh
 echo "== datasets"
 scripts/fetch-fsdd.sh
 scripts/fetch-drums.sh

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use serde_json::json;
 use tympan_core::audio::AudioLimits;
@@ -13,7 +13,9 @@ use tympan_core::model::TrainConfig;
 use tympan_core::registry::ModelRegistry;
 use tympan_data::metrics::ClassificationMetrics;
 use tympan_data::{read_table, LabeledRow};
-use tympan_embed::{auto_source, discover, featurize_clips, meta_path, FilePattern, LabelSource};
+use tympan_embed::{
+    auto_source, discover, embed_clips, read_group_column, FilePattern, LabelSource,
+};
 
 /// Options of `tympan evaluate`.
 #[derive(Args, Debug)]
@@ -117,30 +119,6 @@ fn load_rows(args: &EvaluateArgs) -> Result<Rows> {
     }
 }
 
-fn read_group_column(table: &Path, name: &str, rows: usize) -> Result<Vec<String>> {
-    let path = meta_path(table);
-    let mut reader =
-        csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
-    let col = reader
-        .headers()?
-        .iter()
-        .position(|h| h == name)
-        .ok_or_else(|| anyhow!("{} has no column {name:?}", path.display()))?;
-    let values = reader
-        .records()
-        .map(|r| Ok(r?.get(col).unwrap_or_default().to_string()))
-        .collect::<Result<Vec<String>>>()?;
-    if values.len() != rows {
-        bail!(
-            "{} has {} rows, {} has {rows}",
-            path.display(),
-            values.len(),
-            table.display()
-        );
-    }
-    Ok(values)
-}
-
 fn rows_from_audio(args: &EvaluateArgs, dir: &Path) -> Result<Rows> {
     let embedder = Embedder::load(&args.artifacts, AudioLimits::default())?;
     let source = match &args.label_pattern {
@@ -158,31 +136,20 @@ fn rows_from_audio(args: &EvaluateArgs, dir: &Path) -> Result<Rows> {
         ),
         None => None,
     };
-    let mut rows = Vec::new();
-    let mut groups = Vec::new();
-    for (clip, result) in
-        dataset
+    let embedded = embed_clips(&embedder, &dataset)?;
+    for skipped in &embedded.skipped {
+        eprintln!("skipped {}: {}", skipped.path.display(), skipped.reason);
+    }
+    let groups = group_col.map(|c| {
+        embedded
             .clips
             .iter()
-            .zip(featurize_clips(embedder.featurizer(), &dataset.clips, None))
-    {
-        match result {
-            Ok(f) => {
-                rows.push(LabeledRow {
-                    vector: embedder.project(&f.vector)?,
-                    target: clip.label.clone(),
-                    prediction: None,
-                });
-                if let Some(c) = group_col {
-                    groups.push(clip.groups[c].clone());
-                }
-            }
-            Err(e) => eprintln!("skipped {}: {e}", clip.path.display()),
-        }
-    }
+            .map(|clip| clip.groups[c].clone())
+            .collect()
+    });
     Ok(Rows {
-        rows,
-        groups: group_col.map(|_| groups),
+        rows: embedded.rows,
+        groups,
     })
 }
 

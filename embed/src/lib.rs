@@ -6,14 +6,17 @@
 #![warn(missing_docs)]
 
 mod labels;
+mod meta;
 mod run;
 
 pub use labels::{
     auto_source, discover, Clip, Dataset, FilePattern, LabelSource, AUDIO_EXTENSIONS,
     DEFAULT_PATTERN,
 };
+pub use meta::{meta_path, read_group_column};
 pub use run::{
-    embed_dataset, featurize_clips, meta_path, EmbedRequest, EmbedSummary, FrontEndChoice, Skipped,
+    embed_clips, embed_dataset, featurize_clips, reference_rows, EmbedRequest, EmbedSummary,
+    EmbeddedClips, FrontEndChoice, Skipped,
 };
 
 /// Default number of PCA components.

@@ -10,7 +10,8 @@ use tympan_core::embedding::{ClipFeatures, EmbedError, Embedder, Featurizer};
 use tympan_core::features::{DatasetProfile, FeatureConfig};
 use tympan_data::{write_table, LabeledRow, TableKind};
 
-use crate::labels::{discover, Clip, LabelSource};
+use crate::labels::{discover, Clip, Dataset, LabelSource};
+use crate::meta::write_meta;
 use crate::{EmbedCommandError, DEFAULT_COMPONENTS};
 
 /// Everything an embed run needs.
@@ -83,16 +84,6 @@ pub struct EmbedSummary {
     pub decisions: Vec<String>,
 }
 
-/// The side file beside a table: one line per row with the source file and the group values
-/// (e.g. the speaker), so group-wise evaluation needs no extra column in the table itself.
-pub fn meta_path(table: &Path) -> PathBuf {
-    let stem = table
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    table.with_file_name(format!("{stem}.meta.csv"))
-}
-
 /// Computes the clip vectors of `clips` on all cores, in order.
 pub fn featurize_clips(
     featurizer: &Featurizer,
@@ -109,6 +100,67 @@ pub fn featurize_clips(
             r
         })
         .collect()
+}
+
+/// Projects the clip vectors of `clips` through `embedder` into rows labelled by their clips,
+/// on all cores, in order.
+pub fn reference_rows(
+    embedder: &Embedder,
+    clips: &[&Clip],
+    vectors: &[Vec<f32>],
+) -> Result<Vec<LabeledRow>, EmbedError> {
+    clips
+        .par_iter()
+        .zip(vectors)
+        .map(|(clip, v)| {
+            Ok(LabeledRow {
+                vector: embedder.project(v)?,
+                target: clip.label.clone(),
+                prediction: None,
+            })
+        })
+        .collect()
+}
+
+/// The clips of a dataset embedded with an embedding already fitted.
+#[derive(Debug)]
+pub struct EmbeddedClips<'a> {
+    /// The clips that embedded, in dataset order.
+    pub clips: Vec<&'a Clip>,
+    /// One row per clip of [`EmbeddedClips::clips`].
+    pub rows: Vec<LabeledRow>,
+    /// The files that failed, and why.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Embeds every clip of `dataset` with `embedder` (no fitting, nothing written): what
+/// evaluating a model on new audio needs.
+pub fn embed_clips<'a>(
+    embedder: &Embedder,
+    dataset: &'a Dataset,
+) -> Result<EmbeddedClips<'a>, EmbedError> {
+    let results = featurize_clips(embedder.featurizer(), &dataset.clips, None);
+    let mut clips = Vec::with_capacity(results.len());
+    let mut vectors = Vec::with_capacity(results.len());
+    let mut skipped = Vec::new();
+    for (clip, result) in dataset.clips.iter().zip(results) {
+        match result {
+            Ok(f) => {
+                clips.push(clip);
+                vectors.push(f.vector);
+            }
+            Err(e) => skipped.push(Skipped {
+                path: clip.path.clone(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+    let rows = reference_rows(embedder, &clips, &vectors)?;
+    Ok(EmbeddedClips {
+        clips,
+        rows,
+        skipped,
+    })
 }
 
 /// Runs the whole embed command.
@@ -183,19 +235,10 @@ pub fn embed_dataset(req: EmbedRequest) -> Result<EmbedSummary, EmbedCommandErro
             (e, decisions)
         }
     };
-    let rows = kept
-        .par_iter()
-        .zip(&vectors)
-        .map(|((clip, _), v)| {
-            Ok(LabeledRow {
-                vector: embedder.project(v)?,
-                target: clip.label.clone(),
-                prediction: None,
-            })
-        })
-        .collect::<Result<Vec<_>, EmbedError>>()?;
+    let kept_clips: Vec<&Clip> = kept.iter().map(|(clip, _)| *clip).collect();
+    let rows = reference_rows(&embedder, &kept_clips, &vectors)?;
     write_table(&req.out, TableKind::Reference, embedder.dim(), &rows)?;
-    write_meta(&req.out, &dataset.group_names, &kept)?;
+    write_meta(&req.out, &dataset.group_names, &kept_clips)?;
 
     Ok(EmbedSummary {
         rows: rows.len(),
@@ -256,31 +299,4 @@ impl EmbeddingPlan {
             Self::Fit { featurizer, .. } => featurizer,
         }
     }
-}
-
-fn write_meta(
-    table: &Path,
-    group_names: &[String],
-    kept: &[(&Clip, ClipFeatures)],
-) -> Result<(), EmbedCommandError> {
-    let path = meta_path(table);
-    tympan_data::durable::write_atomic_with(&path, |file| {
-        let mut w = csv::Writer::from_writer(std::io::BufWriter::new(file));
-        let mut header = vec!["file".to_string()];
-        header.extend(group_names.iter().cloned());
-        w.write_record(&header)?;
-        for (clip, _) in kept {
-            let name = clip
-                .path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let mut record = vec![name];
-            record.extend(clip.groups.iter().cloned());
-            w.write_record(&record)?;
-        }
-        w.flush()?;
-        Ok(())
-    })
-    .map_err(|e| EmbedCommandError::Io(format!("{}: {e}", path.display())))
 }

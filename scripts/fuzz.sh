@@ -25,7 +25,7 @@ command -v cargo-fuzz >/dev/null || {
 regression_dir() {
   case "$1" in
     decode_embed) echo "core/tests/fuzz-regressions/$1" ;;
-    *) echo "data/tests/fuzz-regressions/$1" ;;
+    *) echo "data-layer/tests/fuzz-regressions/$1" ;;
   esac
 }
 

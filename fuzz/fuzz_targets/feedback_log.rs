@@ -1,7 +1,7 @@
-//! `feedback_log`: see `data/tests/fuzzing/mod.rs`, shared with the regression test.
+//! `feedback_log`: see `data-layer/tests/fuzzing/mod.rs`, shared with the regression test.
 #![no_main]
 
-#[path = "../../data/tests/fuzzing/mod.rs"]
+#[path = "../../data-layer/tests/fuzzing/mod.rs"]
 mod checks;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::feedback_log(data));

@@ -7,18 +7,10 @@
 
 mod fuzzing;
 
-use std::path::PathBuf;
-
-fn replay(target: &str, check: fn(&[u8])) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fuzz-regressions")
-        .join(target);
-    tympan_testkit::fuzz::replay(&dir, check);
-}
-
 #[test]
 fn decode_embed_inputs() {
-    replay("decode_embed", fuzzing::decode_embed);
+    let dir = env!("CARGO_MANIFEST_DIR");
+    tympan_testkit::fuzz::replay_target(dir, "decode_embed", fuzzing::decode_embed);
 }
 
 #[test]

@@ -5,13 +5,8 @@
 
 mod fuzzing;
 
-use std::path::PathBuf;
-
 fn replay(target: &str, check: fn(&[u8])) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fuzz-regressions")
-        .join(target);
-    tympan_testkit::fuzz::replay(&dir, check);
+    tympan_testkit::fuzz::replay_target(env!("CARGO_MANIFEST_DIR"), target, check);
 }
 
 #[test]

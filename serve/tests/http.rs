@@ -2,23 +2,13 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use common::{clip, csv_rows, multipart, post, TestServer};
+use tympan_testkit::poll::wait_for;
 
 const SPEAKERS: [&str; 6] = ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"];
-
-fn wait_for<F: FnMut() -> bool>(timeout: Duration, mut f: F) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
-}
 
 #[test]
 fn predicts_real_clips_through_every_input_form() {

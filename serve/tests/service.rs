@@ -2,7 +2,7 @@
 //! tones (`tympan_testkit::deployment`) served by `Service::from_parts`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Parser;
 use tympan_core::audio::AudioLimits;
@@ -11,6 +11,7 @@ use tympan_serve::input::ClipInput;
 use tympan_serve::service::ServiceError;
 use tympan_serve::{ServeConfig, Service};
 use tympan_testkit::deployment::{clip, Deployment, CLASSES};
+use tympan_testkit::poll::wait_for;
 
 #[derive(Parser)]
 struct Cli {
@@ -37,17 +38,6 @@ fn service(d: &Deployment, extra: &[&str]) -> Arc<Service> {
     assert_eq!(embedder.fingerprint(), d.embedder.fingerprint());
     let service = Service::from_parts(config, embedder, d.reference.clone()).unwrap();
     Arc::new(service)
-}
-
-fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
 }
 
 #[test]

@@ -3,6 +3,15 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
+/// Replays `<crate>/tests/fuzz-regressions/<target>/` through `check`; `manifest_dir` is the
+/// crate's `CARGO_MANIFEST_DIR`.
+pub fn replay_target(manifest_dir: &str, target: &str, check: impl Fn(&[u8])) {
+    let dir = Path::new(manifest_dir)
+        .join("tests/fuzz-regressions")
+        .join(target);
+    replay(&dir, check);
+}
+
 /// Runs `check` on every file of `dir` (sorted) and fails, listing them, if any panicked.
 pub fn replay(dir: &Path, check: impl Fn(&[u8])) {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)

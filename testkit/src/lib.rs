@@ -9,4 +9,5 @@
 pub mod deployment;
 pub mod fuzz;
 pub mod hostile;
+pub mod poll;
 pub mod wav;

@@ -400,21 +400,53 @@ fn numeric_drift(
             (s, Some(p))
         }
     };
-    let score = p_value.unwrap_or(statistic);
-    ColumnDrift {
-        column: name.to_owned(),
-        kind,
+    let measured = Measured {
         test,
         statistic,
         p_value,
-        score,
         threshold,
-        drifted: test.is_drift(score, threshold),
         ks_method,
-        reference_rows: reference.len(),
-        current_rows: current.len(),
-        distinct_values: distinct,
-        distribution: numeric_histogram(reference, current),
+    };
+    let sizes = [reference.len(), current.len(), distinct];
+    let distribution = numeric_histogram(reference, current);
+    measured.into_column(name, kind, sizes, distribution)
+}
+
+/// What a test measured on one column, before it becomes a [`ColumnDrift`].
+struct Measured {
+    test: StatTest,
+    statistic: f64,
+    p_value: Option<f64>,
+    threshold: f64,
+    ks_method: Option<KsMethod>,
+}
+
+impl Measured {
+    /// The column's result; `sizes` is reference rows, current rows and distinct values.
+    fn into_column(
+        self,
+        name: &str,
+        kind: ColumnKind,
+        sizes: [usize; 3],
+        distribution: Distribution,
+    ) -> ColumnDrift {
+        // The decision is on the p-value when the test has one, else on the statistic.
+        let score = self.p_value.unwrap_or(self.statistic);
+        ColumnDrift {
+            column: name.to_owned(),
+            kind,
+            test: self.test,
+            statistic: self.statistic,
+            p_value: self.p_value,
+            score,
+            threshold: self.threshold,
+            drifted: self.test.is_drift(score, self.threshold),
+            ks_method: self.ks_method,
+            reference_rows: sizes[0],
+            current_rows: sizes[1],
+            distinct_values: sizes[2],
+            distribution,
+        }
     }
 }
 
@@ -460,22 +492,15 @@ fn categorical_drift(name: &str, counts: CategoryCounts, options: &DriftOptions)
             return categorical_drift(name, counts, &opts);
         }
     };
-    let score = p_value.unwrap_or(statistic);
-    ColumnDrift {
-        column: name.to_owned(),
-        kind,
+    let measured = Measured {
         test,
         statistic,
         p_value,
-        score,
         threshold,
-        drifted: test.is_drift(score, threshold),
         ks_method: None,
-        reference_rows: reference_rows as usize,
-        current_rows: current_rows as usize,
-        distinct_values: distinct,
-        distribution: Distribution::Categorical(counts),
-    }
+    };
+    let sizes = [reference_rows as usize, current_rows as usize, distinct];
+    measured.into_column(name, kind, sizes, Distribution::Categorical(counts))
 }
 
 /// Equal-width histogram of both sorted samples over their pooled range.

@@ -183,23 +183,18 @@ impl Report {
         let ref_target = counts(reference.target());
         let cur_target = counts(production.target());
         let cur_pred = counts(&predictions);
-        columns.push(drift::column_drift(
-            "target",
-            ColumnData::Categorical(CategoryCounts::from_counts(
-                pairs(&ref_target),
-                pairs(&cur_target),
-            )),
-            options,
-        ));
-        // Prediction drift: production predictions against the reference *targets*.
-        columns.push(drift::column_drift(
-            "prediction",
-            ColumnData::Categorical(CategoryCounts::from_counts(
-                pairs(&ref_target),
-                pairs(&cur_pred),
-            )),
-            options,
-        ));
+        // Target drift, and prediction drift: production predictions against the reference
+        // *targets*.
+        for (name, current) in [("target", &cur_target), ("prediction", &cur_pred)] {
+            columns.push(drift::column_drift(
+                name,
+                ColumnData::Categorical(CategoryCounts::from_counts(
+                    pairs(&ref_target),
+                    pairs(current),
+                )),
+                options,
+            ));
+        }
 
         let classification = metrics::classify(production.target(), &predictions);
         Ok(Report {

@@ -12,6 +12,8 @@ use tympan_core::model::ModelError;
 use tympan_core::registry::RegistryError;
 use tympan_core::table::DataError;
 
+use crate::request_log::RequestId;
+
 /// An error answered to a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -82,15 +84,30 @@ pub const INTERNAL_DETAIL: &str = "the server failed to answer; its log has the 
 
 impl<'r> Responder<'r, 'static> for ApiError {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
-        let detail = if self.status == Status::InternalServerError {
-            eprintln!(
-                "{} {}: {} {}: {}",
-                req.method(),
-                req.uri().path(),
-                self.status.code,
-                self.error,
-                self.detail
+        let request_id = RequestId::of(req);
+        let route = crate::metrics::endpoint(req);
+        if self.status.code >= 500 {
+            tracing::error!(
+                request_id,
+                route,
+                status = self.status.code,
+                error = self.error,
+                detail = %self.detail,
+                "request failed"
             );
+        } else {
+            // The detail is the server's own explanation (what is wrong, which limit), at most
+            // naming a field or a content type: never the uploaded data.
+            tracing::warn!(
+                request_id,
+                route,
+                status = self.status.code,
+                reason = self.error,
+                detail = %self.detail,
+                "request refused"
+            );
+        }
+        let detail = if self.status == Status::InternalServerError {
             INTERNAL_DETAIL.to_string()
         } else {
             self.detail

@@ -198,11 +198,14 @@ impl Service {
             Some(p) => p.to_string(),
             None => self.current().model.predict_label(&vector)?.to_string(),
         };
-        let rows = self.feedback.append(&LabeledRow {
-            vector,
-            target: target.to_string(),
-            prediction: Some(prediction.clone()),
-        })?;
+        let rows = self
+            .feedback
+            .append(&LabeledRow {
+                vector,
+                target: target.to_string(),
+                prediction: Some(prediction.clone()),
+            })
+            .inspect_err(|e| tracing::error!(error = %e, "appending the feedback row failed"))?;
         self.metrics.feedback_rows.set(rows as i64);
         let k = self.config.retrain_every;
         let due = (k > 0 && rows.is_multiple_of(k)) || self.quality_trigger(rows);
@@ -231,7 +234,7 @@ impl Service {
                     || c.retrain_below_f1.is_some_and(|t| s.macro_f1 < t)
             }
             Err(e) => {
-                eprintln!("trigger check skipped: {}", e.detail);
+                tracing::warn!(detail = %e.detail, "trigger check skipped");
                 false
             }
         }
@@ -247,7 +250,7 @@ impl Service {
         let service = Arc::clone(self);
         std::thread::spawn(move || loop {
             if let Err(e) = service.retrain_now() {
-                eprintln!("retraining failed: {e:?}");
+                tracing::error!(error = %format!("{e:#}"), "retraining failed");
                 service
                     .metrics
                     .retrainings
@@ -306,6 +309,25 @@ impl Service {
             }])
             .inc();
         let d = &outcome.decision;
+        tracing::info!(
+            challenger = %version,
+            serving = %serving,
+            champion = %d.champion,
+            promoted = d.promoted,
+            reason = %d.reason,
+            train_rows = d.train_rows,
+            production_rows = production.len(),
+            reference_eval_rows = d.reference_eval_rows,
+            production_eval_rows = d.production_eval_rows,
+            champion_score = d.champion_score.score,
+            challenger_score = d.challenger_score.score,
+            champion_reference_f1 = d.champion_score.reference_f1,
+            challenger_reference_f1 = d.challenger_score.reference_f1,
+            champion_production_f1 = d.champion_score.production_f1,
+            challenger_production_f1 = d.challenger_score.production_f1,
+            seconds,
+            "retraining"
+        );
         self.write_report(format!(
             "retraining {version}: {} ({}; {} reference + {} production evaluation rows)",
             if d.promoted { "promoted" } else { "rejected" },
@@ -363,7 +385,7 @@ impl Service {
         let mut report =
             tympan_report::Report::compute(&config, &ref_path, &prod_path).map_err(|e| {
                 let full = e.to_string();
-                eprintln!("report: {full}");
+                tracing::warn!(error = %full, "report not computed");
                 let detail = full
                     .replace(&ref_path.display().to_string(), &by_name(&ref_path))
                     .replace(&prod_path.display().to_string(), &by_name(&prod_path));
@@ -383,10 +405,10 @@ impl Service {
         match self.report_with_note(Some(note)) {
             Ok(report) => {
                 if let Err(e) = tympan_report::write_outputs(&report, &self.config.reports) {
-                    eprintln!("writing the report failed: {e}");
+                    tracing::error!(error = %e, "writing the report failed");
                 }
             }
-            Err(e) => eprintln!("report skipped: {}", e.detail),
+            Err(e) => tracing::warn!(detail = %e.detail, "report skipped"),
         }
     }
 }

@@ -177,7 +177,9 @@ fn rows_from_audio(args: &EvaluateArgs, dir: &Path) -> Result<Rows> {
                     groups.push(clip.groups[c].clone());
                 }
             }
-            Err(e) => eprintln!("skipped {}: {e}", clip.path.display()),
+            Err(e) => {
+                tracing::warn!(path = %clip.path.display(), reason = %e, "skipped a file")
+            }
         }
     }
     Ok(Rows {

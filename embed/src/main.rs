@@ -57,10 +57,13 @@ struct Args {
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
+    #[command(flatten)]
+    log: tympan_log::LogArgs,
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    args.log.init()?;
     let limits = AudioLimits {
         max_seconds: args.max_seconds,
     };
@@ -106,7 +109,7 @@ fn main() -> Result<()> {
         println!("front end: {d}");
     }
     for s in &summary.skipped {
-        eprintln!("skipped {}: {}", s.path.display(), s.reason);
+        tracing::warn!(path = %s.path.display(), reason = %s.reason, "skipped a file");
     }
     println!(
         "embedded {} clips ({:.0} s of audio) in {:.2} s -> {} ({} components, {:.1}% variance); skipped {}",

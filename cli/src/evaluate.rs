@@ -177,9 +177,8 @@ fn rows_from_audio(args: &EvaluateArgs, dir: &Path) -> Result<Rows> {
                     groups.push(clip.groups[c].clone());
                 }
             }
-            Err(e) => {
-                tracing::warn!(path = %clip.path.display(), reason = %e, "skipped a file")
-            }
+            // The same `skipped PATH: REASON` report as `tympan embed`'s.
+            Err(e) => eprintln!("skipped {}: {e}", clip.path.display()),
         }
     }
     Ok(Rows {

@@ -109,7 +109,9 @@ fn main() -> Result<()> {
         println!("front end: {d}");
     }
     for s in &summary.skipped {
-        tracing::warn!(path = %s.path.display(), reason = %s.reason, "skipped a file");
+        // A report of the run in a fixed `skipped PATH: REASON` form (tests and scripts parse
+        // it), not a log line.
+        eprintln!("skipped {}: {}", s.path.display(), s.reason);
     }
     println!(
         "embedded {} clips ({:.0} s of audio) in {:.2} s -> {} ({} components, {:.1}% variance); skipped {}",

@@ -86,26 +86,26 @@ impl<'r> Responder<'r, 'static> for ApiError {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         let request_id = RequestId::of(req);
         let route = crate::metrics::endpoint(req);
+        // One event shape for both outcomes (a level is fixed per call site, hence the macro).
+        macro_rules! answered {
+            ($level:expr, $message:literal) => {
+                tracing::event!(
+                    $level,
+                    request_id,
+                    route,
+                    status = self.status.code,
+                    reason = self.error,
+                    detail = %self.detail,
+                    $message
+                )
+            };
+        }
         if self.status.code >= 500 {
-            tracing::error!(
-                request_id,
-                route,
-                status = self.status.code,
-                error = self.error,
-                detail = %self.detail,
-                "request failed"
-            );
+            answered!(tracing::Level::ERROR, "request failed");
         } else {
             // The detail is the server's own explanation (what is wrong, which limit), at most
             // naming a field or a content type: never the uploaded data.
-            tracing::warn!(
-                request_id,
-                route,
-                status = self.status.code,
-                reason = self.error,
-                detail = %self.detail,
-                "request refused"
-            );
+            answered!(tracing::Level::WARN, "request refused");
         }
         let detail = if self.status == Status::InternalServerError {
             INTERNAL_DETAIL.to_string()

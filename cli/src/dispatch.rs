@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+use clap::ValueEnum;
+
 const PREFIX: &str = "tympan-";
 
 /// Folders searched for `tympan-<sub>`: this executable's own folder first, then `PATH`.
@@ -55,8 +57,10 @@ pub fn find_plugins() -> Vec<String> {
     names
 }
 
-/// Runs `tympan-<args[0]>` with the remaining arguments and returns its exit status.
-pub fn run_external(args: &[String]) -> ExitCode {
+/// Runs `tympan-<args[0]>` with the remaining arguments and returns its exit status. The
+/// subcommand logs in this command's format (`tympan --log-format json embed ...`) unless its
+/// own arguments say otherwise.
+pub fn run_external(args: &[String], log: tympan_log::LogArgs) -> ExitCode {
     let Some((name, rest)) = args.split_first() else {
         return ExitCode::FAILURE;
     };
@@ -70,7 +74,16 @@ pub fn run_external(args: &[String]) -> ExitCode {
         }
         return ExitCode::FAILURE;
     };
-    match Command::new(&binary).args(rest).status() {
+    let format = log
+        .log_format
+        .to_possible_value()
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default();
+    let status = Command::new(&binary)
+        .args(rest)
+        .env("TYMPAN_LOG_FORMAT", format)
+        .status();
+    match status {
         Ok(status) => match status.code() {
             Some(0) => ExitCode::SUCCESS,
             Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),

@@ -137,6 +137,7 @@ fn rows_from_audio(args: &EvaluateArgs, dir: &Path) -> Result<Rows> {
         None => None,
     };
     let embedded = embed_clips(&embedder, &dataset)?;
+    // The same `skipped PATH: REASON` report as `tympan embed`'s.
     for skipped in &embedded.skipped {
         eprintln!("skipped {}: {}", skipped.path.display(), skipped.reason);
     }

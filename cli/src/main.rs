@@ -19,6 +19,8 @@ use clap::{CommandFactory, Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    #[command(flatten)]
+    log: tympan_log::LogArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -35,6 +37,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = cli.log.init() {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     let result = match cli.command {
         None => {
             print_help();
@@ -43,7 +49,7 @@ fn main() -> ExitCode {
         Some(Command::Train(a)) => train::run(a),
         Some(Command::Evaluate(a)) => evaluate::run(a),
         Some(Command::Models(a)) => models::run(a),
-        Some(Command::External(args)) => return dispatch::run_external(&args),
+        Some(Command::External(args)) => return dispatch::run_external(&args, cli.log),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -57,10 +57,13 @@ struct Args {
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
+    #[command(flatten)]
+    log: tympan_log::LogArgs,
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    args.log.init()?;
     let limits = AudioLimits {
         max_seconds: args.max_seconds,
     };
@@ -106,6 +109,8 @@ fn main() -> Result<()> {
         println!("front end: {d}");
     }
     for s in &summary.skipped {
+        // A report of the run in a fixed `skipped PATH: REASON` form (tests and scripts parse
+        // it), not a log line.
         eprintln!("skipped {}: {}", s.path.display(), s.reason);
     }
     println!(

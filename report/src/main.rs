@@ -62,6 +62,8 @@ struct Cli {
     /// Model version label stored in the report and the history (marks retrainings on the dashboard).
     #[arg(long, value_name = "VERSION")]
     model_version: Option<String>,
+    #[command(flatten)]
+    log: tympan_log::LogArgs,
 }
 
 fn parse_test(s: &str) -> Result<StatTest, String> {
@@ -125,6 +127,7 @@ fn run_once(cli: &Cli, config: &ReportConfig) -> anyhow::Result<()> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    cli.log.init()?;
     let config = cli.config();
     config.validate()?;
     let Some(every) = cli.every else {
@@ -136,7 +139,7 @@ fn main() -> anyhow::Result<()> {
     loop {
         let started = Instant::now();
         if let Err(e) = run_once(&cli, &config) {
-            eprintln!("tympan-report: {e:#}");
+            tracing::error!(error = %format!("{e:#}"), "report run failed");
         }
         runs += 1;
         if cli.max_runs.is_some_and(|m| runs >= m) {

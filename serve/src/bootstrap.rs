@@ -29,7 +29,7 @@ pub fn ensure_model(config: &ServeConfig) -> Result<()> {
     let have_embedding = config.artifacts.join(EMBEDDING_FILE).is_file();
     if have_embedding && config.ref_path().is_file() {
         if let Some(version) = registry.current()? {
-            eprintln!("bootstrap: model {version} already served; nothing to do");
+            tracing::info!(model_version = %version, "bootstrap: a model is served; nothing to do");
             return Ok(());
         }
     }
@@ -38,7 +38,7 @@ pub fn ensure_model(config: &ServeConfig) -> Result<()> {
     };
     if !have_embedding || !config.ref_path().is_file() {
         let dataset = find_dataset(config)?;
-        eprintln!("bootstrap: embedding {}", dataset.display());
+        tracing::info!(dataset = %dataset.display(), "bootstrap: embedding the dataset");
         let summary = embed_dataset(EmbedRequest {
             source: auto_source(&dataset)?,
             dataset_dir: dataset,
@@ -52,10 +52,10 @@ pub fn ensure_model(config: &ServeConfig) -> Result<()> {
             strict: false,
             progress: false,
         })?;
-        eprintln!(
-            "bootstrap: {} clips embedded in {:.2} s",
-            summary.rows,
-            summary.elapsed.as_secs_f64()
+        tracing::info!(
+            clips = summary.rows,
+            seconds = summary.elapsed.as_secs_f64(),
+            "bootstrap: dataset embedded"
         );
     }
     let embedder = Embedder::load(&config.artifacts, limits)?;
@@ -70,6 +70,6 @@ fn train_first(ref_path: &Path, registry: &ModelRegistry, fingerprint: &str) -> 
     let trained = train_version(&rows, &TrainConfig::default(), None, fingerprint)?;
     let version = registry.save(&trained.model, trained.meta)?;
     registry.promote(&version)?;
-    eprintln!("bootstrap: trained and promoted {version}");
+    tracing::info!(model_version = %version, rows = rows.len(), "bootstrap: first model trained and promoted");
     Ok(())
 }

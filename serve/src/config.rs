@@ -6,6 +6,12 @@ use std::path::PathBuf;
 use clap::Args;
 use tympan_core::challenger::RetrainMode;
 
+/// The reference table's file name in the data folder.
+pub const REF_FILE: &str = "ref_data.csv";
+
+/// The feedback log's file name in the data folder.
+pub const PROD_FILE: &str = "prod_data.csv";
+
 /// Everything the server is configured with.
 #[derive(Args, Debug, Clone)]
 pub struct ServeConfig {
@@ -82,11 +88,11 @@ pub struct ServeConfig {
 impl ServeConfig {
     /// `data/ref_data.csv`.
     pub fn ref_path(&self) -> PathBuf {
-        self.data.join("ref_data.csv")
+        self.data.join(REF_FILE)
     }
 
     /// `data/prod_data.csv`.
     pub fn prod_path(&self) -> PathBuf {
-        self.data.join("prod_data.csv")
+        self.data.join(PROD_FILE)
     }
 }

@@ -14,6 +14,8 @@ use tympan_data::DataError;
 
 use crate::service::ServiceError;
 
+use crate::request_log::RequestId;
+
 /// An error answered to a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -84,15 +86,30 @@ pub const INTERNAL_DETAIL: &str = "the server failed to answer; its log has the 
 
 impl<'r> Responder<'r, 'static> for ApiError {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        let request_id = RequestId::of(req);
+        let route = crate::metrics::endpoint(req);
+        // One event shape for both outcomes (a level is fixed per call site, hence the macro).
+        macro_rules! answered {
+            ($level:expr, $message:literal) => {
+                tracing::event!(
+                    $level,
+                    request_id,
+                    route,
+                    status = self.status.code,
+                    reason = self.error,
+                    detail = %self.detail,
+                    $message
+                )
+            };
+        }
+        if self.status.code >= 500 {
+            answered!(tracing::Level::ERROR, "request failed");
+        } else {
+            // The detail is the server's own explanation (what is wrong, which limit), at most
+            // naming a field or a content type: never the uploaded data.
+            answered!(tracing::Level::WARN, "request refused");
+        }
         let detail = if self.status == Status::InternalServerError {
-            eprintln!(
-                "{} {}: {} {}: {}",
-                req.method(),
-                req.uri().path(),
-                self.status.code,
-                self.error,
-                self.detail
-            );
             INTERNAL_DETAIL.to_string()
         } else {
             self.detail
@@ -169,6 +186,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Registry(e) => e.into(),
             ServiceError::VectorLength { .. } => Self::unprocessable(e.to_string()),
             ServiceError::NoReport(detail) => Self::new(Status::Conflict, "no_report", detail),
+            ServiceError::RetrainingBusy => Self::new(Status::Conflict, "conflict", e.to_string()),
             ServiceError::ReferenceWidth { .. }
             | ServiceError::NoCurrentModel
             | ServiceError::Report(_) => Self::internal(e.to_string()),

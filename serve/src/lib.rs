@@ -15,6 +15,7 @@ pub mod guard;
 pub mod healthcheck;
 pub mod input;
 pub mod metrics;
+pub mod request_log;
 pub mod service;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -51,7 +52,11 @@ pub async fn serve(service: Arc<Service>) -> Result<(), LaunchError> {
     let c = &service.config;
     let public = SocketAddr::new(c.address, c.port);
     if !c.guard {
-        rocket(service, public).launch().await.map_err(Box::new)?;
+        rocket(service, public)
+            .attach(announce(public))
+            .launch()
+            .await
+            .map_err(Box::new)?;
         return Ok(());
     }
     let listener = rocket::tokio::net::TcpListener::bind(public)
@@ -68,6 +73,7 @@ pub async fn serve(service: Arc<Service>) -> Result<(), LaunchError> {
     let closed = service.metrics.guard_closed.clone();
     let loopback = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
     rocket(service, loopback)
+        .attach(announce(public))
         .attach(AdHoc::on_liftoff("connection guard", move |rocket| {
             let upstream = SocketAddr::new(rocket.config().address, rocket.config().port);
             Box::pin(async move {
@@ -78,6 +84,29 @@ pub async fn serve(service: Arc<Service>) -> Result<(), LaunchError> {
         .await
         .map_err(Box::new)?;
     Ok(())
+}
+
+/// The startup line, once Rocket listens: Rocket's own launch lines are quieted (they name its
+/// loopback port behind the guard, not the address clients use). Data files by name only.
+fn announce(public: SocketAddr) -> AdHoc {
+    AdHoc::on_liftoff("startup log", move |rocket| {
+        Box::pin(async move {
+            let Some(service) = rocket.state::<Arc<Service>>() else {
+                return;
+            };
+            let c = &service.config;
+            tracing::info!(
+                address = %public,
+                model_version = %service.current().meta.version,
+                reference = config::REF_FILE,
+                production = config::PROD_FILE,
+                feedback_rows = service.feedback_rows(),
+                retrain_every = c.retrain_every,
+                guard = c.guard,
+                "serving"
+            );
+        })
+    })
 }
 
 /// Builds the Rocket instance for a loaded service, listening on `bind`.
@@ -109,4 +138,5 @@ pub fn rocket(service: Arc<Service>, bind: SocketAddr) -> rocket::Rocket<rocket:
         .mount("/", api::routes())
         .register("/", error::catchers())
         .attach(metrics::RequestMetrics)
+        .attach(request_log::RequestLog)
 }

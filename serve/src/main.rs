@@ -1,10 +1,12 @@
 //! `tympan-serve`: see the crate documentation of `tympan_serve`.
 
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use tympan_log::LogArgs;
 use tympan_serve::{bootstrap, healthcheck, ServeConfig, Service};
 
 /// Serve predictions and feedback, retrain continuously, show reports.
@@ -15,6 +17,8 @@ struct Args {
     command: Option<Command>,
     #[command(flatten)]
     config: ServeConfig,
+    #[command(flatten)]
+    log: LogArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -30,32 +34,42 @@ enum Command {
     Bootstrap,
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     let args = Args::parse();
+    if let Err(e) = args.log.init() {
+        eprintln!("tympan-serve: {e}");
+        return ExitCode::FAILURE;
+    }
+    match run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            // In the log stream, so that a collector sees why the server stopped.
+            tracing::error!(error = %format!("{e:#}"), "tympan-serve stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<ExitCode> {
     if let Some(Command::Healthcheck { url }) = &args.command {
         let url = url
             .clone()
             .unwrap_or_else(|| format!("http://127.0.0.1:{}/health", args.config.port));
         return match healthcheck::check(&url, Duration::from_secs(3)) {
-            Ok(true) => Ok(()),
-            Ok(false) => std::process::exit(1),
+            Ok(true) => Ok(ExitCode::SUCCESS),
+            Ok(false) => Ok(ExitCode::FAILURE),
             Err(e) => {
-                eprintln!("healthcheck: {e}");
-                std::process::exit(1)
+                tracing::error!(url, error = %e, "healthcheck failed");
+                Ok(ExitCode::FAILURE)
             }
         };
     }
     bootstrap::ensure_model(&args.config)?;
     if let Some(Command::Bootstrap) = args.command {
-        return Ok(());
+        return Ok(ExitCode::SUCCESS);
     }
     let service = Arc::new(Service::open(args.config)?);
-    eprintln!(
-        "tympan-serve: model {} on http://{}:{}",
-        service.current().meta.version,
-        service.config.address,
-        service.config.port
-    );
     rocket::execute(tympan_serve::serve(service))?;
-    Ok(())
+    tracing::info!("tympan-serve stopped");
+    Ok(ExitCode::SUCCESS)
 }

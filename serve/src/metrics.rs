@@ -194,6 +194,18 @@ pub struct RequestMetrics;
 #[derive(Clone, Copy)]
 struct Started(Instant);
 
+/// When the request arrived (noted by [`RequestMetrics`] on arrival).
+pub(crate) fn started(req: &Request<'_>) -> Instant {
+    req.local_cache(|| Started(Instant::now())).0
+}
+
+/// The request's route as its path template, or `unmatched`.
+pub(crate) fn endpoint(req: &Request<'_>) -> String {
+    req.route()
+        .map(|r| r.uri.path().to_string())
+        .unwrap_or_else(|| "unmatched".into())
+}
+
 #[rocket::async_trait]
 impl Fairing for RequestMetrics {
     fn info(&self) -> Info {
@@ -204,18 +216,15 @@ impl Fairing for RequestMetrics {
     }
 
     async fn on_request(&self, req: &mut Request<'_>, _: &mut Data<'_>) {
-        req.local_cache(|| Started(Instant::now()));
+        started(req);
     }
 
     async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
         let Some(state) = req.rocket().state::<std::sync::Arc<crate::Service>>() else {
             return;
         };
-        let started = req.local_cache(|| Started(Instant::now())).0;
-        let endpoint = req
-            .route()
-            .map(|r| r.uri.path().to_string())
-            .unwrap_or_else(|| "unmatched".into());
+        let started = started(req);
+        let endpoint = endpoint(req);
         let m = &state.metrics;
         m.requests
             .with_label_values(&[endpoint.as_str(), res.status().code.to_string().as_str()])

@@ -62,6 +62,11 @@ pub enum ServiceError {
     /// The registry points at no model.
     #[error("the registry has no current model")]
     NoCurrentModel,
+    /// A retraining is running already (an admin retraining never runs beside another one: both
+    /// would be compared with the same champion, and the later would replace the earlier's
+    /// promotion unchallenged).
+    #[error("a retraining is running; try again when /model shows its outcome")]
+    RetrainingBusy,
     /// No report can be computed yet (typically: no feedback row so far).
     #[error("{0}")]
     NoReport(String),
@@ -263,11 +268,14 @@ impl Service {
             Some(p) => p.to_string(),
             None => self.current().model.predict_label(&vector)?.to_string(),
         };
-        let rows = self.feedback.append(&LabeledRow {
-            vector,
-            target: target.to_string(),
-            prediction: Some(prediction.clone()),
-        })?;
+        let rows = self
+            .feedback
+            .append(&LabeledRow {
+                vector,
+                target: target.to_string(),
+                prediction: Some(prediction.clone()),
+            })
+            .inspect_err(|e| tracing::error!(error = %e, "appending the feedback row failed"))?;
         self.metrics.feedback_rows.set(rows as i64);
         let k = self.config.retrain_every;
         let retrain_due = k > 0 && rows.is_multiple_of(k);
@@ -302,7 +310,7 @@ impl Service {
                     || c.retrain_below_f1.is_some_and(|t| s.macro_f1 < t)
             }
             Err(e) => {
-                eprintln!("trigger check skipped: {e}");
+                tracing::warn!(error = %e, "trigger check skipped");
                 false
             }
         }
@@ -336,7 +344,7 @@ impl Service {
                 Ok(())
             };
             if let Err(e) = outcome {
-                eprintln!("retraining failed: {e:?}");
+                tracing::error!(error = %e, "retraining failed");
                 service
                     .metrics
                     .retrainings
@@ -356,9 +364,25 @@ impl Service {
         true
     }
 
+    /// Retrains now on the calling thread, unless a retraining is running (then
+    /// [`ServiceError::RetrainingBusy`]): the single-flight rule of [`Service::start_retraining`]
+    /// for a caller that waits for the outcome.
+    pub fn retrain_exclusive(self: &Arc<Self>) -> Result<RetrainReport, ServiceError> {
+        if self.retraining.swap(true, Ordering::SeqCst) {
+            return Err(ServiceError::RetrainingBusy);
+        }
+        let result = self.retrain_now();
+        self.retraining.store(false, Ordering::SeqCst);
+        // A k-row trigger that arrived meanwhile still gets its run.
+        if self.retrain_pending.swap(false, Ordering::SeqCst) {
+            self.start_job(Job::Retrain);
+        }
+        result
+    }
+
     /// Retrains on reference + production rows now (on the calling thread), stores the
     /// challenger and swaps it in if it is not worse than the champion.
-    pub fn retrain_now(&self) -> Result<RetrainReport, ServiceError> {
+    fn retrain_now(&self) -> Result<RetrainReport, ServiceError> {
         let start = Instant::now();
         let production = read_table(&self.config.prod_path())?.rows;
         let champion = self.current();
@@ -395,6 +419,25 @@ impl Service {
             }])
             .inc();
         let d = &outcome.decision;
+        tracing::info!(
+            challenger = %version,
+            serving = %serving,
+            champion = %d.champion,
+            promoted = d.promoted,
+            reason = %d.reason,
+            train_rows = d.train_rows,
+            production_rows = production.len(),
+            reference_eval_rows = d.reference_eval_rows,
+            production_eval_rows = d.production_eval_rows,
+            champion_score = d.champion_score.score,
+            challenger_score = d.challenger_score.score,
+            champion_reference_f1 = d.champion_score.reference_f1,
+            challenger_reference_f1 = d.challenger_score.reference_f1,
+            champion_production_f1 = d.champion_score.production_f1,
+            challenger_production_f1 = d.challenger_score.production_f1,
+            seconds,
+            "retraining"
+        );
         self.write_report(format!(
             "retraining {version}: {} ({}; {} reference + {} production evaluation rows)",
             if d.promoted { "promoted" } else { "rejected" },
@@ -468,7 +511,8 @@ impl Service {
             })
             .map_err(|e| no_report(&e))?;
         let report = tympan_report::Report::from_tables(&config, reference, production)
-            .map_err(|e| no_report(&e))?;
+            .map_err(|e| no_report(&e))
+            .inspect_err(|e| tracing::warn!(error = %e, "report not computed"))?;
         let snapshot = report.snapshot();
         self.metrics.drift_share.set(snapshot.drift_share);
         self.metrics.report_f1.set(snapshot.macro_f1);
@@ -481,10 +525,10 @@ impl Service {
         match self.report_with_note(Some(note)) {
             Ok(report) => {
                 if let Err(e) = tympan_report::write_outputs(&report, &self.config.reports) {
-                    eprintln!("writing the report failed: {e}");
+                    tracing::error!(error = %e, "writing the report failed");
                 }
             }
-            Err(e) => eprintln!("report skipped: {e}"),
+            Err(e) => tracing::warn!(error = %e, "report skipped"),
         }
     }
 }

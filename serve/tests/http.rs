@@ -419,3 +419,91 @@ fn falling_production_f1_triggers_a_retraining_when_enabled() {
     };
     assert!(wait_for(Duration::from_secs(60), model_has_new_class));
 }
+
+/// The log lines whose `message` is `message`.
+fn events<'a>(lines: &'a [serde_json::Value], message: &str) -> Vec<&'a serde_json::Value> {
+    lines.iter().filter(|l| l["message"] == message).collect()
+}
+
+#[test]
+fn json_log_has_one_line_per_request_refusal_and_retraining() {
+    let server = TestServer::start_json_logged(&[("TYMPAN_ADMIN_TOKEN", "log-token")]);
+    let (content_type, body) = multipart(&clip("3_theo_7.wav"), &[]);
+    let resp = ureq::post(&server.url("/predict"))
+        .set("Content-Type", &content_type)
+        .set("X-Request-Id", "e2e-predict.1")
+        .send_bytes(&body)
+        .unwrap();
+    assert_eq!(resp.header("X-Request-Id"), Some("e2e-predict.1"));
+    // A refused upload: its bytes must stay out of the log.
+    let payload = b"PAYLOAD-THAT-MUST-NOT-BE-LOGGED";
+    let resp = match ureq::post(&server.url("/predict"))
+        .set("Content-Type", "text/plain")
+        .set("X-Request-Id", "not a sane id")
+        .send_bytes(payload)
+    {
+        Err(ureq::Error::Status(415, r)) => r,
+        other => panic!("expected a 415, got {other:?}"),
+    };
+    let refused_id = resp.header("X-Request-Id").unwrap().to_string();
+    assert_ne!(refused_id, "not a sane id");
+    let (content_type, body) = multipart(&clip("3_theo_8.wav"), &[("target", "3")]);
+    assert_eq!(post(&server.url("/feedback"), &content_type, &body).0, 200);
+    let report: serde_json::Value = ureq::post(&server.url("/admin/retrain"))
+        .set("Authorization", "Bearer log-token")
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+
+    let lines = server.log_lines();
+    let startup = events(&lines, "serving");
+    assert_eq!(startup.len(), 1, "{lines:#?}");
+    assert_eq!(startup[0]["address"], format!("127.0.0.1:{}", server.port));
+    assert_eq!(startup[0]["model_version"], "v0001");
+    assert_eq!(startup[0]["reference"], "ref_data.csv");
+    assert_eq!(startup[0]["production"], "prod_data.csv");
+
+    let requests = events(&lines, "request");
+    let predict: Vec<_> = requests
+        .iter()
+        .filter(|l| l["request_id"] == "e2e-predict.1")
+        .collect();
+    assert_eq!(predict.len(), 1, "{requests:#?}");
+    assert_eq!(predict[0]["level"], "INFO");
+    assert_eq!(predict[0]["method"], "POST");
+    assert_eq!(predict[0]["route"], "/predict");
+    assert_eq!(predict[0]["status"], 200);
+    assert!(predict[0]["latency_ms"].as_f64().unwrap() > 0.0);
+
+    let refused = events(&lines, "request refused");
+    assert_eq!(refused.len(), 1, "{lines:#?}");
+    assert_eq!(refused[0]["level"], "WARN");
+    assert_eq!(refused[0]["request_id"], refused_id.as_str());
+    assert_eq!(refused[0]["route"], "/predict");
+    assert_eq!(refused[0]["status"], 415);
+    assert_eq!(refused[0]["reason"], "unsupported_media_type");
+    let text = std::fs::read_to_string(server.path(TestServer::LOG)).unwrap();
+    assert!(!text.contains("PAYLOAD-THAT-MUST"), "{text}");
+    // The refused request has its request line too, under the same id.
+    let refused_line: Vec<_> = requests
+        .iter()
+        .filter(|l| l["request_id"] == refused_id.as_str())
+        .collect();
+    assert_eq!(refused_line.len(), 1);
+    assert_eq!(refused_line[0]["status"], 415);
+
+    let retrainings = events(&lines, "retraining");
+    assert_eq!(retrainings.len(), 1, "{lines:#?}");
+    let r = retrainings[0];
+    let decision = &report["decision"];
+    assert_eq!(r["challenger"], report["challenger"]);
+    assert_eq!(r["serving"], report["serving"]);
+    assert_eq!(r["champion"], "v0001");
+    assert_eq!(r["promoted"], decision["promoted"]);
+    assert_eq!(r["champion_score"], decision["champion_score"]["score"]);
+    assert_eq!(r["challenger_score"], decision["challenger_score"]["score"]);
+    assert_eq!(r["train_rows"], decision["train_rows"]);
+    assert_eq!(r["production_rows"], 1);
+    assert!(r["seconds"].as_f64().unwrap() > 0.0);
+}

@@ -128,3 +128,19 @@ fn the_f1_trigger_is_checked_on_the_retraining_thread_and_retrains() {
     let serving = s.current().meta.version.clone();
     assert!(serving == first || serving == classes.meta.version);
 }
+
+#[test]
+fn an_admin_retraining_is_single_flight_and_leaves_the_flag_clear() {
+    let d = Deployment::new(4);
+    let s = service(&d, &[]);
+    for i in 0..4 {
+        s.feedback(&ClipInput::Audio(clip(5_000.0, i)), "whistle", None)
+            .unwrap();
+    }
+    let report = s.retrain_exclusive().unwrap();
+    assert_eq!(report.challenger, s.registry().versions().unwrap()[1]);
+    assert!(!s.is_retraining(), "the flag stayed set");
+    // A second one right after is a run of its own, not refused.
+    assert!(s.retrain_exclusive().is_ok());
+    assert_eq!(s.registry().versions().unwrap().len(), 3);
+}

@@ -71,7 +71,7 @@ fn guard(admin: Result<Admin, ApiError>) -> Result<(), ApiError> {
 }
 
 /// Retrain now (waits for the result).
-#[utoipa::path(post, path = "/admin/retrain", tag = "admin", security(("bearer" = [])), responses((status = 200, body = RetrainReport), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+#[utoipa::path(post, path = "/admin/retrain", tag = "admin", security(("bearer" = [])), responses((status = 200, body = RetrainReport), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
 #[post("/admin/retrain")]
 pub async fn retrain(
     service: State<'_>,
@@ -79,7 +79,7 @@ pub async fn retrain(
 ) -> Result<Json<RetrainReport>, ApiError> {
     guard(admin)?;
     let service: Arc<Service> = Arc::clone(service.inner());
-    tokio::task::spawn_blocking(move || service.retrain_now())
+    tokio::task::spawn_blocking(move || service.retrain_exclusive())
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
         .map(Json)

@@ -31,11 +31,26 @@ pub struct TestServer {
     pub port: u16,
     child: Option<Child>,
     env: Vec<(String, String)>,
+    /// Run with `--log-format json` and the log in [`TestServer::LOG`] instead of the test's
+    /// stderr.
+    json_log: bool,
 }
 
 impl TestServer {
+    /// The JSON log's file name in the server's folder.
+    pub const LOG: &'static str = "serve.log";
+
     /// Starts a server on an empty folder (it embeds FSDD and trains first) with extra env.
     pub fn start(env: &[(&str, &str)]) -> Self {
+        Self::start_with(env, false)
+    }
+
+    /// [`TestServer::start`] with `--log-format json`, the log kept in [`TestServer::LOG`].
+    pub fn start_json_logged(env: &[(&str, &str)]) -> Self {
+        Self::start_with(env, true)
+    }
+
+    fn start_with(env: &[(&str, &str)], json_log: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let env = env
             .iter()
@@ -46,6 +61,7 @@ impl TestServer {
             port: 0,
             child: None,
             env,
+            json_log,
         };
         s.launch();
         s
@@ -54,7 +70,18 @@ impl TestServer {
     /// (Re)starts the process in the same folder on a new port.
     pub fn launch(&mut self) {
         self.port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_tympan-serve"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tympan-serve"));
+        if self.json_log {
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.path(Self::LOG))
+                .unwrap();
+            command.args(["--log-format", "json"]).stderr(log);
+        } else {
+            command.stderr(Stdio::inherit());
+        }
+        let child = command
             .current_dir(self.dir.path())
             .env("TYMPAN_DATASET", fsdd_dir())
             .env("TYMPAN_ADDRESS", "127.0.0.1")
@@ -62,7 +89,6 @@ impl TestServer {
             .env("TYMPAN_RETRAIN_EVERY", "0")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
         self.child = Some(child);
@@ -117,6 +143,20 @@ impl TestServer {
             .filter(|l| l.starts_with(prefix))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum()
+    }
+
+    /// Every line of the JSON log, parsed (panics on a line that is not a JSON object).
+    pub fn log_lines(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.path(Self::LOG))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {l}"));
+                assert!(v.is_object(), "{l}");
+                v
+            })
+            .collect()
     }
 
     /// Current model version.

@@ -72,7 +72,6 @@ pub mod report;
 pub mod snapshot;
 pub mod stattest;
 pub mod svg;
-pub mod synth;
 pub mod table;
 
 pub use classification::Classification;

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 use tympan_report::drift::CategoryCounts;
-use tympan_report::synth::sample;
 use tympan_report::{classification, ks, stattest, JsBase, Report, ReportConfig, StatTest};
+use tympan_testkit::synth::sample;
 
 fn vectors() -> Value {
     let path = vectors_dir().join("vectors.json");

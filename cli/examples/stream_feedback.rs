@@ -17,7 +17,7 @@ use tympan_core::registry::{now_rfc3339, ModelMeta, ModelVersion};
 use tympan_data::LabeledRow;
 
 fn fsdd_dir() -> PathBuf {
-    tympan_core::fsdd::for_tests(env!("CARGO_MANIFEST_DIR"))
+    tympan_testkit::fsdd::recordings()
 }
 
 fn accuracy(model: &Model, rows: &[LabeledRow]) -> f64 {

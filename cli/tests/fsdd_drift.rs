@@ -14,7 +14,7 @@ use tympan_embed::{
 };
 
 fn fsdd_dir() -> PathBuf {
-    tympan_core::fsdd::for_tests(env!("CARGO_MANIFEST_DIR"))
+    tympan_testkit::fsdd::recordings()
 }
 
 /// Links the FSDD files of the chosen speakers into a new folder.

@@ -1,5 +1,5 @@
 //! Finding the default dataset, the Free Spoken Digit Dataset's `recordings/` folder, the same way
-//! everywhere (server bootstrap, tests, benches, examples).
+//! everywhere (server bootstrap; tests, benches and examples through `tympan_testkit::fsdd`).
 
 use std::path::{Path, PathBuf};
 
@@ -19,11 +19,4 @@ pub fn locate(roots: &[&Path]) -> Option<PathBuf> {
         .iter()
         .flat_map(|root| CANDIDATES.iter().map(move |c| root.join(c)))
         .find(|p| p.is_dir())
-}
-
-/// [`locate`] from a crate's manifest folder (its parent is the repository root), for tests and
-/// benches; panics with the fix when the dataset is missing.
-pub fn for_tests(manifest_dir: &str) -> PathBuf {
-    let root = Path::new(manifest_dir).join("..");
-    locate(&[&root]).expect("FSDD not found: run scripts/fetch-fsdd.sh or set TYMPAN_FSDD")
 }

@@ -13,7 +13,7 @@ use tympan_embed::{
 
 /// 40 FSDD files (4 digits x 2 speakers x 5 takes) linked into `dir`, plus a broken one.
 fn small_dataset(dir: &Path) -> PathBuf {
-    let fsdd = tympan_core::fsdd::for_tests(env!("CARGO_MANIFEST_DIR"));
+    let fsdd = tympan_testkit::fsdd::recordings();
     std::fs::create_dir_all(dir).unwrap();
     for d in 0..4 {
         for s in ["jackson", "theo"] {

@@ -11,7 +11,7 @@ use tympan_data::read_table;
 use tympan_testkit::hostile::{audio_corpus, refused_labels, Expected, NON_UTF8, STORED_LABELS};
 
 fn fsdd() -> PathBuf {
-    tympan_core::fsdd::for_tests(env!("CARGO_MANIFEST_DIR"))
+    tympan_testkit::fsdd::recordings()
 }
 
 /// Links `n` FSDD clips of digit `digit` into `dir` and returns their paths.

@@ -3,8 +3,8 @@
 //! Jensen–Shannon), from CSV parsing to HTML.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use tympan_report::synth::{write_csv_pair, SynthSpec};
 use tympan_report::{Report, ReportConfig};
+use tympan_testkit::synth::{write_csv_pair, SynthSpec};
 
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");

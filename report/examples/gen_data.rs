@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use tympan_report::synth::{write_csv_pair, SynthSpec};
+use tympan_testkit::synth::{write_csv_pair, SynthSpec};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -557,7 +557,7 @@ impl DatasetDrift {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth::sample;
+    use tympan_testkit::synth::sample;
 
     fn sorted(mut v: Vec<f64>) -> Vec<f64> {
         v.sort_by(f64::total_cmp);

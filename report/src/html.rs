@@ -1,49 +1,81 @@
 //! HTML rendering of the report and of the history dashboard.
 //!
-//! Pages are single self-contained files: inline CSS, inline SVG, no
-//! JavaScript and nothing fetched from the network. Every string that comes
-//! from data or the command line goes through [`escape`].
+//! Pages are single self-contained files (inline CSS, inline SVG, no JavaScript and nothing
+//! fetched from the network), rendered from the tera templates in `report/templates/`, which are
+//! compiled into the binary. Auto-escaping is on: every string that comes from data or the
+//! command line goes through [`escape`]; only the SVG charts of [`crate::svg`], which escape
+//! their own text, are inserted as they are.
 
-use std::fmt::Write as _;
+use std::sync::LazyLock;
+
+use serde::Serialize;
+use tera::{Context, Tera};
 
 use crate::drift::{ColumnDrift, ColumnKind, Distribution};
+use crate::ks::KsMethod;
 use crate::report::Report;
 use crate::snapshot::{History, Snapshot};
 use crate::svg;
 
 /// Escapes text for HTML element content and attribute values (`& < > " '`).
+///
+/// It is also the templates' escape function: shorter than tera's own (which writes `'` as
+/// `&#x27;` and escapes `/` too), so paths and labels do not grow the page.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
+    let mut plain = 0;
+    for (i, byte) in s.bytes().enumerate() {
+        let entity = match byte {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#39;",
+            _ => continue,
+        };
+        // The escaped bytes are ASCII, so the slices end on character boundaries.
+        out.push_str(&s[plain..i]);
+        out.push_str(entity);
+        plain = i + 1;
     }
+    out.push_str(&s[plain..]);
     out
 }
 
-const CSS: &str = "body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1f2328;margin:0;background:#f6f7f9}\
-main{max-width:1100px;margin:0 auto;padding:20px}h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 10px}\
-h3{font-size:15px;margin:18px 0 8px}.meta{color:#57606a;margin:0}code{font-size:12px;background:#eef0f3;padding:1px 4px;border-radius:3px;word-break:break-all}\
-.verdict{border-radius:8px;padding:12px 16px;margin:16px 0;border:1px solid}.verdict h2{margin:0 0 4px}\
-.bad{background:#fff4e6;border-color:#ffa94d}.good{background:#ebfbee;border-color:#69db7c}\
-.cards{display:flex;flex-wrap:wrap;gap:10px}.card{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:10px 14px;min-width:130px}\
-.card b{display:block;font-size:20px}.card span{color:#57606a;font-size:12px}\
-table{border-collapse:collapse;background:#fff;width:100%;font-size:13px}th,td{border-bottom:1px solid #e5e7eb;padding:5px 8px;text-align:left;vertical-align:middle}\
-th{background:#f1f3f5;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}\
-.yes{color:#c92a2a;font-weight:600}.no{color:#2b8a3e}.warn{color:#8a5a00}.legend i{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px}\
-svg{display:block}.scroll{overflow-x:auto;background:#fff;padding:8px;border:1px solid #d0d7de;border-radius:8px}footer{color:#57606a;font-size:12px;margin-top:30px}";
+/// The page templates, parsed once; `.html` names turn auto-escaping on.
+static TEMPLATES: LazyLock<Tera> = LazyLock::new(|| {
+    let mut tera = Tera::default();
+    tera.add_raw_templates([
+        ("page.html", include_str!("../templates/page.html.tera")),
+        ("cards.html", include_str!("../templates/cards.html.tera")),
+        ("report.html", include_str!("../templates/report.html.tera")),
+        (
+            "dashboard.html",
+            include_str!("../templates/dashboard.html.tera"),
+        ),
+    ])
+    .expect("the page templates compile (checked by the unit tests)");
+    tera.set_escape_fn(escape);
+    tera
+});
 
-fn page(title: &str, body: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{}</title><style>{CSS}</style></head><body><main>{body}</main></body></html>\n",
-        escape(title)
-    )
+/// Renders template `name` with the fields of `view` into a buffer of `size_hint` bytes.
+///
+/// The views are plain structs of strings and numbers that the templates were written for (the
+/// unit tests render both pages), so a failure here is a bug, not a data problem. The hint spares
+/// the page the copies of a buffer grown from tera's default size.
+fn render(name: &str, view: &impl Serialize, size_hint: usize) -> String {
+    let context = Context::from_serialize(view).expect("a page view serialises to an object");
+    let mut page = Vec::with_capacity(size_hint);
+    TEMPLATES
+        .render_to(name, &context, &mut page)
+        .unwrap_or_else(|e| panic!("template {name} failed: {e:?}"));
+    String::from_utf8(page).expect("templates and their values are UTF-8")
+}
+
+/// Room for a page's fixed text, its table rows and its `charts` (pre-built SVG).
+fn page_size<'a>(rows: usize, charts: impl IntoIterator<Item = &'a String>) -> usize {
+    16 * 1024 + 256 * rows + charts.into_iter().map(String::len).sum::<usize>()
 }
 
 /// Compact number for tables: 4 significant digits, scientific when tiny or huge.
@@ -66,113 +98,137 @@ fn pct(v: f64) -> String {
     format!("{:.1}%", v * 100.0)
 }
 
-/// Renders the full report page (see [`Report::to_html`]).
-pub fn render_report(r: &Report) -> String {
-    let mut b = String::with_capacity(64 * 1024);
-    let d = &r.drift;
-    let c = &r.classification;
-    let _ = write!(
-        b,
-        "<header><h1>Tympan report</h1><p class=\"meta\">Generated {} by {}{}</p><p class=\"meta\">Reference <code>{}</code> ({} rows) · production <code>{}</code> ({} rows) · {} PCA columns</p></header>",
-        escape(&r.generated_at),
-        escape(&r.generator),
-        r.model_version
-            .as_deref()
-            .map(|v| format!(" · model version <code>{}</code>", escape(v)))
-            .unwrap_or_default(),
-        escape(&r.reference.path),
-        r.reference.rows,
-        escape(&r.production.path),
-        r.production.rows,
-        r.pca_columns
-    );
-    let _ = write!(
-        b,
-        "<section class=\"verdict {}\"><h2>{}</h2><p>{} of {} columns drifted ({}); the dataset is declared drifted at ≥ {}.</p></section>",
-        if d.dataset_drift { "bad" } else { "good" },
-        if d.dataset_drift { "Dataset drift detected" } else { "No dataset drift" },
-        d.drifted_columns,
-        d.columns.len(),
-        pct(d.share),
-        pct(d.drift_share)
-    );
-    b.push_str("<section class=\"cards\">");
-    for (label, value) in [
-        ("accuracy", pct(c.accuracy)),
-        ("balanced accuracy", pct(c.balanced_accuracy)),
-        ("macro F1", fmt_num(c.macro_avg.f1)),
-        ("weighted F1", fmt_num(c.weighted_avg.f1)),
-        ("production rows", c.rows.to_string()),
-    ] {
-        let _ = write!(
-            b,
-            "<div class=\"card\"><b>{value}</b><span>{label}</span></div>"
-        );
-    }
-    b.push_str("</section>");
+/// A headline figure: `(label, value)`, drawn as a card.
+type Card = (&'static str, String);
 
-    let _ = write!(
-        b,
-        "<h2>Data drift</h2><p class=\"legend\">Distributions:<i style=\"background:{}\"></i>reference<i style=\"background:{}\"></i>production. Prediction drift compares production predictions with reference targets.</p><div class=\"scroll\"><table><thead><tr><th>Column</th><th>Type</th><th>Test</th><th>Statistic</th><th>p-value</th><th>Threshold</th><th>Drift</th><th>Reference vs production</th></tr></thead><tbody>",
-        svg::REF_COLOR,
-        svg::CUR_COLOR
-    );
-    for col in &d.columns {
-        drift_row(&mut b, col);
-    }
-    b.push_str("</tbody></table></div>");
-
-    b.push_str("<h2>Classification quality (production)</h2><div class=\"scroll\"><table><thead><tr><th>Class</th><th>Precision</th><th>Recall</th><th>F1</th><th>Support</th><th>Predicted</th></tr></thead><tbody>");
-    for m in &c.per_class {
-        let _ = write!(
-            b,
-            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-            escape(&m.label),
-            fmt_num(m.precision),
-            fmt_num(m.recall),
-            fmt_num(m.f1),
-            m.support,
-            m.predicted
-        );
-    }
-    for (name, a) in [
-        ("macro avg", &c.macro_avg),
-        ("weighted avg", &c.weighted_avg),
-    ] {
-        let _ = write!(
-            b,
-            "<tr><th>{name}</th><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td></td></tr>",
-            fmt_num(a.precision),
-            fmt_num(a.recall),
-            fmt_num(a.f1),
-            c.rows
-        );
-    }
-    let _ = write!(
-        b,
-        "<tr><th>accuracy</th><td></td><td></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td></td></tr><tr><th>balanced accuracy</th><td></td><td></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td></td></tr></tbody></table></div>",
-        fmt_num(c.accuracy),
-        c.rows,
-        fmt_num(c.balanced_accuracy),
-        c.rows
-    );
-    let _ = write!(
-        b,
-        "<h3>Confusion matrix</h3><p class=\"meta\">Rows: true class; columns: predicted class; colour: share of the true class.</p><div class=\"scroll\">{}</div>",
-        svg::heatmap(&c.labels, &c.confusion_matrix)
-    );
-    if !c.warnings.is_empty() {
-        b.push_str("<h3>Warnings</h3><ul>");
-        for w in &c.warnings {
-            let _ = write!(b, "<li class=\"warn\">{}</li>", escape(w));
-        }
-        b.push_str("</ul>");
-    }
-    b.push_str("<footer>Drift tests follow Evidently's defaults: with ≤ 1000 reference rows, two-sample Kolmogorov–Smirnov for numeric columns with more than 5 distinct values, chi-square (3+ categories) or two-proportion Z-test (2) otherwise; with more rows, Wasserstein distance normed by the reference standard deviation (numeric) and Jensen–Shannon distance (categorical). Classification metrics follow scikit-learn (undefined ratios count as 0).</footer>");
-    page("Tympan report", &b)
+/// What `report.html` shows, with every number already formatted.
+#[derive(Serialize)]
+struct ReportView<'a> {
+    generated_at: &'a str,
+    generator: &'a str,
+    model_version: Option<&'a str>,
+    reference: &'a crate::report::DataSummary,
+    production: &'a crate::report::DataSummary,
+    pca_columns: usize,
+    dataset_drift: bool,
+    drifted_columns: usize,
+    share: String,
+    drift_share: String,
+    cards: Vec<Card>,
+    ref_color: &'static str,
+    cur_color: &'static str,
+    columns: Vec<DriftRow<'a>>,
+    classes: Vec<ClassRow<'a>>,
+    averages: [AverageRow; 2],
+    rows: u64,
+    accuracy: String,
+    balanced_accuracy: String,
+    heatmap: String,
+    warnings: &'a [String],
 }
 
-fn drift_row(b: &mut String, col: &ColumnDrift) {
+/// One row of the drift table.
+#[derive(Serialize)]
+struct DriftRow<'a> {
+    column: &'a str,
+    kind: &'static str,
+    test: &'static str,
+    ks_method: Option<&'static str>,
+    statistic: String,
+    p_value: String,
+    threshold: String,
+    drifted: bool,
+    /// Built by [`crate::svg`], which escapes its labels: inserted unescaped.
+    chart: String,
+}
+
+/// One class of the quality table.
+#[derive(Serialize)]
+struct ClassRow<'a> {
+    label: &'a str,
+    precision: String,
+    recall: String,
+    f1: String,
+    support: u64,
+    predicted: u64,
+}
+
+/// The macro or weighted average row of the quality table.
+#[derive(Serialize)]
+struct AverageRow {
+    name: &'static str,
+    precision: String,
+    recall: String,
+    f1: String,
+}
+
+impl AverageRow {
+    fn new(name: &'static str, a: &tympan_data::metrics::Averages) -> Self {
+        Self {
+            name,
+            precision: fmt_num(a.precision),
+            recall: fmt_num(a.recall),
+            f1: fmt_num(a.f1),
+        }
+    }
+}
+
+/// Renders the full report page (see [`Report::to_html`]).
+pub fn render_report(r: &Report) -> String {
+    let d = &r.drift;
+    let c = &r.classification;
+    let view = ReportView {
+        generated_at: &r.generated_at,
+        generator: &r.generator,
+        model_version: r.model_version.as_deref(),
+        reference: &r.reference,
+        production: &r.production,
+        pca_columns: r.pca_columns,
+        dataset_drift: d.dataset_drift,
+        drifted_columns: d.drifted_columns,
+        share: pct(d.share),
+        drift_share: pct(d.drift_share),
+        cards: vec![
+            ("accuracy", pct(c.accuracy)),
+            ("balanced accuracy", pct(c.balanced_accuracy)),
+            ("macro F1", fmt_num(c.macro_avg.f1)),
+            ("weighted F1", fmt_num(c.weighted_avg.f1)),
+            ("production rows", c.rows.to_string()),
+        ],
+        ref_color: svg::REF_COLOR,
+        cur_color: svg::CUR_COLOR,
+        columns: d.columns.iter().map(drift_row).collect(),
+        classes: c
+            .per_class
+            .iter()
+            .map(|m| ClassRow {
+                label: &m.label,
+                precision: fmt_num(m.precision),
+                recall: fmt_num(m.recall),
+                f1: fmt_num(m.f1),
+                support: m.support,
+                predicted: m.predicted,
+            })
+            .collect(),
+        averages: [
+            AverageRow::new("macro avg", &c.macro_avg),
+            AverageRow::new("weighted avg", &c.weighted_avg),
+        ],
+        rows: c.rows,
+        accuracy: fmt_num(c.accuracy),
+        balanced_accuracy: fmt_num(c.balanced_accuracy),
+        heatmap: svg::heatmap(&c.labels, &c.confusion_matrix),
+        warnings: &c.warnings,
+    };
+    let charts = view.columns.iter().map(|c| &c.chart);
+    let size = page_size(
+        view.columns.len() + view.classes.len(),
+        charts.chain([&view.heatmap]),
+    );
+    render("report.html", &view, size)
+}
+
+fn drift_row(col: &ColumnDrift) -> DriftRow<'_> {
     let chart = match &col.distribution {
         Distribution::Numeric {
             reference, current, ..
@@ -181,66 +237,148 @@ fn drift_row(b: &mut String, col: &ColumnDrift) {
             svg::category_bars(&cc.labels, &cc.reference, &cc.current, 180.0, 36.0, 8)
         }
     };
-    let kind = match col.kind {
-        ColumnKind::Numeric => "num",
-        ColumnKind::Categorical => "cat",
-    };
-    let method = col
-        .ks_method
-        .map(|m| {
-            format!(
-                " ({})",
-                if m == crate::ks::KsMethod::Exact {
-                    "exact"
-                } else {
-                    "asymptotic"
-                }
-            )
-        })
-        .unwrap_or_default();
-    let _ = write!(
-        b,
-        "<tr><td>{}</td><td>{kind}</td><td>{}{method}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"{}\">{}</td><td>{chart}</td></tr>",
-        escape(&col.column),
-        escape(col.test.display_name()),
-        fmt_num(col.statistic),
-        col.p_value.map(fmt_num).unwrap_or_else(|| "–".to_owned()),
-        fmt_num(col.threshold),
-        if col.drifted { "yes" } else { "no" },
-        if col.drifted { "drift" } else { "ok" }
-    );
+    DriftRow {
+        column: &col.column,
+        kind: match col.kind {
+            ColumnKind::Numeric => "num",
+            ColumnKind::Categorical => "cat",
+        },
+        test: col.test.display_name(),
+        ks_method: col.ks_method.map(|m| match m {
+            KsMethod::Exact => "exact",
+            KsMethod::Asymptotic => "asymptotic",
+        }),
+        statistic: fmt_num(col.statistic),
+        p_value: col.p_value.map(fmt_num).unwrap_or_else(|| "–".to_owned()),
+        threshold: fmt_num(col.threshold),
+        drifted: col.drifted,
+        chart,
+    }
 }
 
 /// Most points drawn per line; older points are thinned, version changes kept.
 const MAX_POINTS: usize = 800;
 
+/// Shown for a report without a model version.
+const NO_VERSION: &str = "–";
+
+/// What `dashboard.html` shows, with every number already formatted.
+#[derive(Serialize)]
+struct DashboardView<'a> {
+    reports: usize,
+    latest_timestamp: Option<&'a str>,
+    skipped_lines: usize,
+    cards: Vec<Card>,
+    /// Built by [`crate::svg::line_chart`], which escapes its labels: inserted unescaped.
+    charts: Vec<String>,
+    versions: Vec<VersionRow<'a>>,
+    latest: Vec<SnapshotRow<'a>>,
+}
+
+/// The first report of one model version.
+#[derive(Serialize)]
+struct VersionRow<'a> {
+    from: &'a str,
+    model_version: &'a str,
+    reports: usize,
+    note: &'a str,
+}
+
+/// One report of the history table.
+#[derive(Serialize)]
+struct SnapshotRow<'a> {
+    timestamp: &'a str,
+    model_version: &'a str,
+    rows_ref: usize,
+    rows_prod: usize,
+    drift_share: String,
+    dataset_drift: bool,
+    accuracy: String,
+    macro_f1: String,
+    balanced_accuracy: String,
+    note: &'a str,
+}
+
+impl<'a> SnapshotRow<'a> {
+    fn new(s: &'a Snapshot) -> Self {
+        Self {
+            timestamp: &s.timestamp,
+            model_version: s.model_version.as_deref().unwrap_or(NO_VERSION),
+            rows_ref: s.rows_ref,
+            rows_prod: s.rows_prod,
+            drift_share: pct(s.drift_share),
+            dataset_drift: s.dataset_drift,
+            accuracy: fmt_num(s.accuracy),
+            macro_f1: fmt_num(s.macro_f1),
+            balanced_accuracy: fmt_num(s.balanced_accuracy),
+            note: s.note.as_deref().unwrap_or(""),
+        }
+    }
+}
+
 /// Renders the history dashboard: drift share, quality and volume over time,
 /// with a marker wherever the model version changes (a retraining).
 pub fn render_dashboard(history: &History) -> String {
     let snaps = &history.snapshots;
-    let mut b = String::with_capacity(32 * 1024);
-    let _ = write!(
-        b,
-        "<header><h1>Tympan dashboard</h1><p class=\"meta\">{} reports{}</p></header>",
-        snaps.len(),
-        snaps
-            .last()
-            .map(|s| format!(", latest {}", escape(&s.timestamp)))
-            .unwrap_or_default()
-    );
-    if !history.skipped_lines.is_empty() {
-        let _ = write!(
-            b,
-            "<p class=\"warn\">Skipped {} unreadable history line(s).</p>",
-            history.skipped_lines.len()
-        );
+    let mut view = DashboardView {
+        reports: snaps.len(),
+        latest_timestamp: snaps.last().map(|s| s.timestamp.as_str()),
+        skipped_lines: history.skipped_lines.len(),
+        cards: Vec::new(),
+        charts: Vec::new(),
+        versions: Vec::new(),
+        latest: Vec::new(),
+    };
+    if let Some(latest) = snaps.last() {
+        let changes = version_changes(snaps);
+        view.cards = dashboard_cards(latest);
+        view.charts = trend_charts(snaps, &changes);
+        view.versions = version_rows(snaps, &changes);
+        view.latest = snaps.iter().rev().take(30).map(SnapshotRow::new).collect();
     }
-    if snaps.is_empty() {
-        b.push_str("<p>No report yet.</p>");
-        return page("Tympan dashboard", &b);
-    }
-    let changes = version_changes(snaps);
-    let keep = thin(snaps.len(), &changes);
+    let size = page_size(view.versions.len() + view.latest.len(), &view.charts);
+    render("dashboard.html", &view, size)
+}
+
+fn dashboard_cards(latest: &Snapshot) -> Vec<Card> {
+    vec![
+        ("drift share", pct(latest.drift_share)),
+        (
+            "dataset drift",
+            if latest.dataset_drift { "yes" } else { "no" }.to_owned(),
+        ),
+        ("macro F1", fmt_num(latest.macro_f1)),
+        ("balanced accuracy", pct(latest.balanced_accuracy)),
+        ("production rows", latest.rows_prod.to_string()),
+        (
+            "model version",
+            latest
+                .model_version
+                .as_deref()
+                .unwrap_or(NO_VERSION)
+                .to_owned(),
+        ),
+    ]
+}
+
+/// One row per model version, from the indices where each starts.
+fn version_rows<'a>(snaps: &'a [Snapshot], changes: &[usize]) -> Vec<VersionRow<'a>> {
+    let ends = changes[1..].iter().copied().chain([snaps.len()]);
+    changes
+        .iter()
+        .zip(ends)
+        .map(|(&start, end)| VersionRow {
+            from: &snaps[start].timestamp,
+            model_version: snaps[start].model_version.as_deref().unwrap_or(NO_VERSION),
+            reports: end - start,
+            note: snaps[start].note.as_deref().unwrap_or(""),
+        })
+        .collect()
+}
+
+/// The drift share, quality and volume charts of a non-empty history.
+fn trend_charts(snaps: &[Snapshot], changes: &[usize]) -> Vec<String> {
+    let keep = thin(snaps.len(), changes);
     let use_time = snaps.first().map(|s| s.unix_ms) != snaps.last().map(|s| s.unix_ms);
     let x = |i: usize| {
         if use_time {
@@ -271,27 +409,6 @@ pub fn render_dashboard(history: &History) -> String {
             .collect::<Vec<_>>()
     };
     let latest = &snaps[snaps.len() - 1];
-    b.push_str("<section class=\"cards\">");
-    for (label, value) in [
-        ("drift share", pct(latest.drift_share)),
-        (
-            "dataset drift",
-            if latest.dataset_drift { "yes" } else { "no" }.to_owned(),
-        ),
-        ("macro F1", fmt_num(latest.macro_f1)),
-        ("balanced accuracy", pct(latest.balanced_accuracy)),
-        ("production rows", latest.rows_prod.to_string()),
-        (
-            "model version",
-            escape(latest.model_version.as_deref().unwrap_or("–")),
-        ),
-    ] {
-        let _ = write!(
-            b,
-            "<div class=\"card\"><b>{value}</b><span>{label}</span></div>"
-        );
-    }
-    b.push_str("</section>");
     let charts = [
         svg::LineChart {
             title: "Share of drifted columns",
@@ -342,43 +459,7 @@ pub fn render_dashboard(history: &History) -> String {
             x_labels,
         },
     ];
-    b.push_str("<h2>Trends</h2><p class=\"meta\">Dashed blue lines mark model version changes (retrainings); the dashed red line is the dataset drift threshold.</p>");
-    for c in &charts {
-        let _ = write!(b, "<div class=\"scroll\">{}</div>", svg::line_chart(c));
-    }
-    b.push_str("<h2>Model versions</h2><div class=\"scroll\"><table><thead><tr><th>From</th><th>Model version</th><th>Reports</th><th>Note</th></tr></thead><tbody>");
-    let mut bounds = changes.clone();
-    bounds.push(snaps.len());
-    for w in bounds.windows(2) {
-        let _ = write!(
-            b,
-            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
-            escape(&snaps[w[0]].timestamp),
-            escape(snaps[w[0]].model_version.as_deref().unwrap_or("–")),
-            w[1] - w[0],
-            escape(snaps[w[0]].note.as_deref().unwrap_or(""))
-        );
-    }
-    b.push_str("</tbody></table></div><h2>Latest reports</h2><div class=\"scroll\"><table><thead><tr><th>Time</th><th>Model</th><th>Ref rows</th><th>Prod rows</th><th>Drift share</th><th>Dataset drift</th><th>Accuracy</th><th>Macro F1</th><th>Balanced acc.</th><th>Note</th></tr></thead><tbody>");
-    for s in snaps.iter().rev().take(30) {
-        let _ = write!(
-            b,
-            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"{}\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
-            escape(&s.timestamp),
-            escape(s.model_version.as_deref().unwrap_or("–")),
-            s.rows_ref,
-            s.rows_prod,
-            pct(s.drift_share),
-            if s.dataset_drift { "yes" } else { "no" },
-            if s.dataset_drift { "yes" } else { "no" },
-            fmt_num(s.accuracy),
-            fmt_num(s.macro_f1),
-            fmt_num(s.balanced_accuracy),
-            escape(s.note.as_deref().unwrap_or(""))
-        );
-    }
-    b.push_str("</tbody></table></div>");
-    page("Tympan dashboard", &b)
+    charts.iter().map(svg::line_chart).collect()
 }
 
 /// Indices where a new model version starts (always includes 0).
@@ -415,6 +496,55 @@ mod tests {
             "&lt;script&gt;alert(&quot;x&amp;y&quot;)&lt;/script&gt;&#39;"
         );
         assert_eq!(escape("plain é"), "plain é");
+    }
+
+    fn snapshot(model_version: Option<&str>, note: Option<&str>) -> Snapshot {
+        Snapshot {
+            timestamp: "2024-06-15T12:34:56.123Z".into(),
+            unix_ms: 1_718_454_896_123,
+            rows_ref: 10,
+            rows_prod: 5,
+            columns: 3,
+            drifted_columns: 1,
+            drift_share: 1.0 / 3.0,
+            drift_share_threshold: 0.5,
+            dataset_drift: false,
+            accuracy: 0.8,
+            macro_f1: 0.75,
+            balanced_accuracy: f64::NAN,
+            model_version: model_version.map(Into::into),
+            note: note.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn dashboard_escapes_versions_and_notes() {
+        let history = History {
+            snapshots: vec![
+                snapshot(Some("v1 <script>alert('x')</script>"), Some("a \"b\" & c")),
+                snapshot(None, None),
+            ],
+            skipped_lines: vec![3],
+        };
+        let page = render_dashboard(&history);
+        assert!(!page.contains("<script>"), "raw markup on the dashboard");
+        assert!(page.contains("v1 &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
+        assert!(page.contains("<td>a &quot;b&quot; &amp; c</td>"));
+        assert!(page.contains("Skipped 1 unreadable history line(s)."));
+        // A report without a version shows a dash; a NaN ratio shows as n/a.
+        assert!(page.contains("<td>–</td>") && page.contains(">n/a<"));
+        assert_eq!(page.matches("<svg").count(), 3);
+        assert!(page.starts_with("<!DOCTYPE html>\n<html lang=\"en\"><head>"));
+        assert!(page.ends_with("</main></body></html>\n"));
+    }
+
+    #[test]
+    fn empty_dashboard_says_so_without_charts() {
+        let page = render_dashboard(&History::default());
+        assert!(
+            page.contains("<p class=\"meta\">0 reports</p></header><p>No report yet.</p></main>")
+        );
+        assert!(!page.contains("<svg") && !page.contains("class=\"cards\""));
     }
 
     #[test]

@@ -71,7 +71,6 @@ pub mod report;
 pub mod snapshot;
 pub mod stattest;
 pub mod svg;
-pub mod synth;
 
 pub use drift::{ColumnDrift, ColumnKind, DatasetDrift, DriftOptions, StatTest};
 pub use error::ReportError;

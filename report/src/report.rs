@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::drift::{self, CategoryCounts, ColumnData, ColumnDrift, DatasetDrift, DriftOptions};
@@ -163,19 +164,23 @@ impl Report {
             .map(|(i, (r, p))| (i, r, p))
             .collect();
         let options = &config.drift;
-        let mut columns: Vec<ColumnDrift> = par_map(jobs, |(i, mut r, mut p)| {
-            // total_cmp: inputs are finite, and it sorts without a fallible comparator.
-            r.sort_unstable_by(f64::total_cmp);
-            p.sort_unstable_by(f64::total_cmp);
-            drift::column_drift(
-                &format!("PCA_{}", i + 1),
-                ColumnData::Numeric {
-                    reference: &r,
-                    current: &p,
-                },
-                options,
-            )
-        });
+        // One column per task on rayon's pool; collect keeps the column order.
+        let mut columns: Vec<ColumnDrift> = jobs
+            .into_par_iter()
+            .map(|(i, mut r, mut p)| {
+                // total_cmp: inputs are finite, and it sorts without a fallible comparator.
+                r.sort_unstable_by(f64::total_cmp);
+                p.sort_unstable_by(f64::total_cmp);
+                drift::column_drift(
+                    &format!("PCA_{}", i + 1),
+                    ColumnData::Numeric {
+                        reference: &r,
+                        current: &p,
+                    },
+                    options,
+                )
+            })
+            .collect();
 
         let counts = |l: &tympan_data::Labels| -> Vec<(String, u64)> {
             l.names().iter().cloned().zip(l.counts()).collect()
@@ -232,40 +237,6 @@ impl Report {
     pub fn snapshot(&self) -> crate::snapshot::Snapshot {
         crate::snapshot::Snapshot::from_report(self)
     }
-}
-
-/// Maps `f` over `items` on all cores with scoped threads (no thread pool
-/// dependency); results keep the input order.
-pub(crate) fn par_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(items.len())
-        .max(1);
-    if threads == 1 {
-        return items.into_iter().map(f).collect();
-    }
-    let n = items.len();
-    let mut buckets: Vec<Vec<(usize, T)>> = (0..threads).map(|_| Vec::new()).collect();
-    for (i, it) in items.into_iter().enumerate() {
-        buckets[i % threads].push((i, it));
-    }
-    let f = &f;
-    let mut out: Vec<Option<R>> = (0..n).map(|_| None).collect();
-    std::thread::scope(|s| {
-        let handles: Vec<_> = buckets
-            .into_iter()
-            .map(|b| s.spawn(move || b.into_iter().map(|(i, t)| (i, f(t))).collect::<Vec<_>>()))
-            .collect();
-        for h in handles {
-            for (i, r) in h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)) {
-                out[i] = Some(r);
-            }
-        }
-    });
-    out.into_iter()
-        .map(|r| r.expect("every item mapped"))
-        .collect()
 }
 
 fn pairs(v: &[(String, u64)]) -> Vec<(&str, u64)> {

@@ -33,20 +33,20 @@ pub fn histogram(reference: &[u64], current: &[u64], width: f64, height: f64) ->
             let _ = write!(
                 s,
                 r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{REF_COLOR}"/>"#,
-                x,
-                height - rh,
-                (bw - 0.5).max(0.5),
-                rh
+                Fixed(x),
+                Fixed(height - rh),
+                Fixed((bw - 0.5).max(0.5)),
+                Fixed(rh)
             );
         }
         if ch > 0.0 {
             let _ = write!(
                 s,
                 r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{CUR_COLOR}" fill-opacity=".45"/>"#,
-                x,
-                height - ch,
-                (bw - 0.5).max(0.5),
-                ch
+                Fixed(x),
+                Fixed(height - ch),
+                Fixed((bw - 0.5).max(0.5)),
+                Fixed(ch)
             );
         }
     }
@@ -97,16 +97,16 @@ pub fn category_bars(
             s,
             r#"<g><title>{}: reference {:.1}%, production {:.1}%</title><rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{REF_COLOR}"/><rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{CUR_COLOR}"/></g>"#,
             escape(label),
-            rs * 100.0,
-            cs * 100.0,
-            x,
-            height - rh,
-            bw,
-            rh,
-            x + bw,
-            height - ch,
-            bw,
-            ch
+            Fixed(rs * 100.0),
+            Fixed(cs * 100.0),
+            Fixed(x),
+            Fixed(height - rh),
+            Fixed(bw),
+            Fixed(rh),
+            Fixed(x + bw),
+            Fixed(height - ch),
+            Fixed(bw),
+            Fixed(ch)
         );
     }
     s.push_str("</svg>");
@@ -137,14 +137,14 @@ pub fn heatmap(labels: &[String], matrix: &[Vec<u64>]) -> String {
     let font = (cell * 0.38).clamp(7.0, 11.0);
     for (i, l) in labels.iter().enumerate() {
         let short = shorten(l, 14);
-        let c = margin + cell * (i as f64 + 0.5);
+        let c = Fixed(margin + cell * (i as f64 + 0.5));
         let _ = write!(
             s,
             r#"<text x="{:.1}" y="{c:.1}" font-size="{font:.0}" text-anchor="end" dominant-baseline="middle">{}</text><text x="{c:.1}" y="{:.1}" font-size="{font:.0}" text-anchor="start" transform="rotate(-60 {c:.1} {:.1})">{}</text>"#,
-            margin - 4.0,
+            Fixed(margin - 4.0),
             escape(&short),
-            margin - 4.0,
-            margin - 4.0,
+            Fixed(margin - 4.0),
+            Fixed(margin - 4.0),
             escape(&short)
         );
     }
@@ -156,19 +156,22 @@ pub fn heatmap(labels: &[String], matrix: &[Vec<u64>]) -> String {
             } else {
                 v as f64 / total as f64
             };
-            let x = margin + cell * j as f64;
-            let y = margin + cell * i as f64;
+            let (x, y) = (margin + cell * j as f64, margin + cell * i as f64);
             let _ = write!(
                 s,
-                r#"<rect x="{x:.0}" y="{y:.0}" width="{cell:.0}" height="{cell:.0}" fill="{}"/>"#,
+                r#"<rect x="{:.0}" y="{:.0}" width="{:.0}" height="{:.0}" fill="{}"/>"#,
+                Fixed(x),
+                Fixed(y),
+                Fixed(cell),
+                Fixed(cell),
                 blue(share)
             );
             if show_text && v > 0 {
                 let _ = write!(
                     s,
                     r#"<text x="{:.1}" y="{:.1}" font-size="{font:.0}" text-anchor="middle" dominant-baseline="middle" fill="{}">{v}</text>"#,
-                    x + cell / 2.0,
-                    y + cell / 2.0,
+                    Fixed(x + cell / 2.0),
+                    Fixed(y + cell / 2.0),
                     if share > 0.55 { "#fff" } else { "#222" }
                 );
             }
@@ -281,7 +284,7 @@ pub fn line_chart(c: &LineChart<'_>) -> String {
         s.push_str(series.color);
         s.push_str(r#"" points=""#);
         for (x, y) in &series.points {
-            let _ = write!(s, "{:.1},{:.1} ", sx(*x), sy(*y));
+            let _ = write!(s, "{:.1},{:.1} ", Fixed(sx(*x)), Fixed(sy(*y)));
         }
         s.push_str(r#""/>"#);
         if series.points.len() <= 60 {
@@ -289,8 +292,8 @@ pub fn line_chart(c: &LineChart<'_>) -> String {
                 let _ = write!(
                     s,
                     r#"<circle cx="{:.1}" cy="{:.1}" r="2" fill="{}"/>"#,
-                    sx(*x),
-                    sy(*y),
+                    Fixed(sx(*x)),
+                    Fixed(sy(*y)),
                     series.color
                 );
             }
@@ -318,6 +321,51 @@ pub fn line_chart(c: &LineChart<'_>) -> String {
         escape(&c.x_labels.1)
     );
     s
+}
+
+/// A number printed as `{:.N}` prints it (for `N` up to 3), without the bignum slow path that
+/// float formatting takes for most coordinates (it was most of the time of a report page).
+///
+/// Rounding `|v| * 10^N` gives the digits `{:.N}` gives (the exact binary value rounded half to
+/// even) unless the product lies near a tie: below 1e9 it is within 1e-7 of the exact product,
+/// so away from a tie both round the same way. Near a tie, beyond 1e9, non-finite values and
+/// any width or sign flag take the standard formatting.
+struct Fixed(f64);
+
+impl std::fmt::Display for Fixed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = self.0;
+        let Some(digits) = f.precision().filter(|&p| p <= 3) else {
+            return std::fmt::Display::fmt(&v, f);
+        };
+        let scaled = v.abs() * 10f64.powi(digits as i32);
+        let near_tie = (scaled - scaled.floor() - 0.5).abs() < 1e-6;
+        if scaled.is_nan() || scaled >= 1e9 || near_tie || f.width().is_some() || f.sign_plus() {
+            return std::fmt::Display::fmt(&v, f);
+        }
+        // Digits from the right, into a buffer long enough for 1e9 with 3 decimals and a sign:
+        // cheaper than formatting the integer and fraction through `write!`.
+        let mut rest = scaled.round() as u64;
+        let mut buf = [0u8; 24];
+        let mut at = buf.len();
+        for place in 0.. {
+            if place == digits && digits > 0 {
+                at -= 1;
+                buf[at] = b'.';
+            }
+            at -= 1;
+            buf[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 && place >= digits {
+                break;
+            }
+        }
+        if v.is_sign_negative() {
+            at -= 1;
+            buf[at] = b'-';
+        }
+        f.write_str(std::str::from_utf8(&buf[at..]).expect("ASCII digits"))
+    }
 }
 
 fn open(width: f64, height: f64, label: &str) -> String {
@@ -382,6 +430,46 @@ mod tests {
         assert!(h.contains("&lt;script&gt;"));
         let b = category_bars(&labels, &[1, 2], &[2, 1], 100.0, 30.0, 8);
         assert!(b.contains("a&amp;b") && !b.contains("<script>"));
+    }
+
+    #[test]
+    fn fixed_prints_what_float_formatting_prints() {
+        let mut values = vec![
+            0.0,
+            -0.0,
+            0.05,
+            0.15,
+            0.25,
+            2.25,
+            -2.25,
+            10.75,
+            0.449_999_999,
+            1e9,
+            3e12,
+            -0.04,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MIN_POSITIVE,
+        ];
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        for i in 0..200_000 {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let unit = (rng >> 11) as f64 / (1u64 << 53) as f64;
+            // Coordinates, quarter steps (exact ties) and wide magnitudes.
+            values.push(match i % 3 {
+                0 => unit * 800.0 - 100.0,
+                1 => (unit * 4000.0).floor() / 4.0,
+                _ => unit * 10f64.powi((rng % 24) as i32 - 8),
+            });
+        }
+        for v in values {
+            assert_eq!(format!("{:.0}", Fixed(v)), format!("{v:.0}"), "{v:e}");
+            assert_eq!(format!("{:.1}", Fixed(v)), format!("{v:.1}"), "{v:e}");
+            assert_eq!(format!("{:.3}", Fixed(v)), format!("{v:.3}"), "{v:e}");
+        }
     }
 
     #[test]

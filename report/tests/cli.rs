@@ -4,8 +4,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use tympan_report::synth::{write_csv_pair, SynthSpec};
 use tympan_report::{History, Report, ReportConfig};
+use tympan_testkit::synth::{write_csv_pair, SynthSpec};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tympan-report"))

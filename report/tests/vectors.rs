@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use serde_json::Value;
 use tympan_data::metrics as classification;
 use tympan_report::drift::CategoryCounts;
-use tympan_report::synth::sample;
 use tympan_report::{ks, stattest, JsBase, Report, ReportConfig, StatTest};
+use tympan_testkit::synth::sample;
 
 fn vectors() -> Value {
     let path = vectors_dir().join("vectors.json");

@@ -332,6 +332,30 @@ fn docs_metrics_health_and_reports_are_served() {
             .into_string()
             .unwrap()
     };
+    // Before any feedback there is nothing to report: a browser is told how to get it, other
+    // clients keep the JSON error.
+    for (page, heading) in [
+        ("/report", "No report yet"),
+        ("/dashboard", "No dashboard yet"),
+    ] {
+        let html = ureq::get(&server.url(page))
+            .set("Accept", "text/html,*/*;q=0.8")
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap();
+        assert!(
+            html.contains(heading) && html.contains("upload page"),
+            "{page}: {html}"
+        );
+    }
+    match ureq::get(&server.url("/report")).call() {
+        Err(ureq::Error::Status(409, resp)) => {
+            let body: serde_json::Value = resp.into_json().unwrap();
+            assert_eq!(body["error"], "no_report");
+        }
+        other => panic!("expected 409, got {other:?}"),
+    }
     let (ct, b) = multipart(&clip("4_nicolas_30.wav"), &[("target", "4")]);
     assert_eq!(post(&server.url("/feedback"), &ct, &b).0, 200);
 

@@ -1,4 +1,6 @@
-//! Fixtures shared by the end-to-end tests of several Tympan crates.
+//! Fixtures shared by the tests, benches and examples of several Tympan crates: the FSDD
+//! recordings ([`fsdd`]), deterministic synthetic report data ([`synth`]) and a hostile-input
+//! corpus.
 //!
 //! The hostile-input corpus is generated here, from code and from FSDD recordings re-encoded by
 //! `sox` and `ffmpeg` (which `.ci/run` installs), so that `/predict`, `/feedback` and
@@ -7,7 +9,9 @@
 #![warn(missing_docs)]
 
 pub mod deployment;
+pub mod fsdd;
 pub mod fuzz;
 pub mod hostile;
 pub mod poll;
+pub mod synth;
 pub mod wav;

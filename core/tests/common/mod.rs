@@ -26,7 +26,7 @@ pub fn librosa_dir() -> PathBuf {
 
 /// The FSDD `recordings/` folder.
 pub fn fsdd_dir() -> PathBuf {
-    tympan_core::fsdd::for_tests(env!("CARGO_MANIFEST_DIR"))
+    tympan_testkit::fsdd::recordings()
 }
 
 /// Reads a headerless CSV matrix (one row per line).

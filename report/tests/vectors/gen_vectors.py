@@ -8,7 +8,7 @@ Usage:  PYTHONHASHSEED=0 python3 gen_vectors.py   # rewrites vectors.json beside
 the last digit of a few sums may change from run to run.)
 
 Samples are drawn from the same xorshift64* generator as
-`tympan_report::synth::Rng`, using only exact IEEE operations (+, *, floor),
+`tympan_testkit::synth::Rng`, using only exact IEEE operations (+, *, floor),
 so the Rust tests regenerate bit-identical inputs instead of storing them.
 The small end-to-end CSV files are written beside this script.
 """
@@ -32,7 +32,7 @@ MASK = (1 << 64) - 1
 
 
 class Rng:
-    """xorshift64*; mirror of tympan_report::synth::Rng."""
+    """xorshift64*; mirror of tympan_testkit::synth::Rng."""
 
     def __init__(self, seed):
         self.state = (seed ^ 0x9E3779B97F4A7C15) & MASK

@@ -16,11 +16,17 @@ use crate::error::ApiError;
 
 const TEMPLATE: &str = include_str!("../../templates/index.html.tera");
 
-/// The template, parsed once (autoescaping on: it is registered as an `.html` template).
+/// The templates, parsed once (autoescaping on: they are registered as `.html` templates).
 static TERA: std::sync::LazyLock<tera::Tera> = std::sync::LazyLock::new(|| {
     let mut tera = tera::Tera::default();
-    tera.add_raw_template("index.html", TEMPLATE)
-        .expect("the page template compiles (checked by the unit tests)");
+    tera.add_raw_templates([
+        ("index.html", TEMPLATE),
+        (
+            "missing.html",
+            include_str!("../../templates/missing.html.tera"),
+        ),
+    ])
+    .expect("the page templates compile (checked by the unit tests)");
     tera
 });
 
@@ -102,12 +108,39 @@ impl<'r> Responder<'r, 'static> for Page {
     }
 }
 
+fn template_error(e: tera::Error) -> ApiError {
+    ApiError::internal(format!("page template: {e}"))
+}
+
 /// The web page to upload or record a clip, predict and send feedback.
 #[get("/")]
 pub fn index(service: State<'_>) -> Result<Page, ApiError> {
-    render(service)
-        .map(Page::index)
-        .map_err(|e| ApiError::internal(format!("page template: {e}")))
+    render(service).map(Page::index).map_err(template_error)
+}
+
+/// A page that has nothing to draw yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// `/report`: no production rows to compare with the reference.
+    Report,
+    /// `/dashboard`: no report in the history.
+    Dashboard,
+}
+
+/// The page a browser gets instead of `what`: what is missing (`detail`) and how to get it,
+/// which depends on whether the server retrains by itself (`retrain_every` > 0).
+pub fn missing(what: Missing, detail: &str, retrain_every: u64) -> Result<Page, ApiError> {
+    let mut ctx = tera::Context::new();
+    let page = match what {
+        Missing::Report => "report",
+        Missing::Dashboard => "dashboard",
+    };
+    ctx.insert("page", page);
+    ctx.insert("detail", detail);
+    ctx.insert("retrain_every", &retrain_every);
+    TERA.render("missing.html", &ctx)
+        .map(Page::new)
+        .map_err(template_error)
 }
 
 #[cfg(test)]
@@ -131,6 +164,25 @@ mod tests {
                 "<{tag}> must hold no template syntax"
             );
         }
+    }
+
+    #[test]
+    fn missing_pages_say_how_to_get_what_is_missing() {
+        let report = missing(Missing::Report, "prod_data.csv: no rows <yet>", 0).unwrap();
+        assert!(report.html.contains("<h2>No report yet</h2>"));
+        assert!(report.html.contains("prod_data.csv: no rows &lt;yet&gt;"));
+        assert!(report.html.contains("<a href=\"/\">upload page</a>"));
+        assert!(report
+            .html
+            .contains("<code>tympan report --prod FILE</code>"));
+        assert!(report.policy.contains("style-src 'sha256-"));
+        let dashboard = missing(Missing::Dashboard, "", 50).unwrap();
+        assert!(dashboard.html.contains("<h2>No dashboard yet</h2>"));
+        assert!(dashboard
+            .html
+            .contains("every 50 feedback rows the server retrains"));
+        let manual = missing(Missing::Dashboard, "", 0).unwrap();
+        assert!(manual.html.contains("retraining is off on this server"));
     }
 
     #[test]

@@ -1,15 +1,37 @@
 //! `GET /report`, `/report.json` (computed on request from the data files) and `/dashboard`
 //! (from the report history).
+//!
+//! While there is nothing to draw yet, a browser (`Accept: text/html`) gets a page saying what is
+//! missing and how to get it; other clients keep the JSON error of `/report`.
 
 use std::sync::Arc;
 
 use rocket::http::ContentType;
+use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{get, tokio};
 
-use super::page::Page;
+use super::page::{self, Missing, Page};
 use super::State;
 use crate::error::ApiError;
 use crate::Service;
+
+/// Whether the client asked for a page: its `Accept` header lists `text/html`, as browsers' do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WantsHtml(pub bool);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for WantsHtml {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        let html = req.accept().is_some_and(|accept| {
+            accept
+                .media_types()
+                .any(|m| m.top() == "text" && m.sub() == "html")
+        });
+        Outcome::Success(WantsHtml(html))
+    }
+}
 
 async fn compute(service: State<'_>) -> Result<tympan_report::Report, ApiError> {
     let service: Arc<Service> = Arc::clone(service.inner());
@@ -19,11 +41,28 @@ async fn compute(service: State<'_>) -> Result<tympan_report::Report, ApiError> 
         .map_err(ApiError::from)
 }
 
+/// The report page, or for a browser the page that says why there is none yet (no production
+/// rows: [`Service::report`] answers `no_report`); any other failure stays an error.
+fn report_page(
+    report: Result<tympan_report::Report, ApiError>,
+    client: WantsHtml,
+    retrain_every: u64,
+) -> Result<Page, ApiError> {
+    match report {
+        Ok(report) => Ok(Page::new(report.to_html())),
+        Err(e) if client.0 && e.error == "no_report" => {
+            page::missing(Missing::Report, &e.detail, retrain_every)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Drift and classification-quality report of reference vs production data (HTML).
-#[utoipa::path(get, path = "/report", tag = "reports", responses((status = 200, content_type = "text/html"), (status = 409, body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/report", tag = "reports", responses((status = 200, content_type = "text/html", description = "the report, or for an `Accept: text/html` client without production rows a page saying how to get them"), (status = 409, body = crate::error::ErrorBody, description = "no production rows yet (clients that do not accept text/html)")))]
 #[get("/report")]
-pub async fn report(service: State<'_>) -> Result<Page, ApiError> {
-    Ok(Page::new(compute(service).await?.to_html()))
+pub async fn report(service: State<'_>, client: WantsHtml) -> Result<Page, ApiError> {
+    let retrain_every = service.config.retrain_every;
+    report_page(compute(service).await, client, retrain_every)
 }
 
 /// The same report as JSON.
@@ -33,11 +72,112 @@ pub async fn report_json(service: State<'_>) -> Result<(ContentType, String), Ap
     Ok((ContentType::JSON, compute(service).await?.to_json()))
 }
 
+/// The dashboard of `history`, or for a browser while it is empty the page that says how to
+/// fill it.
+fn dashboard_page(
+    history: &tympan_report::History,
+    client: WantsHtml,
+    retrain_every: u64,
+) -> Result<Page, ApiError> {
+    if client.0 && history.snapshots.is_empty() {
+        return page::missing(Missing::Dashboard, "", retrain_every);
+    }
+    Ok(Page::new(tympan_report::render_dashboard(history)))
+}
+
 /// Drift share, F1, rows and model versions over time.
 #[utoipa::path(get, path = "/dashboard", tag = "reports", responses((status = 200, content_type = "text/html")))]
 #[get("/dashboard")]
-pub fn dashboard(service: State<'_>) -> Result<Page, ApiError> {
+pub fn dashboard(service: State<'_>, client: WantsHtml) -> Result<Page, ApiError> {
     let history = tympan_report::History::load(&service.config.reports)
         .map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(Page::new(tympan_report::render_dashboard(&history)))
+    dashboard_page(&history, client, service.config.retrain_every)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rocket::http::{Accept, Status};
+    use rocket::local::blocking::Client;
+
+    const NO_ROWS: &str = "prod_data.csv: no data rows";
+
+    /// `/report` as it answers before any feedback, without a server's data.
+    #[rocket::get("/report")]
+    fn empty_report(client: WantsHtml) -> Result<Page, ApiError> {
+        let none = ApiError::new(Status::Conflict, "no_report", NO_ROWS);
+        report_page(Err(none), client, 0)
+    }
+
+    #[rocket::get("/dashboard")]
+    fn empty_dashboard(client: WantsHtml) -> Result<Page, ApiError> {
+        dashboard_page(&tympan_report::History::default(), client, 25)
+    }
+
+    #[rocket::get("/broken")]
+    fn broken(client: WantsHtml) -> Result<Page, ApiError> {
+        report_page(Err(ApiError::internal("disk")), client, 0)
+    }
+
+    fn client() -> Client {
+        let routes = rocket::routes![empty_report, empty_dashboard, broken];
+        Client::tracked(rocket::build().mount("/", routes)).unwrap()
+    }
+
+    const BROWSER: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+
+    #[test]
+    fn a_browser_is_told_how_to_get_the_missing_report() {
+        let client = client();
+        let resp = client
+            .get("/report")
+            .header(BROWSER.parse::<Accept>().unwrap())
+            .dispatch();
+        assert_eq!(resp.status(), Status::Ok);
+        assert_eq!(resp.content_type(), Some(ContentType::HTML));
+        assert!(resp.headers().get_one("Content-Security-Policy").is_some());
+        let html = resp.into_string().unwrap();
+        assert!(
+            html.contains("No report yet") && html.contains(NO_ROWS),
+            "{html}"
+        );
+        assert!(html.contains("tympan report --prod FILE"));
+    }
+
+    #[test]
+    fn other_clients_keep_the_json_error() {
+        let client = client();
+        for accept in [None, Some("application/json"), Some("*/*")] {
+            let mut req = client.get("/report");
+            if let Some(a) = accept {
+                req = req.header(a.parse::<Accept>().unwrap());
+            }
+            let resp = req.dispatch();
+            assert_eq!(resp.status(), Status::Conflict, "{accept:?}");
+            let body: serde_json::Value = resp.into_json().unwrap();
+            assert_eq!(body["error"], "no_report");
+            assert_eq!(body["detail"], NO_ROWS);
+        }
+    }
+
+    #[test]
+    fn a_server_failure_is_no_missing_page() {
+        let client = client();
+        let resp = client.get("/broken").header(Accept::HTML).dispatch();
+        assert_eq!(resp.status(), Status::InternalServerError);
+    }
+
+    #[test]
+    fn an_empty_dashboard_explains_itself_to_a_browser_only() {
+        let client = client();
+        let page = client
+            .get("/dashboard")
+            .header(Accept::HTML)
+            .dispatch()
+            .into_string()
+            .unwrap();
+        assert!(page.contains("No dashboard yet") && page.contains("every 25 feedback rows"));
+        let plain = client.get("/dashboard").dispatch().into_string().unwrap();
+        assert!(plain.contains("No report yet.") && !plain.contains("No dashboard yet"));
+    }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 /// FSDD recordings.
 pub fn fsdd_dir() -> PathBuf {
-    tympan_core::fsdd::for_tests(env!("CARGO_MANIFEST_DIR"))
+    tympan_testkit::fsdd::recordings()
 }
 
 /// Bytes of an FSDD file.

@@ -1,7 +1,7 @@
 //! Deterministic synthetic data for tests, benchmarks and demos.
 //!
 //! No `rand` dependency: a tiny xorshift64* generator is enough, and its
-//! Python mirror in `tests/vectors/gen_vectors.py` lets the reference values
+//! Python mirror in `report/tests/vectors/gen_vectors.py` lets the reference values
 //! computed with SciPy be regenerated bit for bit. Only exact IEEE operations
 //! (`+`, `*`, `floor`) are used to turn random bits into samples, so both
 //! languages produce identical `f64`s.
@@ -177,7 +177,7 @@ mod tests {
         let a: Vec<u64> = (0..4).map(|_| Rng::new(7).next_u64()).collect();
         assert!(a.iter().all(|&x| x == a[0]));
         assert_ne!(Rng::new(7).next_u64(), Rng::new(8).next_u64());
-        // Pinned against the Python mirror in tests/vectors/gen_vectors.py.
+        // Pinned against the Python mirror in report/tests/vectors/gen_vectors.py.
         let mut r = Rng::new(1);
         assert_eq!(r.next_u64(), 1_164_970_750_538_294_679);
         assert_eq!(r.next_u64(), 2_646_037_555_109_054_538);

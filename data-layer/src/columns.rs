@@ -96,9 +96,20 @@ pub struct ColumnTable {
 impl ColumnTable {
     /// Reads a table through the one [`TableReader`]; `expect` asks for one layout.
     pub fn read(path: &Path, expect: Option<TableKind>) -> Result<ColumnTable, DataError> {
-        let file = File::open(path).map_err(|e| DataError::io(path, e))?;
-        let len = file.metadata().map_err(|e| DataError::io(path, e))?.len();
-        Self::read_from(TableReader::new(path, file, expect)?, len)
+        Self::read_as(path, path, expect)
+    }
+
+    /// [`ColumnTable::read`], naming the table `name` in errors and reports (e.g. a file name
+    /// without the folders a client should not see).
+    pub fn read_as(
+        path: &Path,
+        name: impl Into<PathBuf>,
+        expect: Option<TableKind>,
+    ) -> Result<ColumnTable, DataError> {
+        let name = name.into();
+        let file = File::open(path).map_err(|e| DataError::io(&name, e))?;
+        let len = file.metadata().map_err(|e| DataError::io(&name, e))?.len();
+        Self::read_from(TableReader::new(&name, file, expect)?, len)
     }
 
     /// Reads CSV text held in memory, with the same rules as [`ColumnTable::read`]; `name` is
@@ -108,19 +119,8 @@ impl ColumnTable {
         expect: Option<TableKind>,
         bytes: &[u8],
     ) -> Result<ColumnTable, DataError> {
-        Self::from_reader(name, bytes, bytes.len() as u64, expect)
-    }
-
-    /// Reads a table from any reader of `len` bytes (the size only guides allocation), with the
-    /// same rules as [`ColumnTable::read`]; errors and reports name it `name` (e.g. a file name
-    /// without the folders a client should not see).
-    pub fn from_reader(
-        name: impl Into<PathBuf>,
-        input: impl std::io::Read,
-        len: u64,
-        expect: Option<TableKind>,
-    ) -> Result<ColumnTable, DataError> {
-        Self::read_from(TableReader::new(&name.into(), input, expect)?, len)
+        let reader = TableReader::new(&name.into(), bytes, expect)?;
+        Self::read_from(reader, bytes.len() as u64)
     }
 
     /// Fills the columns from `reader`; `len`, the input's size in bytes, sizes them.

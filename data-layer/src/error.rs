@@ -85,17 +85,4 @@ impl DataError {
             reason: reason.into(),
         }
     }
-
-    /// The file named in the error, when there is one.
-    pub fn path(&self) -> Option<&Path> {
-        match self {
-            DataError::NotFound { path }
-            | DataError::Io { path, .. }
-            | DataError::Empty { path }
-            | DataError::Header { path, .. }
-            | DataError::Row { path, .. }
-            | DataError::Shape { name: path, .. } => Some(path),
-            DataError::Label(_) => None,
-        }
-    }
 }

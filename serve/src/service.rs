@@ -133,6 +133,8 @@ pub struct Service {
     feedback: FeedbackLog,
     registry: ModelRegistry,
     reference: Arc<Vec<LabeledRow>>,
+    /// The reference rows as the report takes them, converted once at start-up.
+    reference_columns: ColumnTable,
     retraining: AtomicBool,
     retrain_pending: AtomicBool,
     /// Prometheus metrics.
@@ -172,12 +174,18 @@ impl Service {
         let metrics = Metrics::new();
         metrics.set_model(&live.meta.version);
         metrics.feedback_rows.set(feedback.rows() as i64);
+        let reference_columns = ColumnTable::from_rows(
+            file_name(&config.ref_path()),
+            reference.dim,
+            &reference.rows,
+        )?;
         Ok(Self {
             config,
             embedder: Arc::new(embedder),
             live: ArcSwap::from_pointee(live),
             feedback,
             registry,
+            reference_columns,
             reference: Arc::new(reference.rows),
             retraining: AtomicBool::new(false),
             retrain_pending: AtomicBool::new(false),
@@ -487,29 +495,18 @@ impl Service {
             note,
             ..Default::default()
         };
-        // The reference rows are in memory already; the production rows are read from the log
-        // through the one table reader. Both are named by file name only: where the server keeps
-        // its files is the operator's business, not the client's.
+        // The reference columns are in memory already; the production rows are read from the
+        // log through the one table reader. Both are named by file name only: where the server
+        // keeps its files is the operator's business, not the client's.
         let no_report = |e: &dyn std::fmt::Display| ServiceError::NoReport(e.to_string());
-        let reference = ColumnTable::from_rows(
-            file_name(&self.config.ref_path()),
-            self.embedder.dim(),
-            &self.reference,
+        let reference = self.reference_columns.clone();
+        let prod_path = self.config.prod_path();
+        let production = ColumnTable::read_as(
+            &prod_path,
+            file_name(&prod_path),
+            Some(TableKind::Production),
         )
         .map_err(|e| no_report(&e))?;
-        let prod_path = self.config.prod_path();
-        let production = std::fs::File::open(&prod_path)
-            .map_err(|e| DataError::io(&prod_path, e))
-            .and_then(|file| {
-                let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-                ColumnTable::from_reader(
-                    file_name(&prod_path),
-                    file,
-                    len,
-                    Some(TableKind::Production),
-                )
-            })
-            .map_err(|e| no_report(&e))?;
         let report = tympan_report::Report::from_tables(&config, reference, production)
             .map_err(|e| no_report(&e))
             .inspect_err(|e| tracing::warn!(error = %e, "report not computed"))?;

@@ -140,7 +140,7 @@ for name, cj in by_kind.get("CronJob", {}).items():
     check(cj["spec"].get("concurrencyPolicy") == "Forbid", f"CronJob/{name}: overlapping runs allowed")
 for name, j in by_kind.get("Job", {}).items():
     c = j["spec"]["template"]["spec"]["containers"][0]
-    check(c.get("args", [None])[0] == "bootstrap", f"Job/{name}: does not run `tympan-serve bootstrap`")
+    check(c.get("args", [None])[0] == "bootstrap", f"Job/{name}: does not run `tympan bootstrap`")
 for name, np in by_kind.get("NetworkPolicy", {}).items():
     sel = np["spec"]["podSelector"]
     pods = [t["metadata"]["labels"] for _, t in pod_specs()]

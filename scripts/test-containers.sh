@@ -175,7 +175,7 @@ for name in ("serving-api", "reporting"):
     dep = s[name].get("depends_on", {}).get("init", {})
     if dep.get("condition") != "service_completed_successfully":
         errors.append(f"{name}: does not wait for init to complete successfully")
-if s["init"].get("command") != ["bootstrap"]: errors.append("init does not run `tympan-serve bootstrap`")
+if s["init"].get("command") != ["bootstrap"]: errors.append("init does not run `tympan bootstrap`")
 if "healthcheck" not in s["serving-api"]: errors.append("serving-api has no healthcheck")
 for name, svc in s.items():
     for p in svc.get("ports", []):
@@ -481,8 +481,13 @@ EOF
             bash -c "docker image inspect -f '{{json .Config.Healthcheck.Test}}' tympan/serve:$tag | grep -q '\"healthcheck\"'"
         check "'tympan-serve healthcheck' exits 1 when nothing answers" \
             bash -c "! docker run --rm --network none tympan/serve:$tag healthcheck --url http://127.0.0.1:9/health"
-        check "'tympan-serve bootstrap' exists (the compose init service and the k8s Job run it)" \
-            docker run --rm --network none tympan/serve:"$tag" bootstrap --help
+        # shellcheck disable=SC2016
+        check "tympan-serve with no model exits 1 and says to run 'tympan bootstrap'" \
+            bash -c 'out=$(docker run --rm --network none "$1" 2>&1) && exit 1; grep -q "tympan bootstrap" <<<"$out"' _ tympan/serve:"$tag"
+    fi
+    if docker image inspect tympan/cli:"$tag" >/dev/null 2>&1; then
+        check "'tympan bootstrap' exists in tympan/cli (the compose init service and the k8s Job run it)" \
+            docker run --rm --network none tympan/cli:"$tag" bootstrap --help
     fi
 
     # -----------------------------------------------------------------------------------------

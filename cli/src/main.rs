@@ -1,9 +1,10 @@
 //! `tympan`: the command-line front door.
 //!
-//! `tympan train | evaluate | models` are built in (thin calls into `tympan-core`); any other
+//! `tympan bootstrap | train | evaluate | models` are built in (thin calls into `tympan-core`); any other
 //! `tympan <sub> ARGS` runs the binary `tympan-<sub>` found next to this one or on `PATH`, the way
 //! cargo runs its subcommands.
 
+mod bootstrap;
 mod dispatch;
 mod evaluate;
 mod models;
@@ -25,6 +26,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Embed a dataset and train a first model when the artifacts serve none (idempotent: for a
+    /// fresh clone, init containers and jobs).
+    Bootstrap(bootstrap::BootstrapArgs),
     /// Train a classifier on data/ref_data.csv and register it as a new model version.
     Train(train::TrainArgs),
     /// Measure a model, or a training protocol, on labelled vectors.
@@ -46,18 +50,13 @@ fn main() -> ExitCode {
             print_help();
             return ExitCode::SUCCESS;
         }
+        Some(Command::Bootstrap(a)) => bootstrap::run(a),
         Some(Command::Train(a)) => train::run(a),
         Some(Command::Evaluate(a)) => evaluate::run(a),
         Some(Command::Models(a)) => models::run(a),
         Some(Command::External(args)) => return dispatch::run_external(&args, cli.log),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    cli.log.exit_code(result)
 }
 
 fn print_help() {

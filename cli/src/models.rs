@@ -72,10 +72,12 @@ pub fn run(args: ModelsArgs) -> Result<()> {
         }
         Action::Promote { version } => {
             registry.promote(&version)?;
+            tracing::info!(model_version = %version, "model promoted by hand");
             println!("now serving {version}");
         }
         Action::Rollback => {
             let v = registry.rollback()?;
+            tracing::info!(model_version = %v, "model rolled back");
             println!("rolled back: now serving {v}");
         }
     }

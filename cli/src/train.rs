@@ -81,6 +81,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if !args.no_promote {
         registry.promote(&version)?;
     }
+    tracing::info!(
+        model_version = %version,
+        rows = rows.len(),
+        seconds = elapsed.as_secs_f64(),
+        promoted = !args.no_promote,
+        "model trained"
+    );
     if args.json {
         let out = serde_json::json!({
             "version": version,

@@ -22,6 +22,14 @@ impl TableKind {
         }
     }
 
+    /// The table's file name in a data folder (`ref_data.csv`, `prod_data.csv`).
+    pub const fn file_name(self) -> &'static str {
+        match self {
+            TableKind::Reference => "ref_data.csv",
+            TableKind::Production => "prod_data.csv",
+        }
+    }
+
     /// The header of a table of vectors of length `dim`.
     pub fn header(self, dim: usize) -> Vec<String> {
         (1..=dim)

@@ -5,6 +5,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bootstrap;
 mod labels;
 mod meta;
 mod run;

@@ -2,6 +2,7 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -11,6 +12,7 @@ use tympan_core::features::FeatureConfig;
 use tympan_embed::{
     auto_source, embed_dataset, EmbedRequest, FilePattern, FrontEndChoice, LabelSource,
 };
+use tympan_log::LogFormat;
 
 /// Embed a folder of labelled audio into data/ref_data.csv and fit the embedding into artifacts/.
 #[derive(Parser, Debug)]
@@ -61,9 +63,12 @@ struct Args {
     log: tympan_log::LogArgs,
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     let args = Args::parse();
-    args.log.init()?;
+    args.log.run(|| run(&args))
+}
+
+fn run(args: &Args) -> Result<()> {
     let limits = AudioLimits {
         max_seconds: args.max_seconds,
     };
@@ -109,9 +114,15 @@ fn main() -> Result<()> {
         println!("front end: {d}");
     }
     for s in &summary.skipped {
-        // A report of the run in a fixed `skipped PATH: REASON` form (tests and scripts parse
-        // it), not a log line.
-        eprintln!("skipped {}: {}", s.path.display(), s.reason);
+        match args.log.log_format {
+            // A report of the run in a fixed `skipped PATH: REASON` form (tests and scripts
+            // parse it).
+            LogFormat::Text => eprintln!("skipped {}: {}", s.path.display(), s.reason),
+            // In JSON every stderr line is an event.
+            LogFormat::Json => {
+                tracing::warn!(path = %s.path.display(), reason = %s.reason, "file skipped")
+            }
+        }
     }
     println!(
         "embedded {} clips ({:.0} s of audio) in {:.2} s -> {} ({} components, {:.1}% variance); skipped {}",

@@ -219,3 +219,41 @@ fn folder_names_become_labels_only_when_valid() {
     }
     assert_eq!(table.rows.len(), 20);
 }
+
+/// The stderr lines of a run in JSON log mode, each parsed (a line that is not JSON fails).
+fn json_events(output: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+#[test]
+fn in_json_log_mode_skips_and_failures_are_events() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dataset = tmp.path().join("ds");
+    link_clips(&dataset, 1, 12);
+    let broken = dataset.join("2_broken_0.wav");
+    std::fs::write(&broken, b"RIFF\x10\0\0\0WAVEfmt ").unwrap();
+    let json: &[&OsStr] = &["--log-format".as_ref(), "json".as_ref()];
+
+    let output = embed(&dataset, &tmp.path().join("out"), json);
+    assert_success(&output);
+    let events = json_events(&output);
+    let skip = events
+        .iter()
+        .find(|e| e["message"] == "file skipped")
+        .unwrap_or_else(|| panic!("no skip event in {events:?}"));
+    assert_eq!(skip["path"], broken.display().to_string());
+    assert!(!skip["reason"].as_str().unwrap().is_empty(), "{skip}");
+
+    let output = embed(&tmp.path().join("missing"), &tmp.path().join("out2"), json);
+    assert!(!output.status.success());
+    let events = json_events(&output);
+    let failure = events.last().expect("a failed run said nothing");
+    assert_eq!(failure["level"], "ERROR", "{failure}");
+    assert!(
+        failure["error"].as_str().unwrap().contains("missing"),
+        "{failure}"
+    );
+}

@@ -8,6 +8,8 @@
 
 #![warn(missing_docs)]
 
+use std::process::ExitCode;
+
 use clap::{Args, ValueEnum};
 use tracing::{Level, Subscriber};
 use tracing_subscriber::fmt::MakeWriter;
@@ -43,6 +45,31 @@ impl LogArgs {
     /// [`init`] with this format and `info` unless `RUST_LOG` says otherwise.
     pub fn init(&self) -> Result<(), InitError> {
         init(self.log_format, Level::INFO)
+    }
+
+    /// A command's whole life: the log stream set up, `command` run, its outcome turned into the
+    /// exit code by [`LogArgs::exit_code`].
+    pub fn run<E: std::fmt::Display>(&self, command: impl FnOnce() -> Result<(), E>) -> ExitCode {
+        if let Err(e) = self.init() {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+        self.exit_code(command())
+    }
+
+    /// The exit code of a command that ended with `outcome`. A failure is said on stderr in the
+    /// stream's format: `error: CAUSE` as text (an anyhow chain joined by `: `), an `error` event
+    /// in JSON, so that a collector parses every line a failed run leaves.
+    pub fn exit_code<E: std::fmt::Display>(&self, outcome: Result<(), E>) -> ExitCode {
+        let Err(e) = outcome else {
+            return ExitCode::SUCCESS;
+        };
+        let cause = format!("{e:#}");
+        match self.log_format {
+            LogFormat::Text => eprintln!("error: {cause}"),
+            LogFormat::Json => tracing::error!(error = %cause, "command failed"),
+        }
+        ExitCode::FAILURE
     }
 }
 

@@ -2,6 +2,7 @@
 //! seconds as a long-running reporting service.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -125,20 +126,23 @@ fn run_once(cli: &Cli, config: &ReportConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    cli.log.init()?;
+    cli.log.run(|| run(&cli))
+}
+
+fn run(cli: &Cli) -> anyhow::Result<()> {
     let config = cli.config();
     config.validate()?;
     let Some(every) = cli.every else {
-        return run_once(&cli, &config);
+        return run_once(cli, &config);
     };
     // Termination (SIGTERM/SIGINT) is safe at any point: outputs are replaced
     // by atomic renames and the history line is a single append.
     let mut runs = 0u64;
     loop {
         let started = Instant::now();
-        if let Err(e) = run_once(&cli, &config) {
+        if let Err(e) = run_once(cli, &config) {
             tracing::error!(error = %format!("{e:#}"), "report run failed");
         }
         runs += 1;

@@ -4,7 +4,7 @@
 # in SERVER_PREFIX.
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-cargo build --release -q -p tympan-serve
+cargo build --release -q -p tympan-serve -p tympan-cli
 
 FSDD=${TYMPAN_FSDD:-}
 for d in "$FSDD" datasets/fsdd/recordings ../shared/datasets/fsdd/recordings; do
@@ -17,9 +17,9 @@ port=$((20000 + RANDOM % 20000))
 trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
 
 # Embed and train first in a separate process, so the server's memory is that of serving.
-( cd "$work" && TYMPAN_DATASET="$FSDD" "$OLDPWD/target/release/tympan-serve" bootstrap ) >"$work/bootstrap.log" 2>&1
+( cd "$work" && TYMPAN_DATASET="$FSDD" "$OLDPWD/target/release/tympan" bootstrap ) >"$work/bootstrap.log" 2>&1
 # shellcheck disable=SC2086
-( cd "$work" && TYMPAN_DATASET="$FSDD" exec ${SERVER_PREFIX:-} "$OLDPWD/target/release/tympan-serve" \
+( cd "$work" && exec ${SERVER_PREFIX:-} "$OLDPWD/target/release/tympan-serve" \
     --address 127.0.0.1 --port "$port" --retrain-every 0 ${SERVER_FLAGS:-} ) >"$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 1 300); do

@@ -5,12 +5,13 @@ use std::path::PathBuf;
 
 use clap::Args;
 use tympan_core::challenger::RetrainMode;
+use tympan_data::TableKind;
 
 /// The reference table's file name in the data folder.
-pub const REF_FILE: &str = "ref_data.csv";
+pub const REF_FILE: &str = TableKind::Reference.file_name();
 
 /// The feedback log's file name in the data folder.
-pub const PROD_FILE: &str = "prod_data.csv";
+pub const PROD_FILE: &str = TableKind::Production.file_name();
 
 /// Everything the server is configured with.
 #[derive(Args, Debug, Clone)]
@@ -30,10 +31,6 @@ pub struct ServeConfig {
     /// Folder of the reports (read for /dashboard, written after each retraining).
     #[arg(long, env = "TYMPAN_REPORTS", default_value = "reports")]
     pub reports: PathBuf,
-    /// Dataset embedded and trained on at start when no model exists (default: FSDD, found in
-    /// the usual places).
-    #[arg(long, env = "TYMPAN_DATASET")]
-    pub dataset: Option<PathBuf>,
     /// Retrain every k feedback rows (0 = never).
     #[arg(long, env = "TYMPAN_RETRAIN_EVERY", default_value_t = 50)]
     pub retrain_every: u64,

@@ -189,6 +189,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::RetrainingBusy => Self::new(Status::Conflict, "conflict", e.to_string()),
             ServiceError::ReferenceWidth { .. }
             | ServiceError::NoCurrentModel
+            | ServiceError::NotBootstrapped { .. }
             | ServiceError::Report(_) => Self::internal(e.to_string()),
         }
     }

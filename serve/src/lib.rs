@@ -8,7 +8,6 @@
 #![warn(missing_docs)]
 
 pub mod api;
-pub mod bootstrap;
 pub mod config;
 pub mod error;
 pub mod guard;

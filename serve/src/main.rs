@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use tympan_log::LogArgs;
-use tympan_serve::{bootstrap, healthcheck, ServeConfig, Service};
+use tympan_serve::{healthcheck, ServeConfig, Service};
 
 /// Serve predictions and feedback, retrain continuously, show reports.
 #[derive(Parser, Debug)]
@@ -29,9 +29,6 @@ enum Command {
         #[arg(long)]
         url: Option<String>,
     },
-    /// Embed the dataset and train a first model when the artifacts hold none, then exit
-    /// (idempotent: does nothing when a model is served; for init containers and jobs).
-    Bootstrap,
 }
 
 fn main() -> ExitCode {
@@ -63,10 +60,6 @@ fn run(args: Args) -> Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         };
-    }
-    bootstrap::ensure_model(&args.config)?;
-    if let Some(Command::Bootstrap) = args.command {
-        return Ok(ExitCode::SUCCESS);
     }
     let service = Arc::new(Service::open(args.config)?);
     rocket::execute(tympan_serve::serve(service))?;

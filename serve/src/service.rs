@@ -13,7 +13,7 @@ use arc_swap::ArcSwap;
 use serde::Serialize;
 use tympan_core::audio::AudioLimits;
 use tympan_core::challenger::{retrain, Decision, PromotionPolicy};
-use tympan_core::embedding::{EmbedError, Embedder};
+use tympan_core::embedding::{EmbedError, Embedder, EMBEDDING_FILE};
 use tympan_core::model::ModelError;
 use tympan_core::registry::{ModelRegistry, ModelVersion, RegistryError};
 use tympan_data::{
@@ -62,6 +62,19 @@ pub enum ServiceError {
     /// The registry points at no model.
     #[error("the registry has no current model")]
     NoCurrentModel,
+    /// The folders hold no embedding, reference table or current model: nothing to serve yet.
+    #[error(
+        "no model to serve in {} (with {}): run `tympan bootstrap` first, or `tympan embed DIR` \
+         then `tympan train`",
+        artifacts.display(),
+        reference.display()
+    )]
+    NotBootstrapped {
+        /// The artifacts folder.
+        artifacts: PathBuf,
+        /// The reference table.
+        reference: PathBuf,
+    },
     /// A retraining is running already (an admin retraining never runs beside another one: both
     /// would be compared with the same champion, and the later would replace the earlier's
     /// promotion unchallenged).
@@ -145,6 +158,15 @@ impl Service {
     /// Loads the embedding, the current model, the reference rows and the feedback log from the
     /// configured folders.
     pub fn open(config: ServeConfig) -> Result<Self, ServiceError> {
+        let bootstrapped = config.artifacts.join(EMBEDDING_FILE).is_file()
+            && config.ref_path().is_file()
+            && ModelRegistry::new(&config.artifacts).current()?.is_some();
+        if !bootstrapped {
+            return Err(ServiceError::NotBootstrapped {
+                artifacts: config.artifacts.clone(),
+                reference: config.ref_path(),
+            });
+        }
         let limits = AudioLimits {
             max_seconds: config.max_seconds,
         };

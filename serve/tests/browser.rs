@@ -1,5 +1,5 @@
 //! The web page in a real browser: headless Chromium driven over WebDriver (chromedriver),
-//! against a real `tympan-serve` trained on FSDD at start.
+//! against a real `tympan-serve` serving a model trained on FSDD just before.
 //!
 //! Needs `chromium` and `chromedriver` on the PATH (Debian: `apt-get install chromium
 //! chromium-driver`); `TYMPAN_CHROMIUM` / `TYMPAN_CHROMEDRIVER` name other binaries. Without
@@ -622,9 +622,15 @@ impl Server {
         let port = free_port()?;
         let log = dir.path().join("server.log");
         let out = fs::File::create(&log)?;
+        // What `tympan bootstrap` does before a first `tympan-serve`.
+        tympan_embed::bootstrap::ensure_model(&tympan_embed::bootstrap::BootstrapPlan {
+            dataset: Some(fsdd.to_path_buf()),
+            ref_path: dir.path().join("data/ref_data.csv"),
+            artifacts: dir.path().join("artifacts"),
+            limits: Default::default(),
+        })?;
         let mut child = Command::new(env!("CARGO_BIN_EXE_tympan-serve"))
             .current_dir(dir.path())
-            .env("TYMPAN_DATASET", fsdd)
             .env("TYMPAN_PORT", port.to_string())
             .env("TYMPAN_ADDRESS", "127.0.0.1")
             .env("TYMPAN_RETRAIN_EVERY", "0")

@@ -16,6 +16,18 @@ pub fn clip(name: &str) -> Vec<u8> {
     std::fs::read(fsdd_dir().join(name)).unwrap()
 }
 
+/// Embeds FSDD and trains a first model in `dir` (its `data/` and `artifacts/`), as
+/// `tympan bootstrap` does before a first `tympan-serve`.
+pub fn bootstrap(dir: &Path) {
+    let plan = tympan_embed::bootstrap::BootstrapPlan {
+        dataset: Some(fsdd_dir()),
+        ref_path: dir.join("data/ref_data.csv"),
+        artifacts: dir.join("artifacts"),
+        limits: Default::default(),
+    };
+    tympan_embed::bootstrap::ensure_model(&plan).unwrap();
+}
+
 /// A free loopback port.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -40,7 +52,8 @@ impl TestServer {
     /// The JSON log's file name in the server's folder.
     pub const LOG: &'static str = "serve.log";
 
-    /// Starts a server on an empty folder (it embeds FSDD and trains first) with extra env.
+    /// Starts a server on a fresh folder (FSDD embedded and a first model trained) with extra
+    /// env.
     pub fn start(env: &[(&str, &str)]) -> Self {
         Self::start_with(env, false)
     }
@@ -63,6 +76,7 @@ impl TestServer {
             env,
             json_log,
         };
+        bootstrap(s.dir.path());
         s.launch();
         s
     }
@@ -83,7 +97,6 @@ impl TestServer {
         }
         let child = command
             .current_dir(self.dir.path())
-            .env("TYMPAN_DATASET", fsdd_dir())
             .env("TYMPAN_ADDRESS", "127.0.0.1")
             .env("TYMPAN_PORT", self.port.to_string())
             .env("TYMPAN_RETRAIN_EVERY", "0")

@@ -1,14 +1,22 @@
 //! Slaney mel filterbank (librosa `filters.mel(htk=False, norm="slaney")`), stored sparsely:
 //! each triangle touches a handful of FFT bins, so a dense 40 x 257 product would be ~95 % zeros.
 
+/// Hz per mel below the log break of the Slaney scale.
+const F_SP: f64 = 200.0 / 3.0;
+/// Where the Slaney scale turns logarithmic.
+const MIN_LOG_HZ: f64 = 1000.0;
+/// The mel value at [`MIN_LOG_HZ`].
+const MIN_LOG_MEL: f64 = MIN_LOG_HZ / F_SP;
+
+/// Log step of the Slaney scale above [`MIN_LOG_HZ`] (`ln` is not const).
+fn log_step() -> f64 {
+    6.4f64.ln() / 27.0
+}
+
 /// Hz to mel on the Slaney (Auditory Toolbox) scale: linear below 1 kHz, logarithmic above.
 pub fn hz_to_mel(hz: f64) -> f64 {
-    const F_SP: f64 = 200.0 / 3.0;
-    const MIN_LOG_HZ: f64 = 1000.0;
-    let min_log_mel = MIN_LOG_HZ / F_SP;
-    let logstep = 6.4f64.ln() / 27.0;
     if hz >= MIN_LOG_HZ {
-        min_log_mel + (hz / MIN_LOG_HZ).ln() / logstep
+        MIN_LOG_MEL + (hz / MIN_LOG_HZ).ln() / log_step()
     } else {
         hz / F_SP
     }
@@ -16,12 +24,8 @@ pub fn hz_to_mel(hz: f64) -> f64 {
 
 /// Inverse of [`hz_to_mel`].
 pub fn mel_to_hz(mel: f64) -> f64 {
-    const F_SP: f64 = 200.0 / 3.0;
-    const MIN_LOG_HZ: f64 = 1000.0;
-    let min_log_mel = MIN_LOG_HZ / F_SP;
-    let logstep = 6.4f64.ln() / 27.0;
-    if mel >= min_log_mel {
-        MIN_LOG_HZ * (logstep * (mel - min_log_mel)).exp()
+    if mel >= MIN_LOG_MEL {
+        MIN_LOG_HZ * (log_step() * (mel - MIN_LOG_MEL)).exp()
     } else {
         F_SP * mel
     }

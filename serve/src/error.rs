@@ -25,6 +25,8 @@ pub struct ApiError {
     pub error: &'static str,
     /// Human explanation.
     pub detail: String,
+    /// The retraining job concerned: a 409 of `POST /admin/retrain` names the running one.
+    pub job: Option<String>,
 }
 
 /// The JSON body of every error.
@@ -34,6 +36,9 @@ pub struct ErrorBody {
     pub error: String,
     /// What went wrong and how to fix it.
     pub detail: String,
+    /// The running retraining job, when a retraining was refused because of it (409).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
 }
 
 impl ApiError {
@@ -43,6 +48,7 @@ impl ApiError {
             status,
             error,
             detail: detail.into(),
+            job: None,
         }
     }
 
@@ -117,6 +123,7 @@ impl<'r> Responder<'r, 'static> for ApiError {
         let body = Json(ErrorBody {
             error: self.error.to_string(),
             detail,
+            job: self.job,
         });
         response::Response::build_from(body.respond_to(req)?)
             .status(self.status)
@@ -186,7 +193,10 @@ impl From<ServiceError> for ApiError {
             ServiceError::Registry(e) => e.into(),
             ServiceError::VectorLength { .. } => Self::unprocessable(e.to_string()),
             ServiceError::NoReport(detail) => Self::new(Status::Conflict, "no_report", detail),
-            ServiceError::RetrainingBusy => Self::new(Status::Conflict, "conflict", e.to_string()),
+            ServiceError::RetrainingBusy { ref job } => Self {
+                job: job.clone(),
+                ..Self::new(Status::Conflict, "retraining_running", e.to_string())
+            },
             ServiceError::ReferenceWidth { .. }
             | ServiceError::NoCurrentModel
             | ServiceError::NotBootstrapped { .. }
@@ -215,11 +225,7 @@ fn default_catcher(status: Status, _req: &Request<'_>) -> ApiError {
         _ if status.code >= 500 => ("internal", "internal error"),
         _ => ("error", status.reason().unwrap_or("error")),
     };
-    ApiError {
-        status,
-        error,
-        detail: detail.to_string(),
-    }
+    ApiError::new(status, error, detail)
 }
 
 #[cfg(test)]

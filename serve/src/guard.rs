@@ -7,9 +7,13 @@
 //! owns the public port and relays each connection to Rocket on a loopback port, enforcing:
 //!
 //! - a cap on open connections: over it, a new client gets a 503 JSON answer at once;
-//! - an idle timeout: a connection with no byte either way for that long is closed;
+//! - an idle timeout: a connection with no byte either way for that long, while the guard waits
+//!   for the client (between requests or in the middle of one), is closed; a request received
+//!   whole and not answered yet is the server's work, never idle ([`framing`] tells them apart);
 //! - a request timeout: a client whose bytes have gone unanswered for that long (it is still
 //!   sending its request, or the server is still working on it) gets a 408 and is closed.
+
+mod framing;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -132,6 +136,7 @@ fn error_response(status: &str, error: &str, detail: &str) -> Vec<u8> {
     let body = serde_json::to_string(&ErrorBody {
         error: error.into(),
         detail: detail.into(),
+        job: None,
     })
     .expect("a struct of strings serialises");
     format!(
@@ -180,10 +185,18 @@ async fn relay(
     let mut from_server = vec![0u8; 16 * 1024];
     let mut last_traffic = Instant::now();
     let mut unanswered_since: Option<Instant> = None;
+    let mut request = framing::RequestFraming::default();
     let mut client_done = false;
     loop {
+        // A request received whole and not answered is being served: no idle timeout then.
+        let serving = unanswered_since.is_some() && request.received();
         let idle_at = last_traffic + limits.idle;
-        let deadline = unanswered_since.map_or(idle_at, |t| idle_at.min(t + limits.request));
+        let request_at = unanswered_since.map(|t| t + limits.request);
+        let deadline = match request_at {
+            Some(at) if serving => at,
+            Some(at) => at.min(idle_at),
+            None => idle_at,
+        };
         rocket::tokio::select! {
             read = client_rx.read(&mut from_client), if !client_done => {
                 let n = read?;
@@ -199,6 +212,7 @@ async fn relay(
                     client_done = true;
                     continue;
                 }
+                request.feed(&from_client[..n]);
                 last_traffic = Instant::now();
                 unanswered_since.get_or_insert(last_traffic);
             }
@@ -214,7 +228,7 @@ async fn relay(
                 unanswered_since = None;
             }
             _ = sleep_until(deadline) => {
-                if unanswered_since.is_some_and(|t| t + limits.request <= Instant::now()) {
+                if request_at.is_some_and(|at| at <= Instant::now()) {
                     let answer = error_response(
                         "408 Request Timeout",
                         "request_timeout",
@@ -224,7 +238,9 @@ async fn relay(
                     linger(&mut client_tx, &mut client_rx, &mut from_client, LINGER).await;
                     return Ok(Ending::RequestTimeout);
                 }
-                return Ok(Ending::Idle);
+                if !serving {
+                    return Ok(Ending::Idle);
+                }
             }
         }
     }

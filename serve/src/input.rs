@@ -40,15 +40,15 @@ pub struct AudioForm<'r> {
     pub prediction: Option<String>,
 }
 
-/// JSON body.
+/// JSON body: exactly one of `audio_base64` and `vector` (422 otherwise).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JsonClip {
     /// Base64 (standard alphabet) of an audio file.
     pub audio_base64: Option<String>,
-    /// An already embedded vector (`PCA_1..PCA_n`).
+    /// An already embedded vector (`PCA_1..PCA_n`): as many finite values as `/model`'s `dim`.
     pub vector: Option<Vec<f32>>,
-    /// True label (feedback only).
+    /// True label (feedback only, where it is required).
     pub target: Option<String>,
     /// Prediction the client saw (feedback only).
     pub prediction: Option<String>,

@@ -3,7 +3,7 @@
 //!
 //! Endpoints: `POST /predict`, `POST /feedback`, `GET /model | /health | /ready | /metrics`,
 //! `GET /report | /report.json | /dashboard`, `GET /` (upload page), `GET /docs/` (Swagger UI),
-//! `POST /admin/retrain | rollback | reload` (bearer token).
+//! `POST /admin/retrain | rollback | reload`, `GET /admin/retrain/{id}` (bearer token).
 
 #![warn(missing_docs)]
 
@@ -13,6 +13,7 @@ pub mod error;
 pub mod guard;
 pub mod healthcheck;
 pub mod input;
+pub mod jobs;
 pub mod metrics;
 pub mod request_log;
 pub mod service;

@@ -23,6 +23,7 @@ use tympan_report::ReportError;
 
 use crate::config::ServeConfig;
 use crate::input::ClipInput;
+use crate::jobs::{JobCause, RetrainJob, RetrainJobs};
 use crate::metrics::Metrics;
 
 /// Why the service could not do what was asked; `serve::error` maps each to an HTTP status.
@@ -75,11 +76,14 @@ pub enum ServiceError {
         /// The reference table.
         reference: PathBuf,
     },
-    /// A retraining is running already (an admin retraining never runs beside another one: both
-    /// would be compared with the same champion, and the later would replace the earlier's
-    /// promotion unchallenged).
-    #[error("a retraining is running; try again when /model shows its outcome")]
-    RetrainingBusy,
+    /// A retraining (or a check of the drift and F1 triggers) is running already: an admin
+    /// retraining never runs beside another one, both would be compared with the same champion
+    /// and the later would replace the earlier's promotion unchallenged.
+    #[error("{}", busy_detail(job.as_deref()))]
+    RetrainingBusy {
+        /// The running retraining's job id (none during a trigger check).
+        job: Option<String>,
+    },
     /// No report can be computed yet (typically: no feedback row so far).
     #[error("{0}")]
     NoReport(String),
@@ -150,6 +154,7 @@ pub struct Service {
     reference_columns: ColumnTable,
     retraining: AtomicBool,
     retrain_pending: AtomicBool,
+    jobs: RetrainJobs,
     /// Prometheus metrics.
     pub metrics: Metrics,
 }
@@ -211,6 +216,7 @@ impl Service {
             reference: Arc::new(reference.rows),
             retraining: AtomicBool::new(false),
             retrain_pending: AtomicBool::new(false),
+            jobs: RetrainJobs::default(),
             metrics,
         })
     }
@@ -362,57 +368,87 @@ impl Service {
             }
             return false;
         }
-        let service = Arc::clone(self);
-        let mut job = job;
-        std::thread::spawn(move || loop {
-            let retrain = job == Job::Retrain || service.quality_trigger();
-            job = Job::Retrain;
-            // When no trigger fired, a retraining asked for during the check still runs below.
-            let outcome = if retrain {
-                service.retrain_now().map(drop)
-            } else {
-                Ok(())
-            };
-            if let Err(e) = outcome {
-                tracing::error!(error = %e, "retraining failed");
-                service
-                    .metrics
-                    .retrainings
-                    .with_label_values(&["failed"])
-                    .inc();
-            }
-            if !service.retrain_pending.swap(false, Ordering::SeqCst) {
-                service.retraining.store(false, Ordering::SeqCst);
-                // A request may have set `pending` between the swap and the store.
-                if !service.retrain_pending.swap(false, Ordering::SeqCst)
-                    || service.retraining.swap(true, Ordering::SeqCst)
-                {
-                    break;
-                }
-            }
-        });
+        self.spawn_retraining_thread(job, None);
         true
     }
 
-    /// Retrains now on the calling thread, unless a retraining is running (then
-    /// [`ServiceError::RetrainingBusy`]): the single-flight rule of [`Service::start_retraining`]
-    /// for a caller that waits for the outcome.
-    pub fn retrain_exclusive(self: &Arc<Self>) -> Result<RetrainReport, ServiceError> {
+    /// Queues a retraining asked for by an admin and returns its job at once; the retraining
+    /// thread runs it. Single-flight like every retraining: while one (or a trigger check) runs,
+    /// [`ServiceError::RetrainingBusy`] names the running job.
+    pub fn request_retraining(self: &Arc<Self>) -> Result<RetrainJob, ServiceError> {
         if self.retraining.swap(true, Ordering::SeqCst) {
-            return Err(ServiceError::RetrainingBusy);
+            let job = self.jobs.active().map(|j| j.id);
+            return Err(ServiceError::RetrainingBusy { job });
         }
-        let result = self.retrain_now();
-        self.retraining.store(false, Ordering::SeqCst);
-        // A k-row trigger that arrived meanwhile still gets its run.
+        let job = self.jobs.queue(JobCause::Admin);
+        self.spawn_retraining_thread(Job::Retrain, Some(job.id.clone()));
+        Ok(job)
+    }
+
+    /// The retraining job `id`, while the server keeps it.
+    pub fn retrain_job(&self, id: &str) -> Option<RetrainJob> {
+        self.jobs.get(id)
+    }
+
+    /// The retraining thread, once the caller has set the `retraining` flag: runs `job` (as the
+    /// already queued job `queued` when given), then the retrainings asked for meanwhile, and
+    /// clears the flag.
+    fn spawn_retraining_thread(self: &Arc<Self>, job: Job, queued: Option<String>) {
+        let service = Arc::clone(self);
+        let (mut job, mut queued) = (job, queued);
+        std::thread::spawn(move || loop {
+            let cause = match job {
+                Job::Retrain => JobCause::Feedback,
+                Job::CheckTriggers => JobCause::Trigger,
+            };
+            let retrain = job == Job::Retrain || service.quality_trigger();
+            job = Job::Retrain;
+            // When no trigger fired, a retraining asked for during the check still runs below.
+            let finished = retrain.then(|| {
+                let id = queued
+                    .take()
+                    .unwrap_or_else(|| service.jobs.queue(cause).id);
+                let result = service.run_retraining_job(&id);
+                (id, result)
+            });
+            let again = service.another_run_wanted();
+            // Published once the flag is released (unless another run holds it), so that a
+            // client that sees its job finished can start the next one at once.
+            if let Some((id, result)) = finished {
+                service.jobs.finish(&id, &result);
+            }
+            if !again {
+                break;
+            }
+        });
+    }
+
+    /// At the end of a run on the retraining thread: whether a retraining was asked for
+    /// meanwhile (the thread keeps the flag and runs it), else clears the flag.
+    fn another_run_wanted(&self) -> bool {
         if self.retrain_pending.swap(false, Ordering::SeqCst) {
-            self.start_job(Job::Retrain);
+            return true;
         }
-        result
+        self.retraining.store(false, Ordering::SeqCst);
+        // A request may have set `pending` between the swap and the store.
+        self.retrain_pending.swap(false, Ordering::SeqCst)
+            && !self.retraining.swap(true, Ordering::SeqCst)
+    }
+
+    /// Runs the retraining job `id` on the calling thread; a failure is logged and counted.
+    fn run_retraining_job(&self, id: &str) -> Result<RetrainReport, String> {
+        self.jobs.run(id, || self.retrain_now(id)).inspect_err(|e| {
+            tracing::error!(job = id, error = %e, "retraining failed");
+            self.metrics
+                .retrainings
+                .with_label_values(&["failed"])
+                .inc();
+        })
     }
 
     /// Retrains on reference + production rows now (on the calling thread), stores the
     /// challenger and swaps it in if it is not worse than the champion.
-    fn retrain_now(&self) -> Result<RetrainReport, ServiceError> {
+    fn retrain_now(&self, job: &str) -> Result<RetrainReport, ServiceError> {
         let start = Instant::now();
         let production = read_table(&self.config.prod_path())?.rows;
         let champion = self.current();
@@ -450,6 +486,7 @@ impl Service {
             .inc();
         let d = &outcome.decision;
         tracing::info!(
+            job,
             challenger = %version,
             serving = %serving,
             champion = %d.champion,
@@ -559,6 +596,18 @@ enum Job {
     Retrain,
     /// Compute the report and retrain if a drift or F1 trigger fires.
     CheckTriggers,
+}
+
+/// What a client is told when a retraining is refused because another one runs.
+fn busy_detail(job: Option<&str>) -> String {
+    match job {
+        Some(id) => {
+            format!("retraining job {id} is running; GET /admin/retrain/{id} shows its outcome")
+        }
+        None => "a retraining is starting, or a check of the retraining triggers is running; \
+                 try again shortly"
+            .to_string(),
+    }
 }
 
 /// The last component of a path, the only part of it a client may see.

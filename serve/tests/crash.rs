@@ -7,12 +7,13 @@
 //! Nothing here depends on how fast the machine is:
 //! - every round sends at most [`SENDS_PER_ROUND`] feedback rows, so the table (and with it the
 //!   retraining time) stays bounded however long the rounds take;
-//! - retrainings are asked for with `POST /admin/retrain`, which answers once the retraining has
-//!   finished: each retraining round first waits for one to finish (so versions are saved by
-//!   construction), then keeps retraining back to back and kills at a random moment within the
-//!   measured duration of one retraining, i.e. during the next retraining or its artifact writes.
+//! - retrainings are asked for with `POST /admin/retrain` and followed at the job it answers
+//!   until the job has finished: each retraining round first waits for one to finish (so versions
+//!   are saved by construction), then keeps retraining back to back and kills at a random moment
+//!   within the measured duration of one retraining, i.e. during the next retraining or its
+//!   artifact writes.
 //!
-//! Every answer is either a 200 or a transport error after the kill: an HTTP error status, or a
+//! Every answer is either a 2xx or a transport error after the kill: an HTTP error status, or a
 //! transport error while the server was alive, fails the test.
 
 mod common;
@@ -78,10 +79,10 @@ fn agent() -> ureq::Agent {
         .build()
 }
 
-/// How a request ended; only a 200 or a transport error after `killing` was set are accepted.
+/// How a request ended; only a 2xx or a transport error after `killing` was set are accepted.
 fn send(what: &str, killing: &AtomicBool, result: Result<ureq::Response, ureq::Error>) -> Sent {
     match result {
-        Ok(resp) if resp.status() == 200 => Sent::Answered(
+        Ok(resp) if (200..300).contains(&resp.status()) => Sent::Answered(
             resp.into_json()
                 .unwrap_or_else(|e| panic!("{what}: unreadable 200 answer: {e}")),
         ),
@@ -98,6 +99,34 @@ fn send(what: &str, killing: &AtomicBool, result: Result<ureq::Response, ureq::E
             Sent::Killed {
                 in_flight: t.kind() != ureq::ErrorKind::ConnectionFailed,
             }
+        }
+    }
+}
+
+/// Starts a retraining and follows its job until it has finished: its outcome, or `Killed` when
+/// the server died meanwhile (`in_flight` once the job was accepted).
+fn retrain(what: &str, killing: &AtomicBool, server_url: &str) -> Sent {
+    let agent = agent();
+    let auth = format!("Bearer {TOKEN}");
+    let start = agent
+        .post(&format!("{server_url}/admin/retrain"))
+        .set("Authorization", &auth)
+        .call();
+    let job = match send(what, killing, start) {
+        Sent::Answered(job) => job,
+        killed => return killed,
+    };
+    let id = job["id"].as_str().expect("a job id");
+    let job_url = format!("{server_url}/admin/retrain/{id}");
+    loop {
+        let state = agent.get(&job_url).set("Authorization", &auth).call();
+        let Sent::Answered(job) = send(what, killing, state) else {
+            return Sent::Killed { in_flight: true };
+        };
+        match job["state"].as_str() {
+            Some("succeeded") => return Sent::Answered(job["outcome"].clone()),
+            Some("queued" | "running") => std::thread::sleep(Duration::from_millis(20)),
+            _ => panic!("{what}: {job}"),
         }
     }
 }
@@ -158,7 +187,7 @@ fn kill_9_at_random_moments_loses_nothing_acknowledged() {
         let killing = AtomicBool::new(false);
         let budget = AtomicUsize::new(SENDS_PER_ROUND);
         let feedback_url = server.url("/feedback");
-        let retrain_url = server.url("/admin/retrain");
+        let server_url = server.url("");
         // Appends are paced more slowly in retraining rounds so they go on during the retraining.
         let pace = Duration::from_millis(if retraining_round { 150 } else { 40 });
         std::thread::scope(|s| {
@@ -201,14 +230,7 @@ fn kill_9_at_random_moments_loses_nothing_acknowledged() {
                 // One whole retraining first (its version is on disk once it answers), timed.
                 let started = Instant::now();
                 let what = format!("round {round}: retraining");
-                let Sent::Answered(report) = send(
-                    &what,
-                    &killing,
-                    agent()
-                        .post(&retrain_url)
-                        .set("Authorization", &format!("Bearer {TOKEN}"))
-                        .call(),
-                ) else {
+                let Sent::Answered(report) = retrain(&what, &killing, &server_url) else {
                     unreachable!("not killed yet")
                 };
                 let seconds = started.elapsed();
@@ -216,22 +238,12 @@ fn kill_9_at_random_moments_loses_nothing_acknowledged() {
                 record_retraining(&retrained, &report);
                 // Then retrainings back to back, killed at a random moment of one retraining's
                 // duration: inside the next retraining, or its artifact and report writes.
-                let (url, killing, retrained) = (&retrain_url, &killing, &retrained);
-                let looper = s.spawn(move || {
-                    let agent = agent();
-                    loop {
-                        let what = format!("round {round}: retraining");
-                        match send(
-                            &what,
-                            killing,
-                            agent
-                                .post(url)
-                                .set("Authorization", &format!("Bearer {TOKEN}"))
-                                .call(),
-                        ) {
-                            Sent::Answered(report) => record_retraining(retrained, &report),
-                            Sent::Killed { in_flight } => return in_flight,
-                        }
+                let (url, killing, retrained) = (&server_url, &killing, &retrained);
+                let looper = s.spawn(move || loop {
+                    let what = format!("round {round}: retraining");
+                    match retrain(&what, killing, url) {
+                        Sent::Answered(report) => record_retraining(retrained, &report),
+                        Sent::Killed { in_flight } => return in_flight,
                     }
                 });
                 let lifetime = seconds.mul_f64((rng.next_u64() % 1000) as f64 / 1000.0);

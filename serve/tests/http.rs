@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use base64::Engine;
-use common::{clip, csv_rows, multipart, post, TestServer};
+use common::{clip, csv_rows, multipart, post, retrain_and_wait, TestServer};
 use tympan_testkit::poll::wait_for;
 
 const SPEAKERS: [&str; 6] = ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"];
@@ -413,6 +413,77 @@ fn docs_metrics_health_and_reports_are_served() {
 }
 
 #[test]
+fn admin_retraining_is_an_asynchronous_single_flight_job() {
+    const TOKEN: &str = "job-token";
+    let server = TestServer::start(&[("TYMPAN_ADMIN_TOKEN", TOKEN)]);
+    let auth = format!("Bearer {TOKEN}");
+    let (ct, b) = multipart(&clip("7_yweweler_3.wav"), &[("target", "7")]);
+    assert_eq!(post(&server.url("/feedback"), &ct, &b).0, 200);
+    let resp = ureq::post(&server.url("/admin/retrain"))
+        .set("Authorization", &auth)
+        .call()
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    let location = resp.header("Location").unwrap().to_string();
+    let job: serde_json::Value = resp.into_json().unwrap();
+    let id = job["id"].as_str().unwrap();
+    assert_eq!(location, format!("/admin/retrain/{id}"));
+    assert_eq!(job["state"], "queued");
+    assert_eq!(job["cause"], "admin");
+    // While it runs (a retraining on FSDD takes far longer than one loopback request), another
+    // is refused with the running job's id.
+    match ureq::post(&server.url("/admin/retrain"))
+        .set("Authorization", &auth)
+        .call()
+    {
+        Err(ureq::Error::Status(409, resp)) => {
+            let body: serde_json::Value = resp.into_json().unwrap();
+            assert_eq!(body["error"], "retraining_running");
+            assert_eq!(body["job"], id, "{body}");
+        }
+        other => panic!("expected a 409, got {other:?}"),
+    }
+    // The job's state is the admin's to see only.
+    assert!(matches!(
+        ureq::get(&server.url(&location)).call(),
+        Err(ureq::Error::Status(401, _))
+    ));
+    let done = wait_for(Duration::from_secs(120), || {
+        let job: serde_json::Value = ureq::get(&server.url(&location))
+            .set("Authorization", &auth)
+            .call()
+            .unwrap()
+            .into_json()
+            .unwrap();
+        job["state"] == "succeeded"
+    });
+    assert!(done, "the job never succeeded");
+    let job: serde_json::Value = ureq::get(&server.url(&location))
+        .set("Authorization", &auth)
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    let outcome = &job["outcome"];
+    assert_eq!(outcome["challenger"], "v0002", "{job}");
+    assert_eq!(outcome["serving"], server.version(), "{job}");
+    assert!(outcome["decision"]["reason"].is_string(), "{job}");
+    assert!(job["started_at"].is_string() && job["finished_at"].is_string());
+    // The next one, once the first is seen finished, is accepted at once.
+    assert_eq!(retrain_and_wait(&server, TOKEN)["state"], "succeeded");
+    match ureq::get(&server.url("/admin/retrain/0-0"))
+        .set("Authorization", &auth)
+        .call()
+    {
+        Err(ureq::Error::Status(404, resp)) => {
+            let body: serde_json::Value = resp.into_json().unwrap();
+            assert_eq!(body["error"], "unknown_job");
+        }
+        other => panic!("expected a 404, got {other:?}"),
+    }
+}
+
+#[test]
 fn falling_production_f1_triggers_a_retraining_when_enabled() {
     // k-row retraining is off; the F1 trigger alone must start one.
     let server = TestServer::start(&[
@@ -473,12 +544,8 @@ fn json_log_has_one_line_per_request_refusal_and_retraining() {
     assert_ne!(refused_id, "not a sane id");
     let (content_type, body) = multipart(&clip("3_theo_8.wav"), &[("target", "3")]);
     assert_eq!(post(&server.url("/feedback"), &content_type, &body).0, 200);
-    let report: serde_json::Value = ureq::post(&server.url("/admin/retrain"))
-        .set("Authorization", "Bearer log-token")
-        .call()
-        .unwrap()
-        .into_json()
-        .unwrap();
+    let job = retrain_and_wait(&server, "log-token");
+    let report = &job["outcome"];
 
     let lines = server.log_lines();
     let startup = events(&lines, "serving");
@@ -520,6 +587,7 @@ fn json_log_has_one_line_per_request_refusal_and_retraining() {
     let retrainings = events(&lines, "retraining");
     assert_eq!(retrainings.len(), 1, "{lines:#?}");
     let r = retrainings[0];
+    assert_eq!(r["job"], job["id"]);
     let decision = &report["decision"];
     assert_eq!(r["challenger"], report["challenger"]);
     assert_eq!(r["serving"], report["serving"]);

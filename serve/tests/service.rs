@@ -8,6 +8,7 @@ use clap::Parser;
 use tympan_core::audio::AudioLimits;
 use tympan_core::embedding::Embedder;
 use tympan_serve::input::ClipInput;
+use tympan_serve::jobs::{JobCause, JobState};
 use tympan_serve::service::ServiceError;
 use tympan_serve::{ServeConfig, Service};
 use tympan_testkit::deployment::{clip, Deployment, CLASSES};
@@ -130,17 +131,33 @@ fn the_f1_trigger_is_checked_on_the_retraining_thread_and_retrains() {
 }
 
 #[test]
-fn an_admin_retraining_is_single_flight_and_leaves_the_flag_clear() {
+fn an_admin_retraining_is_a_job_and_leaves_the_flag_clear() {
     let d = Deployment::new(4);
     let s = service(&d, &[]);
     for i in 0..4 {
         s.feedback(&ClipInput::Audio(clip(5_000.0, i)), "whistle", None)
             .unwrap();
     }
-    let report = s.retrain_exclusive().unwrap();
-    assert_eq!(report.challenger, s.registry().versions().unwrap()[1]);
+    let finished = |id: &str| {
+        let job = s.retrain_job(id).expect("the job is kept");
+        assert!(wait_for(Duration::from_secs(60), || !s
+            .retrain_job(id)
+            .unwrap()
+            .is_active()));
+        assert_eq!(job.cause, JobCause::Admin);
+        s.retrain_job(id).unwrap()
+    };
+    let job = s.request_retraining().unwrap();
+    assert_eq!(job.state, JobState::Queued);
+    let done = finished(&job.id);
+    assert_eq!(done.state, JobState::Succeeded, "{done:?}");
+    let outcome = done.outcome.expect("a finished job has its outcome");
+    assert_eq!(outcome.challenger, s.registry().versions().unwrap()[1]);
     assert!(!s.is_retraining(), "the flag stayed set");
-    // A second one right after is a run of its own, not refused.
-    assert!(s.retrain_exclusive().is_ok());
+    // A second one right after its predecessor is seen finished is a run of its own, not refused.
+    let second = s.request_retraining().unwrap();
+    assert_ne!(second.id, job.id);
+    assert_eq!(finished(&second.id).state, JobState::Succeeded);
     assert_eq!(s.registry().versions().unwrap().len(), 3);
+    assert!(s.retrain_job("no-such-job").is_none());
 }

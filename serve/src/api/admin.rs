@@ -1,16 +1,18 @@
-//! `POST /admin/retrain | rollback | reload`, behind a bearer token compared in constant time.
+//! `POST /admin/retrain | rollback | reload` and `GET /admin/retrain/{id}`, behind a bearer
+//! token compared in constant time.
 
 use std::sync::Arc;
 
-use rocket::http::Status;
+use rocket::http::{Header, Status};
 use rocket::request::{FromRequest, Outcome};
 use rocket::serde::json::Json;
-use rocket::{post, tokio, Request};
+use rocket::{get, post, Request, Responder};
 use sha2::{Digest, Sha256};
 
+use super::docs::{AdminErrors, Internal};
 use super::State;
-use crate::error::ApiError;
-use crate::service::RetrainReport;
+use crate::error::{ApiError, ErrorBody};
+use crate::jobs::{RetrainJob, KEPT_JOBS};
 use crate::Service;
 
 /// Request guard: a valid `Authorization: Bearer <token>`.
@@ -70,44 +72,105 @@ fn guard(admin: Result<Admin, ApiError>) -> Result<(), ApiError> {
     admin.map(|_| ())
 }
 
-/// Retrain now (waits for the result).
-#[utoipa::path(post, path = "/admin/retrain", tag = "admin", security(("bearer" = [])), responses((status = 200, body = RetrainReport), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+/// A retraining accepted: its job, and where to follow it.
+#[derive(Responder)]
+#[response(status = 202)]
+pub struct Accepted {
+    job: Json<RetrainJob>,
+    location: Header<'static>,
+}
+
+/// The path of a job's state.
+fn job_path(id: &str) -> String {
+    format!("/admin/retrain/{id}")
+}
+
+/// Start a retraining (asynchronous): the job is queued at once and runs on the retraining
+/// thread; follow it at the `Location` answered.
+#[utoipa::path(post, path = "/admin/retrain", tag = "admin", security(("bearer" = [])),
+    responses(
+        (status = 202, body = RetrainJob, description = "accepted: the queued job",
+            headers(("Location" = String, description = "`/admin/retrain/{id}`, the job's state"))),
+        (status = 409, body = ErrorBody, description = "a retraining is running (its id in `job`), or a check of the retraining triggers is"),
+        AdminErrors,
+    ))]
 #[post("/admin/retrain")]
-pub async fn retrain(
+pub fn retrain(service: State<'_>, admin: Result<Admin, ApiError>) -> Result<Accepted, ApiError> {
+    guard(admin)?;
+    let service: &Arc<Service> = service.inner();
+    let job = service.request_retraining()?;
+    let location = Header::new("Location", job_path(&job.id));
+    Ok(Accepted {
+        job: Json(job),
+        location,
+    })
+}
+
+/// The state of a retraining job: queued, running, succeeded (with its outcome) or failed.
+#[utoipa::path(get, path = "/admin/retrain/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "the id `POST /admin/retrain` answered")),
+    responses(
+        (status = 200, body = RetrainJob, description = "the job: its state, and its outcome or error once finished"),
+        (status = 404, body = ErrorBody, description = "no such job: never started, from before a restart, or older than the jobs kept"),
+        AdminErrors,
+    ))]
+#[get("/admin/retrain/<id>")]
+pub fn retrain_job(
     service: State<'_>,
     admin: Result<Admin, ApiError>,
-) -> Result<Json<RetrainReport>, ApiError> {
+    id: &str,
+) -> Result<Json<RetrainJob>, ApiError> {
     guard(admin)?;
-    let service: Arc<Service> = Arc::clone(service.inner());
-    tokio::task::spawn_blocking(move || service.retrain_exclusive())
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .map(Json)
-        .map_err(ApiError::from)
+    service.retrain_job(id).map(Json).ok_or_else(|| {
+        ApiError::new(
+            Status::NotFound,
+            "unknown_job",
+            format!(
+                "no such retraining job (the server keeps the last {KEPT_JOBS} since it started)"
+            ),
+        )
+    })
+}
+
+/// What the version-changing admin actions answer.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Serving {
+    /// The version served now.
+    pub serving: String,
 }
 
 /// Serve the previous champion again.
-#[utoipa::path(post, path = "/admin/rollback", tag = "admin", security(("bearer" = [])), responses((status = 200), (status = 401, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+#[utoipa::path(post, path = "/admin/rollback", tag = "admin", security(("bearer" = [])),
+    responses(
+        (status = 200, body = Serving, description = "the previous champion is served"),
+        (status = 409, body = ErrorBody, description = "no previous champion to go back to"),
+        AdminErrors, Internal,
+    ))]
 #[post("/admin/rollback")]
 pub fn rollback(
     service: State<'_>,
     admin: Result<Admin, ApiError>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Serving>, ApiError> {
     guard(admin)?;
-    let v = service.rollback()?;
-    Ok(Json(serde_json::json!({"serving": v})))
+    let serving = service.rollback()?;
+    Ok(Json(Serving { serving }))
 }
 
 /// Re-read the registry's `current` pointer.
-#[utoipa::path(post, path = "/admin/reload", tag = "admin", security(("bearer" = [])), responses((status = 200), (status = 401, body = crate::error::ErrorBody)))]
+#[utoipa::path(post, path = "/admin/reload", tag = "admin", security(("bearer" = [])),
+    responses(
+        (status = 200, body = Serving, description = "the version `current` names is served"),
+        (status = 409, body = ErrorBody, description = "`current` names a version that is not in the registry"),
+        AdminErrors, Internal,
+    ))]
 #[post("/admin/reload")]
 pub fn reload(
     service: State<'_>,
     admin: Result<Admin, ApiError>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Serving>, ApiError> {
     guard(admin)?;
-    let v = service.reload()?;
-    Ok(Json(serde_json::json!({"serving": v})))
+    let serving = service.reload()?;
+    Ok(Json(Serving { serving }))
 }
 
 #[cfg(test)]

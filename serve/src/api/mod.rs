@@ -28,6 +28,7 @@ pub fn routes() -> Vec<rocket::Route> {
         status::ready,
         status::metrics,
         admin::retrain,
+        admin::retrain_job,
         admin::rollback,
         admin::reload,
         reports::report,

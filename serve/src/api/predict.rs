@@ -8,9 +8,10 @@ use rocket::http::ContentType;
 use rocket::serde::json::Json;
 use rocket::{post, tokio};
 
+use super::docs::UploadErrors;
 use super::State;
 use crate::error::ApiError;
-use crate::input::{from_form, from_json, from_raw, AudioForm, Submission};
+use crate::input::{from_form, from_json, from_raw, AudioForm, JsonClip, Submission};
 use crate::service::{FeedbackResponse, PredictResponse};
 use crate::Service;
 
@@ -41,10 +42,43 @@ async fn run_feedback(
     .map_err(ApiError::from)
 }
 
-/// Classify a clip sent as multipart/form-data (field `file`).
+/// `POST /predict` as multipart/form-data (documentation only: the route takes the `file` field
+/// through [`AudioForm`]).
+#[derive(utoipa::ToSchema)]
+pub struct PredictForm {
+    /// The audio file (WAV, FLAC, MP3, Ogg Vorbis, AAC/M4A, AIFF...).
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+}
+
+/// `POST /feedback` as multipart/form-data (documentation only).
+#[derive(utoipa::ToSchema)]
+pub struct FeedbackForm {
+    /// The audio file.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+    /// The true label: 1 to 128 bytes, no control characters, no leading space, no formula.
+    pub target: String,
+    /// The label the client was shown.
+    pub prediction: Option<String>,
+}
+
+/// A raw audio body (documentation only).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct AudioBody(pub Vec<u8>);
+
+/// Classify a clip: multipart/form-data (field `file`), JSON (`audio_base64` or an embedded
+/// `vector`, exactly one), or the audio itself as the body (`audio/*`,
+/// `application/octet-stream`, or no content type).
 #[utoipa::path(post, path = "/predict", tag = "predict",
-    request_body(content = String, description = "multipart/form-data with field `file` (audio), or a raw audio/* or application/octet-stream body, or JSON {\"audio_base64\": ...} / {\"vector\": [...]}", content_type = "multipart/form-data"),
-    responses((status = 200, body = PredictResponse), (status = 413, body = crate::error::ErrorBody), (status = 415, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+    request_body(description = "the clip, in one of four forms", content(
+        (PredictForm = "multipart/form-data"),
+        (JsonClip = "application/json"),
+        (AudioBody = "audio/*"),
+        (AudioBody = "application/octet-stream"),
+    )),
+    responses((status = 200, body = PredictResponse, description = "the prediction"), UploadErrors))]
 #[post("/predict", format = "multipart/form-data", data = "<form>", rank = 1)]
 pub async fn predict_form(
     service: State<'_>,
@@ -75,10 +109,18 @@ pub async fn predict_raw(
     run_predict(service, sub).await
 }
 
-/// Store a labelled clip as production feedback (multipart: `file`, `target`, optional `prediction`).
+/// Store a labelled clip as production feedback: multipart/form-data (`file`, `target`, optional
+/// `prediction`), JSON (`audio_base64` or `vector`, `target`, optional `prediction`), or the
+/// audio itself as the body with the label in the `target` query parameter.
 #[utoipa::path(post, path = "/feedback", tag = "feedback",
-    request_body(content = String, description = "multipart/form-data with fields `file`, `target` and optional `prediction`; or JSON {\"audio_base64\"|\"vector\", \"target\", \"prediction\"?}; or a raw audio body with `?target=`", content_type = "multipart/form-data"),
-    responses((status = 200, body = FeedbackResponse), (status = 413, body = crate::error::ErrorBody), (status = 415, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+    params(("target" = Option<String>, Query, description = "the true label, for a raw audio body (required there; multipart and JSON bodies carry it as a field)")),
+    request_body(description = "the labelled clip, in one of four forms", content(
+        (FeedbackForm = "multipart/form-data"),
+        (JsonClip = "application/json"),
+        (AudioBody = "audio/*"),
+        (AudioBody = "application/octet-stream"),
+    )),
+    responses((status = 200, body = FeedbackResponse, description = "the row is stored (fsynced)"), UploadErrors))]
 #[post("/feedback", format = "multipart/form-data", data = "<form>", rank = 1)]
 pub async fn feedback_form(
     service: State<'_>,

@@ -10,9 +10,10 @@ use rocket::http::ContentType;
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{get, tokio};
 
+use super::docs::Internal;
 use super::page::{self, Missing, Page};
 use super::State;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::Service;
 
 /// Whether the client asked for a page: its `Accept` header lists `text/html`, as browsers' do.
@@ -58,7 +59,10 @@ fn report_page(
 }
 
 /// Drift and classification-quality report of reference vs production data (HTML).
-#[utoipa::path(get, path = "/report", tag = "reports", responses((status = 200, content_type = "text/html", description = "the report, or for an `Accept: text/html` client without production rows a page saying how to get them"), (status = 409, body = crate::error::ErrorBody, description = "no production rows yet (clients that do not accept text/html)")))]
+#[utoipa::path(get, path = "/report", tag = "reports", responses(
+    (status = 200, body = String, content_type = "text/html", description = "the report, or for an `Accept: text/html` client without production rows a page saying how to get them"),
+    (status = 409, body = ErrorBody, description = "`no_report`: no production rows yet (clients that do not accept text/html)"),
+    Internal))]
 #[get("/report")]
 pub async fn report(service: State<'_>, client: WantsHtml) -> Result<Page, ApiError> {
     let retrain_every = service.config.retrain_every;
@@ -66,7 +70,10 @@ pub async fn report(service: State<'_>, client: WantsHtml) -> Result<Page, ApiEr
 }
 
 /// The same report as JSON.
-#[utoipa::path(get, path = "/report.json", tag = "reports", responses((status = 200, content_type = "application/json")))]
+#[utoipa::path(get, path = "/report.json", tag = "reports", responses(
+    (status = 200, body = Object, content_type = "application/json", description = "the report: drift per feature, classification quality, rows"),
+    (status = 409, body = ErrorBody, description = "`no_report`: no production rows yet"),
+    Internal))]
 #[get("/report.json")]
 pub async fn report_json(service: State<'_>) -> Result<(ContentType, String), ApiError> {
     Ok((ContentType::JSON, compute(service).await?.to_json()))
@@ -86,7 +93,9 @@ fn dashboard_page(
 }
 
 /// Drift share, F1, rows and model versions over time.
-#[utoipa::path(get, path = "/dashboard", tag = "reports", responses((status = 200, content_type = "text/html")))]
+#[utoipa::path(get, path = "/dashboard", tag = "reports", responses(
+    (status = 200, body = String, content_type = "text/html", description = "the dashboard, or for an `Accept: text/html` client before the first report a page saying how to get one"),
+    Internal))]
 #[get("/dashboard")]
 pub fn dashboard(service: State<'_>, client: WantsHtml) -> Result<Page, ApiError> {
     let history = tympan_report::History::load(&service.config.reports)

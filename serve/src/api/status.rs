@@ -28,7 +28,7 @@ pub struct ModelInfo {
 }
 
 /// Current model, classes, metrics.
-#[utoipa::path(get, path = "/model", tag = "status", responses((status = 200, body = ModelInfo)))]
+#[utoipa::path(get, path = "/model", tag = "status", responses((status = 200, body = ModelInfo, description = "the served model")))]
 #[get("/model")]
 pub fn model(service: State<'_>) -> Json<ModelInfo> {
     let live = service.current();
@@ -43,22 +43,41 @@ pub fn model(service: State<'_>) -> Json<ModelInfo> {
     })
 }
 
+/// What `/health` answers.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: &'static str,
+}
+
+/// What `/ready` answers.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Ready {
+    /// `ready`.
+    pub status: &'static str,
+    /// The version served.
+    pub model_version: String,
+}
+
 /// Liveness.
-#[utoipa::path(get, path = "/health", tag = "status", responses((status = 200)))]
+#[utoipa::path(get, path = "/health", tag = "status", responses((status = 200, body = Health, description = "the server answers")))]
 #[get("/health")]
-pub fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({"status": "ok"}))
+pub fn health() -> Json<Health> {
+    Json(Health { status: "ok" })
 }
 
 /// Readiness: a model is loaded (the server only starts once it is).
-#[utoipa::path(get, path = "/ready", tag = "status", responses((status = 200)))]
+#[utoipa::path(get, path = "/ready", tag = "status", responses((status = 200, body = Ready, description = "a model is served")))]
 #[get("/ready")]
-pub fn ready(service: State<'_>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({"status": "ready", "model_version": service.current().meta.version}))
+pub fn ready(service: State<'_>) -> Json<Ready> {
+    Json(Ready {
+        status: "ready",
+        model_version: service.current().meta.version.clone(),
+    })
 }
 
 /// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", tag = "status", responses((status = 200, content_type = "text/plain")))]
+#[utoipa::path(get, path = "/metrics", tag = "status", responses((status = 200, body = String, content_type = "text/plain", description = "Prometheus text exposition format 0.0.4")))]
 #[get("/metrics")]
 pub fn metrics(service: State<'_>) -> (ContentType, String) {
     (

@@ -192,6 +192,35 @@ impl Drop for TestServer {
     }
 }
 
+/// Starts a retraining with the admin `token` and waits (up to 2 minutes) for its job to
+/// finish; the finished job (`state`, `outcome`...).
+pub fn retrain_and_wait(server: &TestServer, token: &str) -> serde_json::Value {
+    let auth = format!("Bearer {token}");
+    let resp = ureq::post(&server.url("/admin/retrain"))
+        .set("Authorization", &auth)
+        .call()
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    let location = resp.header("Location").unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let job: serde_json::Value = ureq::get(&server.url(&location))
+            .set("Authorization", &auth)
+            .call()
+            .unwrap()
+            .into_json()
+            .unwrap();
+        if !matches!(job["state"].as_str(), Some("queued" | "running")) {
+            return job;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the retraining never finished: {job}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A multipart/form-data body with a `file` field and text fields.
 pub fn multipart(file: &[u8], fields: &[(&str, &str)]) -> (String, Vec<u8>) {
     let boundary = "tympantestboundary7d1f";

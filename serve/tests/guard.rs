@@ -1,0 +1,142 @@
+//! The connection guard's timeouts against an upstream the test controls: the upstream holds a
+//! request until the test releases it, so "the server is still working" lasts exactly as long as
+//! the test says, with margins of whole idle timeouts rather than tuned sleeps.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use prometheus::{IntCounterVec, Opts};
+use tympan_serve::guard::{self, GuardLimits};
+use tympan_testkit::poll::wait_for;
+
+const IDLE: Duration = Duration::from_secs(1);
+
+/// An upstream that reads one request head, reports it, and answers `200 ok` once released.
+struct Upstream {
+    address: SocketAddr,
+    received: mpsc::Receiver<()>,
+    release: mpsc::Sender<()>,
+}
+
+impl Upstream {
+    fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let (received_tx, received) = mpsc::channel();
+        let (release, release_rx) = mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
+                head.push(byte[0]);
+            }
+            received_tx.send(()).unwrap();
+            if release_rx.recv().is_ok() {
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+            }
+        });
+        Self {
+            address,
+            received,
+            release,
+        }
+    }
+}
+
+/// The guard in front of `upstream` on a runtime of its own; its address and closure counter.
+fn guard(upstream: SocketAddr, request: Duration) -> (SocketAddr, IntCounterVec) {
+    let closed = IntCounterVec::new(Opts::new("closed", "closed"), &["reason"]).unwrap();
+    let counter = closed.clone();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = rocket::tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = rocket::tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            let limits = GuardLimits {
+                max_connections: 16,
+                idle: IDLE,
+                request,
+            };
+            guard::run(listener, upstream, limits, counter).await;
+        });
+    });
+    (rx.recv().unwrap(), closed)
+}
+
+/// Whether the guard counts one connection closed for `reason` (it counts once the connection's
+/// linger, after the close the client sees, is over).
+fn counted_once(closed: &IntCounterVec, reason: &str) -> bool {
+    wait_for(Duration::from_secs(10), || {
+        closed.with_label_values(&[reason]).get() == 1
+    })
+}
+
+/// Everything the guard sends until it closes (or `limit` passes).
+fn read_all(stream: &mut TcpStream, limit: Duration) -> String {
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn a_request_the_server_is_working_on_is_never_cut_for_idling() {
+    let upstream = Upstream::start();
+    let (address, closed) = guard(upstream.address, Duration::from_secs(60));
+    let mut client = TcpStream::connect(address).unwrap();
+    client
+        .write_all(b"POST /admin/retrain HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody")
+        .unwrap();
+    upstream.received.recv().unwrap();
+    // Three idle timeouts with no byte either way while the upstream works.
+    std::thread::sleep(IDLE * 3);
+    assert_eq!(closed.with_label_values(&["idle"]).get(), 0, "cut as idle");
+    upstream.release.send(()).unwrap();
+    let answer = read_all(&mut client, Duration::from_secs(10));
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer:?}");
+    assert!(answer.ends_with("ok"), "{answer:?}");
+}
+
+#[test]
+fn a_request_still_arriving_is_cut_for_idling() {
+    let upstream = Upstream::start();
+    let (address, closed) = guard(upstream.address, Duration::from_secs(60));
+    let mut client = TcpStream::connect(address).unwrap();
+    // The head and 3 of the 10 body bytes announced, then silence.
+    client
+        .write_all(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        .unwrap();
+    upstream.received.recv().unwrap();
+    let started = Instant::now();
+    let answer = read_all(&mut client, Duration::from_secs(30));
+    assert_eq!(answer, "", "closed without an answer");
+    assert!(started.elapsed() < Duration::from_secs(30), "never closed");
+    assert!(counted_once(&closed, "idle"));
+}
+
+#[test]
+fn a_request_served_too_long_gets_the_408_of_the_request_timeout() {
+    let upstream = Upstream::start();
+    let (address, closed) = guard(upstream.address, IDLE * 2);
+    let mut client = TcpStream::connect(address).unwrap();
+    client
+        .write_all(b"GET /report HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    upstream.received.recv().unwrap();
+    let answer = read_all(&mut client, Duration::from_secs(30));
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer:?}");
+    assert!(answer.contains("request_timeout"), "{answer:?}");
+    drop(client);
+    assert!(counted_once(&closed, "request_timeout"));
+    assert_eq!(closed.with_label_values(&["idle"]).get(), 0);
+    drop(upstream.release);
+}

@@ -77,6 +77,11 @@ pub struct ServeConfig {
     /// before it gets a 408.
     #[arg(long, env = "TYMPAN_REQUEST_TIMEOUT", default_value_t = 60)]
     pub request_timeout: u64,
+    /// Request bytes relayed to the server and not yet answered, over all connections, at most
+    /// (an upload is held in memory until it is answered); the request that would pass it gets
+    /// 503 JSON. Raised to one upload of --upload-limit when set lower.
+    #[arg(long, env = "TYMPAN_BODY_BUDGET", default_value_t = 256 * 1024 * 1024)]
+    pub body_budget: u64,
     /// Worker threads (default: one per core).
     #[arg(long, env = "TYMPAN_WORKERS")]
     pub workers: Option<usize>,

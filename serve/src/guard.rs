@@ -11,11 +11,16 @@
 //!   for the client (between requests or in the middle of one), is closed; a request received
 //!   whole and not answered yet is the server's work, never idle ([`framing`] tells them apart);
 //! - a request timeout: a client whose bytes have gone unanswered for that long (it is still
-//!   sending its request, or the server is still working on it) gets a 408 and is closed.
+//!   sending its request, or the server is still working on it) gets a 408 and is closed;
+//! - a body budget: the request bytes relayed and not yet answered, summed over every
+//!   connection, stay under a bound (the server holds an upload in memory until it answers, so
+//!   200 clients each stalling before the last byte of a 10 MB body would otherwise hold 2 GB);
+//!   the request that would pass it gets a 503 and is closed.
 
 mod framing;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,6 +41,69 @@ pub struct GuardLimits {
     pub idle: Duration,
     /// Answer 408 and close when a client's bytes stay unanswered for this long.
     pub request: Duration,
+    /// Request bytes relayed and not yet answered, over all connections, at most.
+    pub body_budget: u64,
+}
+
+/// The request bytes relayed to the server and not yet answered, over all connections.
+#[derive(Debug)]
+pub struct BodyBudget {
+    limit: u64,
+    in_flight: AtomicU64,
+}
+
+impl BodyBudget {
+    /// A budget of `limit` bytes, none in use.
+    pub fn new(limit: u64) -> Self {
+        Self {
+            limit,
+            in_flight: AtomicU64::new(0),
+        }
+    }
+
+    /// Bytes in use now.
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
+    fn try_take(&self, n: u64) -> bool {
+        self.in_flight
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
+                used.checked_add(n).filter(|total| *total <= self.limit)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self, n: u64) {
+        self.in_flight.fetch_sub(n, Ordering::SeqCst);
+    }
+}
+
+/// One connection's part of the [`BodyBudget`], given back when its request is answered and,
+/// whatever way the relay ends, on drop.
+struct BudgetShare<'a> {
+    budget: &'a BodyBudget,
+    held: u64,
+}
+
+impl BudgetShare<'_> {
+    fn take(&mut self, n: usize) -> bool {
+        let taken = self.budget.try_take(n as u64);
+        if taken {
+            self.held += n as u64;
+        }
+        taken
+    }
+
+    fn release(&mut self) {
+        self.budget.give_back(std::mem::take(&mut self.held));
+    }
+}
+
+impl Drop for BudgetShare<'_> {
+    fn drop(&mut self) {
+        self.release();
+    }
 }
 
 /// Why a relay ended.
@@ -44,6 +112,7 @@ enum Ending {
     Closed,
     Idle,
     RequestTimeout,
+    BodyBudget,
 }
 
 impl Ending {
@@ -53,6 +122,7 @@ impl Ending {
             Ending::Closed => None,
             Ending::Idle => Some("idle"),
             Ending::RequestTimeout => Some("request_timeout"),
+            Ending::BodyBudget => Some("body_budget"),
         }
     }
 }
@@ -107,6 +177,7 @@ pub async fn run(
     closed: IntCounterVec,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let budget = Arc::new(BodyBudget::new(limits.body_budget));
     loop {
         let client = match listener.accept().await {
             Ok((client, _)) => client,
@@ -122,8 +193,10 @@ pub async fn run(
             continue;
         };
         let closed = closed.clone();
+        let budget = Arc::clone(&budget);
         rocket::tokio::spawn(async move {
-            if let Ok(Some(reason)) = relay(client, upstream, limits).await.map(|e| e.reason()) {
+            let ending = relay(client, upstream, limits, &budget).await;
+            if let Ok(Some(reason)) = ending.map(|e| e.reason()) {
                 closed.with_label_values(&[reason]).inc();
             }
             drop(permit);
@@ -131,8 +204,14 @@ pub async fn run(
     }
 }
 
-/// A complete HTTP/1.1 answer with the API's JSON error body, closing the connection.
+/// A complete HTTP/1.1 answer with the API's JSON error body, closing the connection. A 503
+/// tells the client when to retry.
 fn error_response(status: &str, error: &str, detail: &str) -> Vec<u8> {
+    let retry = if status.starts_with("503") {
+        "retry-after: 1\r\n"
+    } else {
+        ""
+    };
     let body = serde_json::to_string(&ErrorBody {
         error: error.into(),
         detail: detail.into(),
@@ -141,7 +220,7 @@ fn error_response(status: &str, error: &str, detail: &str) -> Vec<u8> {
     .expect("a struct of strings serialises");
     format!(
         "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
-         connection: close\r\n\r\n{body}",
+         {retry}connection: close\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()
@@ -167,6 +246,7 @@ async fn relay(
     mut client: TcpStream,
     upstream: SocketAddr,
     limits: GuardLimits,
+    budget: &BodyBudget,
 ) -> std::io::Result<Ending> {
     // Until its first byte a client costs one descriptor and no buffers or upstream connection,
     // so silent connections are cheap while they wait for the idle timeout.
@@ -176,16 +256,17 @@ async fn relay(
         Ok(Ok(0)) => return Ok(Ending::Closed),
         Ok(peeked) => peeked?,
     };
-    let mut server = TcpStream::connect(upstream).await?;
+    let server = TcpStream::connect(upstream).await?;
     client.set_nodelay(true)?;
     server.set_nodelay(true)?;
     let (mut client_rx, mut client_tx) = client.split();
-    let (mut server_rx, mut server_tx) = server.split();
+    let (mut server_rx, mut server_tx) = server.into_split();
     let mut from_client = vec![0u8; 16 * 1024];
     let mut from_server = vec![0u8; 16 * 1024];
     let mut last_traffic = Instant::now();
     let mut unanswered_since: Option<Instant> = None;
     let mut request = framing::RequestFraming::default();
+    let mut share = BudgetShare { budget, held: 0 };
     let mut client_done = false;
     loop {
         // A request received whole and not answered is being served: no idle timeout then.
@@ -205,6 +286,19 @@ async fn relay(
                     client_done = true;
                     server_tx.shutdown().await?;
                     continue;
+                }
+                if !share.take(n) {
+                    let answer = error_response(
+                        "503 Service Unavailable",
+                        "busy",
+                        "the server holds as many uploads in progress as it allows; retry shortly",
+                    );
+                    let _ = timeout(Duration::from_secs(1), client_tx.write_all(&answer)).await;
+                    // The server's end closes at once, so it drops the part it holds.
+                    drop((server_rx, server_tx));
+                    share.release();
+                    linger(&mut client_tx, &mut client_rx, &mut from_client, LINGER).await;
+                    return Ok(Ending::BodyBudget);
                 }
                 if write_within(&mut server_tx, &from_client[..n], limits.idle).await.is_err() {
                     // The server stopped reading (it answered early, e.g. 413 on an oversized
@@ -226,6 +320,8 @@ async fn relay(
                 write_within(&mut client_tx, &from_server[..n], limits.idle).await?;
                 last_traffic = Instant::now();
                 unanswered_since = None;
+                // An answer means the server is done with the request it held.
+                share.release();
             }
             _ = sleep_until(deadline) => {
                 if request_at.is_some_and(|at| at <= Instant::now()) {

@@ -69,6 +69,7 @@ pub async fn serve(service: Arc<Service>) -> Result<(), LaunchError> {
         max_connections: guard::fit_connection_cap(c.max_connections),
         idle: Duration::from_secs(c.idle_timeout),
         request: Duration::from_secs(c.request_timeout),
+        body_budget: body_budget(c),
     };
     let closed = service.metrics.guard_closed.clone();
     let loopback = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
@@ -84,6 +85,21 @@ pub async fn serve(service: Arc<Service>) -> Result<(), LaunchError> {
         .await
         .map_err(Box::new)?;
     Ok(())
+}
+
+/// The configured body budget, raised to what one upload of the largest size needs (with room
+/// for its head and multipart framing) when it is set lower: a budget no upload fits would
+/// refuse every large one.
+fn body_budget(c: &ServeConfig) -> u64 {
+    let one_upload = c.upload_limit + 64 * 1024;
+    if c.body_budget < one_upload {
+        tracing::warn!(
+            body_budget = c.body_budget,
+            raised_to = one_upload,
+            "the body budget is under one upload of the largest size; raised"
+        );
+    }
+    c.body_budget.max(one_upload)
 }
 
 /// The startup line, once Rocket listens: Rocket's own launch lines are quieted (they name its

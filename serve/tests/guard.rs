@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use prometheus::{IntCounterVec, Opts};
@@ -12,6 +12,9 @@ use tympan_serve::guard::{self, GuardLimits};
 use tympan_testkit::poll::wait_for;
 
 const IDLE: Duration = Duration::from_secs(1);
+
+/// The guard's body budget in these tests.
+const BUDGET: u64 = 100_000;
 
 /// An upstream that reads one request head, reports it, and answers `200 ok` once released.
 struct Upstream {
@@ -65,6 +68,7 @@ fn guard(upstream: SocketAddr, request: Duration) -> (SocketAddr, IntCounterVec)
                 max_connections: 16,
                 idle: IDLE,
                 request,
+                body_budget: BUDGET,
             };
             guard::run(listener, upstream, limits, counter).await;
         });
@@ -139,4 +143,78 @@ fn a_request_served_too_long_gets_the_408_of_the_request_timeout() {
     assert!(counted_once(&closed, "request_timeout"));
     assert_eq!(closed.with_label_values(&["idle"]).get(), 0);
     drop(upstream.release);
+}
+
+/// An upstream that accepts every connection, reads all it is sent and never answers (a server
+/// holding uploads in progress); the bytes each connection delivered, in accept order.
+fn holding_upstream() -> (SocketAddr, Arc<Mutex<Vec<usize>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let counts = Arc::clone(&received);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let index = {
+                let mut c = counts.lock().unwrap();
+                c.push(0);
+                c.len() - 1
+            };
+            let counts = Arc::clone(&counts);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 16 * 1024];
+                while let Ok(n @ 1..) = stream.read(&mut buf) {
+                    counts.lock().unwrap()[index] += n;
+                }
+            });
+        }
+    });
+    (address, received)
+}
+
+/// The head and all but the last byte of a `len`-byte raw upload.
+fn stalled_upload(len: usize) -> Vec<u8> {
+    let mut bytes = format!(
+        "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: audio/wav\r\nContent-Length: {len}\r\n\r\n"
+    )
+    .into_bytes();
+    bytes.resize(bytes.len() + len - 1, b'a');
+    bytes
+}
+
+#[test]
+fn uploads_in_progress_beyond_the_body_budget_get_503_and_the_budget_comes_back() {
+    let (upstream, received) = holding_upstream();
+    let (address, closed) = guard(upstream, Duration::from_secs(60));
+    let delivered = |i: usize| received.lock().unwrap().get(i).copied().unwrap_or(0);
+    let upload = stalled_upload(60_000);
+
+    let mut first = TcpStream::connect(address).unwrap();
+    first.write_all(&upload).unwrap();
+    assert!(
+        wait_for(Duration::from_secs(10), || delivered(0) == upload.len()),
+        "the first upload was not relayed whole"
+    );
+    // 60 kB held, 40 kB left: the second upload cannot fit.
+    let mut second = TcpStream::connect(address).unwrap();
+    let _ = second.write_all(&upload);
+    let answer = read_all(&mut second, Duration::from_secs(10));
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer:?}");
+    assert!(answer.contains("retry-after: 1"), "{answer:?}");
+    assert!(answer.contains("\"busy\""), "{answer:?}");
+    assert!(counted_once(&closed, "body_budget"));
+
+    // The first client gives up; once the guard ends its relay (the upload can no longer
+    // complete: idle), its share comes back and a third upload fits.
+    drop(first);
+    assert!(counted_once(&closed, "idle"));
+    let mut third = TcpStream::connect(address).unwrap();
+    third.write_all(&upload).unwrap();
+    assert!(
+        wait_for(Duration::from_secs(10), || delivered(2) == upload.len()),
+        "the budget was not given back: the third upload got {} of {} bytes through",
+        delivered(2),
+        upload.len()
+    );
+    assert_eq!(closed.with_label_values(&["body_budget"]).get(), 1);
 }

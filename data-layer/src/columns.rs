@@ -124,7 +124,7 @@ impl ColumnTable {
     }
 
     /// Fills the columns from `reader`; `len`, the input's size in bytes, sizes them.
-    fn read_from<R: std::io::Read>(
+    pub(crate) fn read_from<R: std::io::Read>(
         mut reader: TableReader<R>,
         len: u64,
     ) -> Result<ColumnTable, DataError> {

@@ -60,6 +60,28 @@ pub enum DataError {
     /// A label breaks the label rules ([`crate::validate_label`]).
     #[error("invalid label: {0}")]
     Label(String),
+    /// An append to the production log failed (disk full, I/O error): the row is not stored and
+    /// nothing was acknowledged. The storage is at fault, not the row, so the same append may
+    /// succeed later.
+    #[error("{}: the row was not stored: {source}; {}", path.display(), after_failed_append(*rolled_back))]
+    Append {
+        /// The log.
+        path: PathBuf,
+        /// The write or sync error.
+        #[source]
+        source: io::Error,
+        /// Whether the log was cut back to its last stored row; when not, it takes no append
+        /// until a later one manages that first.
+        rolled_back: bool,
+    },
+}
+
+fn after_failed_append(rolled_back: bool) -> &'static str {
+    if rolled_back {
+        "the log was cut back to its last stored row"
+    } else {
+        "the log could not be cut back to its last stored row and takes no row until it can"
+    }
 }
 
 impl DataError {

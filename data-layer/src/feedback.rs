@@ -5,12 +5,18 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use crate::columns::ColumnTable;
 use crate::durable::sync_dir;
-use crate::rows::{header_bytes, row_bytes};
-use crate::{validate_label, DataError, LabeledRow, TableKind, TableReader};
+use crate::rows::{collect_rows, header_bytes, row_bytes};
+use crate::{validate_label, DataError, LabeledRow, Table, TableKind, TableReader};
 
 /// The append-only production log (`prod_data.csv`): one writer, each row written whole and
 /// fsynced before the call returns, and a torn last line from a crash cut off at open.
+///
+/// An append that fails (disk full, I/O error) cuts the file back to its last stored row, so the
+/// next row never lands glued to a part of this one; when even that fails, the log takes no row
+/// until a later append manages the cut first. Readers see the stored rows only
+/// ([`FeedbackLog::read_table`], [`FeedbackLog::read_columns`]).
 #[derive(Debug)]
 pub struct FeedbackLog {
     path: PathBuf,
@@ -22,6 +28,11 @@ pub struct FeedbackLog {
 struct LogState {
     file: File,
     rows: u64,
+    /// Bytes holding the header and the stored (written and synced) rows: where the next row
+    /// starts, and where a failed append is cut back to.
+    stored: u64,
+    /// A failed append could not be cut back: past `stored`, the file may hold part of a row.
+    damaged: bool,
 }
 
 impl FeedbackLog {
@@ -34,17 +45,18 @@ impl FeedbackLog {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io_err)?;
         }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(path)
-            .map_err(io_err)?;
+        let mut file = open_for_append(path).map_err(io_err)?;
         let len = file.metadata().map_err(io_err)?.len();
         let rows = if len == 0 {
-            file.write_all(&header_bytes(TableKind::Production, dim))
-                .map_err(io_err)?;
-            file.sync_all().map_err(io_err)?;
+            let written = file
+                .write_all(&header_bytes(TableKind::Production, dim))
+                .and_then(|()| file.sync_all());
+            if let Err(e) = written {
+                // A header cut short by a full disk would make the next start refuse the file;
+                // an empty one is written again then.
+                let _ = file.set_len(0);
+                return Err(io_err(e));
+            }
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 sync_dir(dir).map_err(io_err)?;
             }
@@ -55,10 +67,16 @@ impl FeedbackLog {
             check_appendable(path, &mut file, &last_start, dim)?;
             rows
         };
+        let stored = file.metadata().map_err(io_err)?.len();
         Ok(Self {
             path: path.to_path_buf(),
             dim,
-            state: Mutex::new(LogState { file, rows }),
+            state: Mutex::new(LogState {
+                file,
+                rows,
+                stored,
+                damaged: false,
+            }),
         })
     }
 
@@ -73,13 +91,16 @@ impl FeedbackLog {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LogState> {
-        // A panic while holding the lock cannot leave a half row (rows are written in one call),
-        // so a poisoned lock is still safe to use.
+        // A panic while holding the lock cannot leave a half row unnoticed (`stored` only moves
+        // once a row is synced), so a poisoned lock is still safe to use.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Appends one production row durably and returns the row count after it. The count comes
     /// from the writer, so no two appends ever see the same number.
+    ///
+    /// A write or sync that fails gives [`DataError::Append`] and leaves the file as it was
+    /// before the call (see the type's documentation).
     pub fn append(&self, row: &LabeledRow) -> Result<u64, DataError> {
         if row.vector.len() != self.dim || row.prediction.is_none() {
             return Err(DataError::row(
@@ -94,15 +115,88 @@ impl FeedbackLog {
         validate_label(&row.target)?;
         let bytes = row_bytes(row);
         let mut state = self.lock();
-        let io_err = |source: std::io::Error| DataError::Io {
-            path: self.path.clone(),
-            source,
-        };
-        state.file.write_all(&bytes).map_err(io_err)?;
-        state.file.sync_data().map_err(io_err)?;
+        if state.damaged {
+            self.repair(&mut state)
+                .map_err(|source| self.append_error(source, false))?;
+        }
+        let written = state
+            .file
+            .write_all(&bytes)
+            .and_then(|()| state.file.sync_data());
+        if let Err(source) = written {
+            // Whether or not the row reached the disk, it was not acknowledged: take it out so
+            // that the file holds exactly the acknowledged rows.
+            let rolled_back = cut_back(&state.file, state.stored).is_ok();
+            state.damaged = !rolled_back;
+            return Err(self.append_error(source, rolled_back));
+        }
+        state.stored += bytes.len() as u64;
         state.rows += 1;
         Ok(state.rows)
     }
+
+    fn append_error(&self, source: std::io::Error, rolled_back: bool) -> DataError {
+        DataError::Append {
+            path: self.path.clone(),
+            source,
+            rolled_back,
+        }
+    }
+
+    /// Cuts a damaged log back to its stored rows, through a new descriptor (the old one may be
+    /// the one the error stuck to).
+    fn repair(&self, state: &mut LogState) -> std::io::Result<()> {
+        let file = open_for_append(&self.path)?;
+        if file.metadata()?.len() < state.stored {
+            // Only someone else could have shortened it; lengthening would add zeros.
+            return Err(std::io::Error::other(
+                "the log is shorter than its stored rows",
+            ));
+        }
+        cut_back(&file, state.stored)?;
+        state.file = file;
+        state.damaged = false;
+        Ok(())
+    }
+
+    /// The header and the stored rows, without what an append under way or a failed one left
+    /// past them.
+    fn stored_bytes(&self) -> Result<(std::io::Take<File>, u64), DataError> {
+        let stored = self.lock().stored;
+        let file = File::open(&self.path).map_err(|e| DataError::io(&self.path, e))?;
+        Ok((file.take(stored), stored))
+    }
+
+    /// Reads the stored rows.
+    pub fn read_table(&self) -> Result<Table, DataError> {
+        let (bytes, _) = self.stored_bytes()?;
+        collect_rows(TableReader::new(
+            &self.path,
+            bytes,
+            Some(TableKind::Production),
+        )?)
+    }
+
+    /// Reads the stored rows as columns, naming the table `name` in errors and reports.
+    pub fn read_columns(&self, name: impl Into<PathBuf>) -> Result<ColumnTable, DataError> {
+        let (bytes, len) = self.stored_bytes()?;
+        let reader = TableReader::new(&name.into(), bytes, Some(TableKind::Production))?;
+        ColumnTable::read_from(reader, len)
+    }
+}
+
+fn open_for_append(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)
+}
+
+/// Truncates the log to `len` durably. Shrinking takes no space, so this works on a full disk.
+fn cut_back(file: &File, len: u64) -> std::io::Result<()> {
+    file.set_len(len)?;
+    file.sync_all()
 }
 
 /// Checks that a row appended to the log will read back as a record of its own: the last record
@@ -235,6 +329,21 @@ mod tests {
             FeedbackLog::open(&path, 3).is_err(),
             "dimension mismatch accepted"
         );
+    }
+
+    #[test]
+    fn readers_see_the_stored_rows_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("prod.csv");
+        let log = FeedbackLog::open(&path, 2).unwrap();
+        log.append(&row(1.0, "a", Some("b"))).unwrap();
+        // What an append under way, or a failed one not yet cut back, leaves past the stored rows.
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"3,-3,tor").unwrap();
+        let t = log.read_table().unwrap();
+        assert_eq!((t.rows.len(), t.rows[0].target.as_str()), (1, "a"));
+        let c = log.read_columns("prod.csv").unwrap();
+        assert_eq!((c.rows(), c.path()), (1, Path::new("prod.csv")));
     }
 
     #[test]

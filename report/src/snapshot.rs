@@ -1,7 +1,7 @@
 //! One-line summaries of each report (`history.jsonl`) and their history.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -121,20 +121,40 @@ impl History {
     /// Appends one snapshot line to `out_dir/history.jsonl` and syncs it.
     ///
     /// The line is written with a single `write` on an `O_APPEND` file, so
-    /// concurrent writers do not interleave within a line.
+    /// concurrent writers do not interleave within a line. A line torn by an
+    /// earlier failed write (a full disk) is ended first, so that it stays a
+    /// skipped line of its own instead of swallowing this one; it is not cut
+    /// back, which could cut a line another writer appended meanwhile.
     pub fn append(out_dir: &Path, snapshot: &Snapshot) -> Result<(), ReportError> {
         let path = out_dir.join(HISTORY_FILE);
         let mut f = OpenOptions::new()
             .create(true)
+            .read(true)
             .append(true)
             .open(&path)
             .map_err(|e| ReportError::io(&path, e))?;
-        let mut line = snapshot.to_json_line();
+        let mut line = String::new();
+        if !ends_with_newline(&mut f).map_err(|e| ReportError::io(&path, e))? {
+            line.push('\n');
+        }
+        line.push_str(&snapshot.to_json_line());
         line.push('\n');
         f.write_all(line.as_bytes())
             .map_err(|e| ReportError::io(&path, e))?;
         f.sync_all().map_err(|e| ReportError::io(&path, e))
     }
+}
+
+/// Whether a file is empty or ends with a newline.
+fn ends_with_newline(f: &mut File) -> std::io::Result<bool> {
+    let len = f.metadata()?.len();
+    if len == 0 {
+        return Ok(true);
+    }
+    let mut last = [0u8];
+    f.seek(SeekFrom::Start(len - 1))?;
+    f.read_exact(&mut last)?;
+    Ok(last[0] == b'\n')
 }
 
 /// Formats milliseconds since the Unix epoch as RFC 3339 UTC with milliseconds
@@ -155,9 +175,8 @@ mod tests {
         assert_eq!(rfc3339(1_718_454_896_123), "2024-06-15T12:34:56.123Z");
     }
 
-    #[test]
-    fn history_skips_torn_lines() {
-        let s = Snapshot {
+    fn snapshot() -> Snapshot {
+        Snapshot {
             timestamp: rfc3339(0),
             unix_ms: 0,
             rows_ref: 1,
@@ -172,10 +191,30 @@ mod tests {
             balanced_accuracy: 0.45,
             model_version: Some("v1".into()),
             note: None,
-        };
+        }
+    }
+
+    #[test]
+    fn history_skips_torn_lines() {
+        let s = snapshot();
         let text = format!("{}\n\n{}\n{{\"timesta", s.to_json_line(), s.to_json_line());
         let h = History::parse(&text);
         assert_eq!(h.snapshots, vec![s.clone(), s]);
         assert_eq!(h.skipped_lines, vec![4]);
+    }
+
+    #[test]
+    fn an_append_after_a_torn_line_keeps_its_own_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = snapshot();
+        History::append(dir.path(), &s).unwrap();
+        // What a write cut short by a full disk leaves.
+        let path = dir.path().join(HISTORY_FILE);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"timesta").unwrap();
+        History::append(dir.path(), &s).unwrap();
+        let h = History::load(dir.path()).unwrap();
+        assert_eq!(h.snapshots, vec![s.clone(), s]);
+        assert_eq!(h.skipped_lines, vec![2]);
     }
 }

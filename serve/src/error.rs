@@ -84,7 +84,21 @@ impl ApiError {
     pub fn internal(detail: impl Into<String>) -> Self {
         Self::new(Status::InternalServerError, "internal", detail)
     }
+
+    /// 503: the server's storage refused a write (full disk, I/O error); `detail`, naming the
+    /// files, goes to the log only.
+    pub fn storage_unavailable(detail: impl Into<String>) -> Self {
+        Self::new(Status::ServiceUnavailable, STORAGE_UNAVAILABLE, detail)
+    }
 }
+
+/// The `error` of a write the server's storage refused.
+pub const STORAGE_UNAVAILABLE: &str = "storage_unavailable";
+
+/// What a client is told when the server's storage refused a write: the request changed nothing
+/// and can be sent again (the operator finds the file and the OS error in the log).
+pub const STORAGE_DETAIL: &str =
+    "the server could not write to its storage (full or failing); nothing was stored: try again later";
 
 /// What a client is told of a server-side failure: its details (file paths, OS errors) are the
 /// operator's, in the server log.
@@ -117,6 +131,8 @@ impl<'r> Responder<'r, 'static> for ApiError {
         }
         let detail = if self.status == Status::InternalServerError {
             INTERNAL_DETAIL.to_string()
+        } else if self.error == STORAGE_UNAVAILABLE {
+            STORAGE_DETAIL.to_string()
         } else {
             self.detail
         };
@@ -168,6 +184,7 @@ impl From<DataError> for ApiError {
             DataError::Label(_) => {
                 Self::new(Status::UnprocessableEntity, "invalid_label", e.to_string())
             }
+            DataError::Append { .. } => Self::storage_unavailable(e.to_string()),
             _ => Self::internal(e.to_string()),
         }
     }
@@ -178,6 +195,12 @@ impl From<RegistryError> for ApiError {
         match e {
             RegistryError::UnknownVersion(_) | RegistryError::NoPrevious => {
                 Self::new(Status::Conflict, "conflict", e.to_string())
+            }
+            // A model that cannot be saved on a full disk: nothing changed, the champion serves.
+            RegistryError::Io { ref source, .. }
+                if source.kind() == std::io::ErrorKind::StorageFull =>
+            {
+                Self::storage_unavailable(e.to_string())
             }
             _ => Self::internal(e.to_string()),
         }
@@ -268,6 +291,15 @@ mod tests {
                 expected: 16,
             },
             "label" => ServiceError::Data(DataError::Label("empty".into())),
+            "append" => ServiceError::Data(DataError::Append {
+                path: "/srv/tympan/data/prod_data.csv".into(),
+                source: std::io::Error::from(std::io::ErrorKind::StorageFull),
+                rolled_back: true,
+            }),
+            "save" => ServiceError::Registry(RegistryError::Io {
+                path: "/srv/tympan/artifacts/models/.v0002.7.tmp".into(),
+                source: std::io::Error::from(std::io::ErrorKind::StorageFull),
+            }),
             _ => ServiceError::Data(DataError::Io {
                 path: "/srv/tympan/data/prod_data.csv".into(),
                 source: std::io::Error::other("disk full"),
@@ -285,6 +317,8 @@ mod tests {
             ("vector", Status::UnprocessableEntity, "unprocessable"),
             ("label", Status::UnprocessableEntity, "invalid_label"),
             ("io", Status::InternalServerError, "internal"),
+            ("append", Status::ServiceUnavailable, STORAGE_UNAVAILABLE),
+            ("save", Status::ServiceUnavailable, STORAGE_UNAVAILABLE),
         ] {
             let resp = client.get(format!("/service/{case}")).dispatch();
             assert_eq!(resp.status(), status, "{case}");

@@ -450,7 +450,7 @@ impl Service {
     /// challenger and swaps it in if it is not worse than the champion.
     fn retrain_now(&self, job: &str) -> Result<RetrainReport, ServiceError> {
         let start = Instant::now();
-        let production = read_table(&self.config.prod_path())?.rows;
+        let production = self.feedback.read_table()?.rows;
         let champion = self.current();
         let policy = PromotionPolicy {
             margin: self.config.promotion_margin,
@@ -554,18 +554,15 @@ impl Service {
             note,
             ..Default::default()
         };
-        // The reference columns are in memory already; the production rows are read from the
-        // log through the one table reader. Both are named by file name only: where the server
+        // The reference columns are in memory already; the production rows stored so far are
+        // read from the log through the one table reader. Both are named by file name only: where the server
         // keeps its files is the operator's business, not the client's.
         let no_report = |e: &dyn std::fmt::Display| ServiceError::NoReport(e.to_string());
         let reference = self.reference_columns.clone();
-        let prod_path = self.config.prod_path();
-        let production = ColumnTable::read_as(
-            &prod_path,
-            file_name(&prod_path),
-            Some(TableKind::Production),
-        )
-        .map_err(|e| no_report(&e))?;
+        let production = self
+            .feedback
+            .read_columns(file_name(&self.config.prod_path()))
+            .map_err(|e| no_report(&e))?;
         let report = tympan_report::Report::from_tables(&config, reference, production)
             .map_err(|e| no_report(&e))
             .inspect_err(|e| tracing::warn!(error = %e, "report not computed"))?;

@@ -17,6 +17,7 @@
 //! transport error while the server was alive, fails the test.
 
 mod common;
+mod faults;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -24,17 +25,19 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{clip, multipart, TestServer};
+use common::{clip, multipart, retrain_and_wait, TestServer};
+use faults::Tmpfs;
 use tympan_core::audio::AudioLimits;
 use tympan_core::embedding::Embedder;
 use tympan_core::evaluation::SplitMix64;
 use tympan_core::registry::ModelRegistry;
 
-/// Kills, alternately among appends only and during retrainings (with appends going on). 30
-/// rather than the former 50: each retraining round now waits for a whole retraining and then
-/// dies inside the next one, so it lasts about two retrainings; 15 rounds of each kind keep the
-/// test near a minute and a half in a debug build on 2 cores.
-const KILLS: usize = 30;
+/// Kills, alternately among appends only and during retrainings (with appends going on). Each
+/// retraining round waits for a whole retraining and then dies inside the next one, so it lasts
+/// about two retrainings (about 4 s each in the test profile on 2 busy cores): 30 kills took 110 s,
+/// 12 keep the whole file under a minute. Torn rows, failed writes and syncs, and a full disk are
+/// produced on purpose by the fault tests below, not left to the luck of a kill.
+const KILLS: usize = 12;
 /// Feedback requests per round (all senders together): bounds the table at about
 /// `KILLS * SENDS_PER_ROUND` rows, so a retraining takes about as long in the last round as in the
 /// first.
@@ -50,6 +53,54 @@ struct Clip {
     bytes: Vec<u8>,
     target: String,
     vector: Vec<String>,
+}
+
+/// The clips the tests send, with the width of the embedding.
+struct Clips {
+    list: Vec<Clip>,
+    dim: usize,
+}
+
+impl Clips {
+    /// Twenty FSDD recordings (the ten digits by two speakers), each with the vector the server
+    /// must store for it: the embedding is fitted at the server's first start and never changes.
+    fn new(server: &TestServer) -> Self {
+        let embedder = Embedder::load(&server.path("artifacts"), AudioLimits::default()).unwrap();
+        let list = ["george", "jackson"]
+            .iter()
+            .flat_map(|speaker| (0..10).map(move |d| (d, format!("{d}_{speaker}_20.wav"))))
+            .map(|(d, name)| {
+                let bytes = clip(&name);
+                let vector = embedder
+                    .embed_bytes(&bytes, None)
+                    .unwrap()
+                    .vector
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect();
+                Clip {
+                    bytes,
+                    target: d.to_string(),
+                    vector,
+                }
+            })
+            .collect();
+        Self {
+            list,
+            dim: embedder.dim(),
+        }
+    }
+}
+
+/// Which clip a stored vector belongs to.
+fn index_of(clips: &[Clip]) -> HashMap<&[String], usize> {
+    let clip_of: HashMap<&[String], usize> = clips
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.vector.as_slice(), i))
+        .collect();
+    assert_eq!(clip_of.len(), clips.len(), "two clips embed alike");
+    clip_of
 }
 
 /// What the server answered to one feedback request.
@@ -146,35 +197,8 @@ fn read_log(path: &Path) -> (csv::StringRecord, Vec<csv::StringRecord>) {
 fn kill_9_at_random_moments_loses_nothing_acknowledged() {
     let test_start = Instant::now();
     let mut server = TestServer::start(&[("TYMPAN_ADMIN_TOKEN", TOKEN)]);
-    // The embedding is fitted at the first start and never changes: compute here the vector the
-    // server must store for each clip.
-    let embedder = Embedder::load(&server.path("artifacts"), AudioLimits::default()).unwrap();
-    let dim = embedder.dim();
-    let clips: Vec<Clip> = ["george", "jackson"]
-        .iter()
-        .flat_map(|speaker| (0..10).map(move |d| (d, format!("{d}_{speaker}_20.wav"))))
-        .map(|(d, name)| {
-            let bytes = clip(&name);
-            let vector = embedder
-                .embed_bytes(&bytes, None)
-                .unwrap()
-                .vector
-                .iter()
-                .map(|v| v.to_string())
-                .collect();
-            Clip {
-                bytes,
-                target: d.to_string(),
-                vector,
-            }
-        })
-        .collect();
-    let clip_of: HashMap<&[String], usize> = clips
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.vector.as_slice(), i))
-        .collect();
-    assert_eq!(clip_of.len(), clips.len(), "two clips embed alike");
+    let Clips { list: clips, dim } = Clips::new(&server);
+    let clip_of = index_of(&clips);
 
     let acks: Mutex<Vec<Ack>> = Mutex::new(Vec::new());
     // Retrainings the server answered: (challenger, serving).
@@ -426,4 +450,242 @@ fn check_log(
             a.round
         );
     }
+}
+
+/// Sends clip `c` as feedback. A 200 is recorded as acknowledged, at the row it names; a 503 must
+/// be the storage error, telling the client nothing of the server's files; any other answer, or a
+/// transport error, fails the test.
+fn feed(server: &TestServer, clips: &[Clip], c: usize, acks: &mut Vec<Ack>) -> u16 {
+    let (ct, body) = multipart(&clips[c].bytes, &[("target", &clips[c].target)]);
+    let (status, answer) = common::post(&server.url("/feedback"), &ct, &body);
+    match status {
+        200 => acks.push(Ack {
+            round: 0,
+            row: usize::try_from(answer["rows"].as_u64().expect("`rows`")).unwrap() - 1,
+            clip: c,
+            prediction: answer["prediction"].as_str().expect("`prediction`").into(),
+        }),
+        503 => {
+            assert_eq!(answer["error"], "storage_unavailable", "{answer}");
+            let detail = answer["detail"].as_str().unwrap();
+            assert!(
+                !detail.contains('/') && !detail.contains("prod_data"),
+                "{detail}"
+            );
+        }
+        _ => panic!("feedback of clip {c} answered {status}: {answer}"),
+    }
+    status
+}
+
+/// The log holds exactly the acknowledged rows, each whole, at the row number and with the content
+/// of its request, and ends with a whole line (one client: nothing is written unacknowledged).
+fn check_exact(log: &Path, clips: &Clips, acks: &[Ack]) {
+    check_log(log, clips.dim, &clips.list, &index_of(&clips.list), acks, 0);
+    assert_eq!(
+        read_log(log).1.len(),
+        acks.len(),
+        "rows on disk, rows acknowledged"
+    );
+    assert!(ends_with_newline(log), "the log ends inside a row");
+}
+
+fn ends_with_newline(path: &Path) -> bool {
+    std::fs::read(path).unwrap().last() == Some(&b'\n')
+}
+
+/// Relaunches the server with the fault plan of `inject.c` (or none), counted from this start.
+fn relaunch_injecting(server: &mut TestServer, plan: Option<&str>) {
+    server.kill();
+    for (key, value) in faults::inject_env("prod_data.csv", plan.unwrap_or_default()) {
+        server.set_env(key, plan.map(|_| value.as_str()));
+    }
+    server.launch();
+}
+
+/// EIO on a write, on an fdatasync, and torn writes (half a row written, then EIO) whose cut back
+/// fails in turn (ftruncate, or fsync): each is a 503, the next append repairs the log, the file
+/// holds exactly the acknowledged rows, reads never see a partial row, and a kill while the log
+/// is damaged restarts to the same rows.
+#[test]
+fn io_errors_and_torn_writes_store_exactly_the_acknowledged_rows() {
+    let mut server = TestServer::start_json_logged(&[]);
+    let clips = Clips::new(&server);
+    let log = server.path("data/prod_data.csv");
+    let mut acks = Vec::new();
+    let feed_next = |server: &TestServer, acks: &mut Vec<Ack>| {
+        let c = acks.len() % clips.list.len();
+        feed(server, &clips.list, c, acks)
+    };
+
+    // Calls on prod_data.csv from this start (its header is written already): an append is one
+    // write and one fdatasync; a torn write is a short write, then the write of the rest (EIO);
+    // a cut back is one ftruncate and one fsync, and so is a repair.
+    //   feedback 1-3: writes 1-3, fdatasyncs 1-3                      200 200 200
+    //   4: write 4 EIO; cut back (ftruncate 1, fsync 1)              503
+    //   5: write 5, fdatasync 4 EIO; cut back (ftruncate 2, fsync 2) 503
+    //   6: writes 6-7 torn; ftruncate 3 EIO: damaged                 503
+    //   7: repair (ftruncate 4, fsync 3); write 8, fdatasync 5       200
+    //   8: writes 9-10 torn; ftruncate 5, fsync 4 EIO: damaged       503
+    //   9: repair (ftruncate 6, fsync 5); write 11, fdatasync 6      200
+    //  10: write 12, fdatasync 7                                     200
+    relaunch_injecting(
+        &mut server,
+        Some("write@4=eio,fdatasync@4=eio,write@6=short,ftruncate@3=eio,write@9=short,fsync@4=eio"),
+    );
+    let mut statuses = Vec::new();
+    for i in 0..10 {
+        statuses.push(feed_next(&server, &mut acks));
+        if i == 5 {
+            // Half a row past the stored rows, and the log could not be cut back: reads still
+            // see the stored rows only.
+            assert!(!ends_with_newline(&log), "the torn write did not happen");
+            let (status, report) = get_json(&server.url("/report.json"));
+            assert_eq!(status, 200, "{report}");
+        }
+    }
+    assert_eq!(statuses, [200, 200, 200, 503, 503, 503, 200, 503, 200, 200]);
+    check_exact(&log, &clips, &acks);
+
+    // Killed while damaged (a torn write whose cut back failed): the restart cuts the torn row.
+    relaunch_injecting(&mut server, Some("write@1=short,ftruncate@1=eio"));
+    assert_eq!(feed_next(&server, &mut acks), 503);
+    assert!(!ends_with_newline(&log), "the torn write did not happen");
+    relaunch_injecting(&mut server, None);
+    check_exact(&log, &clips, &acks);
+    assert_eq!(feed_next(&server, &mut acks), 200);
+    check_exact(&log, &clips, &acks);
+    assert_eq!(server.metric("tympan_feedback_rows"), acks.len() as f64);
+
+    // The operator's log names the file and the error; the client was told neither.
+    let text = std::fs::read_to_string(server.path(TestServer::LOG)).unwrap();
+    assert!(
+        text.contains("data/prod_data.csv: the row was not stored: Input/output error"),
+        "the server log does not say which file failed how"
+    );
+}
+
+/// The data disk (a small tmpfs) fills during feedback: 503s, never a partial row; the rows
+/// acknowledged are exactly those on disk; a retraining on full disks leaves the report files and
+/// the registry as they were; appends resume once space is freed; the server restarts on a full
+/// disk.
+#[test]
+fn a_full_disk_stores_exactly_the_acknowledged_rows_and_resumes() {
+    // Data and reports on one disk, artifacts on another, to fill them one at a time.
+    let (Some(data_disk), Some(model_disk)) = (Tmpfs::mount(64 << 20), Tmpfs::mount(64 << 20))
+    else {
+        return;
+    };
+    let mut server = TestServer::start_json_logged(&[("TYMPAN_ADMIN_TOKEN", TOKEN)]);
+    let clips = Clips::new(&server);
+    server.kill();
+    let data = data_disk.copy_in(&server.path("data"));
+    let artifacts = model_disk.copy_in(&server.path("artifacts"));
+    let reports = data_disk.path().join("reports");
+    let log = data.join("prod_data.csv");
+    for (key, folder) in [
+        ("TYMPAN_DATA", &data),
+        ("TYMPAN_ARTIFACTS", &artifacts),
+        ("TYMPAN_REPORTS", &reports),
+    ] {
+        server.set_env(key, Some(folder.to_str().unwrap()));
+    }
+    server.launch();
+    let mut acks = Vec::new();
+    for c in 0..3 {
+        assert_eq!(feed(&server, &clips.list, c, &mut acks), 200);
+    }
+    // With room: a retraining writes the report files.
+    assert_eq!(retrain_and_wait(&server, TOKEN)["state"], "succeeded");
+    let reports_before = faults::contents(&reports);
+    assert!(!reports_before.is_empty());
+
+    data_disk.fill_leaving(16 << 10);
+    let mut refused_in_a_row = 0;
+    for i in 3..200 {
+        refused_in_a_row = match feed(&server, &clips.list, i % clips.list.len(), &mut acks) {
+            503 => refused_in_a_row + 1,
+            _ => 0,
+        };
+        if refused_in_a_row == 3 {
+            break;
+        }
+    }
+    assert_eq!(refused_in_a_row, 3, "the disk never filled");
+    check_exact(&log, &clips, &acks);
+    println!(
+        "data disk full with 16 KiB left: {} rows acknowledged, then 3 refused with a 503",
+        acks.len() - 3
+    );
+    let (status, report) = get_json(&server.url("/report.json"));
+    assert_eq!(status, 200, "{report}");
+
+    // A retraining with the reports' disk full: the model is saved, the report files are not
+    // replaced and nothing half-written is left.
+    let registry = ModelRegistry::new(&artifacts);
+    let job = retrain_and_wait(&server, TOKEN);
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(faults::contents(&reports), reports_before);
+    assert!(faults::leftovers(&reports).is_empty());
+    // Then with the models' disk full too: the job fails, and the registry is as it was.
+    model_disk.fill_leaving(0);
+    let versions = registry.versions().unwrap();
+    let current = std::fs::read(artifacts.join("current")).unwrap();
+    let job = retrain_and_wait(&server, TOKEN);
+    assert_eq!(job["state"], "failed", "{job}");
+    assert_eq!(registry.versions().unwrap(), versions);
+    assert_eq!(std::fs::read(artifacts.join("current")).unwrap(), current);
+    for dir in [artifacts.clone(), artifacts.join("models")] {
+        assert_eq!(
+            faults::leftovers(&dir),
+            Vec::<String>::new(),
+            "{}",
+            dir.display()
+        );
+    }
+    let (status, body) = common::post(&server.url("/predict"), "audio/wav", &clips.list[0].bytes);
+    assert_eq!(status, 200, "{body}");
+
+    // Space comes back: appends resume at the next row.
+    data_disk.free();
+    model_disk.free();
+    let stored = acks.len();
+    for c in 0..5 {
+        assert_eq!(feed(&server, &clips.list, c, &mut acks), 200);
+    }
+    assert_eq!(
+        acks[stored].row, stored,
+        "appends did not resume at the next row"
+    );
+    check_exact(&log, &clips, &acks);
+
+    // A restart on full disks.
+    data_disk.fill_leaving(0);
+    model_disk.fill_leaving(0);
+    server.kill();
+    server.launch();
+    check_exact(&log, &clips, &acks);
+    assert_eq!(server.metric("tympan_feedback_rows"), acks.len() as f64);
+    // Rows go on into what is left of the log's last page, then are refused.
+    assert!(
+        (0..20).any(|c| feed(&server, &clips.list, c, &mut acks) == 503),
+        "appends go on on a full disk"
+    );
+    check_exact(&log, &clips, &acks);
+    server.kill();
+}
+
+/// `GET`: status and JSON body.
+fn get_json(url: &str) -> (u16, serde_json::Value) {
+    answer_of(agent().get(url).call())
+}
+
+/// Status and JSON body of an answer; a transport error fails the test.
+fn answer_of(result: Result<ureq::Response, ureq::Error>) -> (u16, serde_json::Value) {
+    let resp = match result {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("no answer: {e}"),
+    };
+    let status = resp.status();
+    (status, resp.into_json().unwrap_or(serde_json::Value::Null))
 }

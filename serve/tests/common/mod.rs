@@ -118,6 +118,15 @@ impl TestServer {
         panic!("tympan-serve did not become ready");
     }
 
+    /// Sets (or with `None` removes) an extra environment variable for the next
+    /// [`TestServer::launch`].
+    pub fn set_env(&mut self, key: &str, value: Option<&str>) {
+        self.env.retain(|(k, _)| k != key);
+        if let Some(v) = value {
+            self.env.push((key.to_string(), v.to_string()));
+        }
+    }
+
     /// Sends SIGTERM and waits; returns the exit code.
     pub fn terminate(&mut self) -> Option<i32> {
         let mut child = self.child.take()?;

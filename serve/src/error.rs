@@ -185,6 +185,11 @@ impl From<ServiceError> for ApiError {
             ServiceError::Data(e) => e.into(),
             ServiceError::Registry(e) => e.into(),
             ServiceError::VectorLength { .. } => Self::unprocessable(e.to_string()),
+            ServiceError::TooManyClasses(_) => Self::new(
+                Status::UnprocessableEntity,
+                "too_many_classes",
+                e.to_string(),
+            ),
             ServiceError::NoReport(detail) => Self::new(Status::Conflict, "no_report", detail),
             ServiceError::RetrainingBusy => Self::new(Status::Conflict, "conflict", e.to_string()),
             ServiceError::ReferenceWidth { .. }

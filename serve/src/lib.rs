@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod bootstrap;
+pub mod classes;
 pub mod config;
 pub mod error;
 pub mod guard;

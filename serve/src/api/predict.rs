@@ -32,13 +32,11 @@ async fn run_feedback(
         .ok_or_else(|| ApiError::unprocessable("feedback needs the true label in `target`"))?;
     let service: Arc<Service> = Arc::clone(service.inner());
     // The append fsyncs: keep it off the async workers.
-    tokio::task::spawn_blocking(move || {
-        service.feedback(&sub.clip, &target, sub.prediction.as_deref())
-    })
-    .await
-    .map_err(|e| ApiError::internal(format!("feedback task failed: {e}")))?
-    .map(Json)
-    .map_err(ApiError::from)
+    tokio::task::spawn_blocking(move || service.feedback(&sub.clip, &target))
+        .await
+        .map_err(|e| ApiError::internal(format!("feedback task failed: {e}")))?
+        .map(Json)
+        .map_err(ApiError::from)
 }
 
 /// Classify a clip sent as multipart/form-data (field `file`).
@@ -75,10 +73,11 @@ pub async fn predict_raw(
     run_predict(service, sub).await
 }
 
-/// Store a labelled clip as production feedback (multipart: `file`, `target`, optional `prediction`).
+/// Store a labelled clip as production feedback (multipart: `file`, `target`). The stored
+/// prediction is the served model's; a `prediction` field is accepted and ignored.
 #[utoipa::path(post, path = "/feedback", tag = "feedback",
-    request_body(content = String, description = "multipart/form-data with fields `file`, `target` and optional `prediction`; or JSON {\"audio_base64\"|\"vector\", \"target\", \"prediction\"?}; or a raw audio body with `?target=`", content_type = "multipart/form-data"),
-    responses((status = 200, body = FeedbackResponse), (status = 413, body = crate::error::ErrorBody), (status = 415, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+    request_body(content = String, description = "multipart/form-data with fields `file` and `target`; or JSON {\"audio_base64\"|\"vector\", \"target\"}; or a raw audio body with `?target=`. A `prediction` field is accepted and ignored: the row stores the served model's prediction of the clip. A `target` that the reference data does not have is refused (422 `too_many_classes`) once the log holds --max-new-classes (32) such classes.", content_type = "multipart/form-data"),
+    responses((status = 200, body = FeedbackResponse), (status = 413, body = crate::error::ErrorBody), (status = 415, body = crate::error::ErrorBody), (status = 422, description = "undecodable audio, invalid label, or a new class over the cap (`too_many_classes`)", body = crate::error::ErrorBody)))]
 #[post("/feedback", format = "multipart/form-data", data = "<form>", rank = 1)]
 pub async fn feedback_form(
     service: State<'_>,

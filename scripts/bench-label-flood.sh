@@ -45,5 +45,5 @@ for path in report report.json; do
 done
 curl -s -X POST -H "Authorization: Bearer $TOKEN" -o "$work/retrain.json" \
   -w "POST /admin/retrain: %{http_code} in %{time_total} s" "$url/admin/retrain"
-echo " ($(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); d=r["decision"]; print(f"train rows {d[\"train_rows\"]}, promoted {d[\"promoted\"]}")' "$work/retrain.json"))"
+echo " ($(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); d=r["decision"]; print(f"train rows {d['train_rows']}, promoted {d['promoted']}")' "$work/retrain.json"))"
 echo "server RSS: peak $(awk '/VmHWM/ {print $2, $3}' /proc/$server/status)"

@@ -47,12 +47,36 @@ pub struct Averages {
     pub f1: f64,
 }
 
+/// The classes a [`Classification`] does not list one by one, summed: the last row and column of
+/// its confusion matrix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OtherClasses {
+    /// How many classes.
+    pub classes: usize,
+    /// Rows whose target is one of them.
+    pub support: u64,
+    /// Rows predicted as one of them.
+    pub predicted: u64,
+    /// Rows of one of them predicted as that same class.
+    pub correct: u64,
+    /// Mean F1 of those classes (their part of the macro average).
+    pub mean_f1: f64,
+}
+
 /// All classification metrics of a labelled sample.
+///
+/// Every figure (accuracy, the averages, the warnings) is computed over all classes. The
+/// per-class rows and the confusion matrix list the classes of `labels` only, which
+/// [`classify_top`] limits to the classes with the most support; the others are summed in
+/// `other`, so the size of the listing does not grow with the number of classes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Classification {
     /// Number of rows.
     pub rows: u64,
-    /// Sorted union of target and predicted labels; indexes the matrix.
+    /// Number of classes (the union of target and predicted labels) the averages are over.
+    #[serde(default)]
+    pub classes: usize,
+    /// The classes listed, in label order; they index the matrix.
     pub labels: Vec<String>,
     /// Share of rows predicted correctly.
     pub accuracy: f64,
@@ -62,16 +86,30 @@ pub struct Classification {
     pub macro_avg: Averages,
     /// Mean weighted by support.
     pub weighted_avg: Averages,
-    /// One entry per label.
+    /// One entry per listed label.
     pub per_class: Vec<ClassMetrics>,
-    /// `confusion_matrix[i][j]`: rows with target `labels[i]` predicted as `labels[j]`.
+    /// The classes not listed, summed (`None` when every class is listed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other: Option<OtherClasses>,
+    /// `confusion_matrix[i][j]`: rows with target `labels[i]` predicted as `labels[j]`; when
+    /// `other` is set, one more row and column, last, count the rows whose target or prediction
+    /// is a class not listed (other → other holds their confusions among themselves too).
     pub confusion_matrix: Vec<Vec<u64>>,
     /// scikit-learn's `UndefinedMetricWarning`s, as text.
     pub warnings: Vec<String>,
 }
 
-/// Metrics from two label columns of equal length (at least one row).
+/// Metrics from two label columns of equal length (at least one row), every class listed.
 pub fn classify(targets: &Labels, predictions: &Labels) -> Classification {
+    classify_top(targets, predictions, usize::MAX)
+}
+
+/// Metrics from two label columns of equal length, listing the `top` classes with the most
+/// support (then the most predictions, then the first in label order) and summing the others.
+///
+/// Time and memory are linear in rows plus classes, and the matrix has at most `(top + 1)²`
+/// cells, however many distinct labels the columns hold.
+pub fn classify_top(targets: &Labels, predictions: &Labels, top: usize) -> Classification {
     assert_eq!(
         targets.len(),
         predictions.len(),
@@ -94,12 +132,31 @@ pub fn classify(targets: &Labels, predictions: &Labels) -> Classification {
         .iter()
         .map(|l| index[l.as_str()])
         .collect();
-    let k = union.len();
-    let mut cm = vec![vec![0u64; k]; k];
-    for (&t, &p) in targets.codes().iter().zip(predictions.codes()) {
-        cm[t_map[t as usize]][p_map[p as usize]] += 1;
+    let pairs = || {
+        targets
+            .codes()
+            .iter()
+            .zip(predictions.codes())
+            .map(|(&t, &p)| (t_map[t as usize], p_map[p as usize]))
+    };
+    let mut counts = ClassCounts::new(union.len());
+    for (t, p) in pairs() {
+        counts.add(t, p, 1);
     }
-    from_confusion(union.into_iter().map(str::to_owned).collect(), cm)
+    let listed = counts.top(top);
+    // Each class's row and column in the listed matrix: its place, or the `other` slot.
+    let other_slot = listed.len();
+    let mut slot = vec![other_slot; union.len()];
+    for (s, &i) in listed.iter().enumerate() {
+        slot[i] = s;
+    }
+    let size = other_slot + usize::from(listed.len() < union.len());
+    let mut cm = vec![vec![0u64; size]; size];
+    for (t, p) in pairs() {
+        cm[slot[t]][slot[p]] += 1;
+    }
+    let labels = union.into_iter().map(str::to_owned).collect();
+    summarize(labels, &counts, &listed, cm)
 }
 
 /// Convenience for slices of labels (tests, small in-memory samples).
@@ -109,13 +166,76 @@ pub fn classify_str<S: AsRef<str>>(targets: &[S], predictions: &[S]) -> Classifi
     classify(&t, &p)
 }
 
-/// Metrics from a confusion matrix over `labels`.
+/// Metrics from a confusion matrix over `labels`, every class listed.
 pub fn from_confusion(labels: Vec<String>, cm: Vec<Vec<u64>>) -> Classification {
+    let mut counts = ClassCounts::new(labels.len());
+    for (i, row) in cm.iter().enumerate() {
+        for (j, &n) in row.iter().enumerate() {
+            counts.add(i, j, n);
+        }
+    }
+    let all: Vec<usize> = (0..labels.len()).collect();
+    summarize(labels, &counts, &all, cm)
+}
+
+/// What every metric is made of: per class, the rows it is the target of, the rows predicted as
+/// it, and the rows that are both.
+struct ClassCounts {
+    support: Vec<u64>,
+    predicted: Vec<u64>,
+    tp: Vec<u64>,
+}
+
+impl ClassCounts {
+    fn new(k: usize) -> Self {
+        Self {
+            support: vec![0; k],
+            predicted: vec![0; k],
+            tp: vec![0; k],
+        }
+    }
+
+    fn add(&mut self, target: usize, prediction: usize, n: u64) {
+        self.support[target] += n;
+        self.predicted[prediction] += n;
+        if target == prediction {
+            self.tp[target] += n;
+        }
+    }
+
+    /// The `top` classes by support, then predictions, then label order; in label order.
+    fn top(&self, top: usize) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.support.len()).collect();
+        if top < order.len() {
+            order.sort_by_key(|&i| {
+                (
+                    std::cmp::Reverse(self.support[i]),
+                    std::cmp::Reverse(self.predicted[i]),
+                    i,
+                )
+            });
+            order.truncate(top);
+            order.sort_unstable();
+        }
+        order
+    }
+}
+
+/// Every metric from the per-class counts over all `labels`; `listed` (label indices in order)
+/// are the classes `cm` lists, the others are summed.
+fn summarize(
+    labels: Vec<String>,
+    counts: &ClassCounts,
+    listed: &[usize],
+    cm: Vec<Vec<u64>>,
+) -> Classification {
     let k = labels.len();
-    let rows: u64 = cm.iter().flatten().sum();
-    let support: Vec<u64> = cm.iter().map(|r| r.iter().sum()).collect();
-    let predicted: Vec<u64> = (0..k).map(|j| cm.iter().map(|r| r[j]).sum()).collect();
-    let tp: Vec<u64> = (0..k).map(|i| cm[i][i]).collect();
+    let ClassCounts {
+        support,
+        predicted,
+        tp,
+    } = counts;
+    let rows: u64 = support.iter().sum();
     let ratio = |num: u64, den: u64| {
         if den == 0 {
             0.0
@@ -125,15 +245,15 @@ pub fn from_confusion(labels: Vec<String>, cm: Vec<Vec<u64>>) -> Classification 
     };
     let mut per_class = Vec::with_capacity(k);
     let (mut no_pred, mut no_true) = (Vec::new(), Vec::new());
-    for i in 0..k {
+    for (i, label) in labels.iter().enumerate() {
         if predicted[i] == 0 {
-            no_pred.push(labels[i].clone());
+            no_pred.push(label.clone());
         }
         if support[i] == 0 {
-            no_true.push(labels[i].clone());
+            no_true.push(label.clone());
         }
         per_class.push(ClassMetrics {
-            label: labels[i].clone(),
+            label: label.clone(),
             precision: ratio(tp[i], predicted[i]),
             recall: ratio(tp[i], support[i]),
             f1: ratio(2 * tp[i], support[i] + predicted[i]),
@@ -191,17 +311,56 @@ pub fn from_confusion(labels: Vec<String>, cm: Vec<Vec<u64>>) -> Classification 
             "y_pred contains classes not in y_true (ignored by balanced accuracy)".to_owned(),
         );
     }
+    let (listed_classes, other) = split_listed(per_class, listed, tp);
     Classification {
         rows,
+        classes: k,
         accuracy: ratio(tp.iter().sum(), rows),
         balanced_accuracy,
         macro_avg,
         weighted_avg,
-        per_class,
+        per_class: listed_classes,
+        other,
         confusion_matrix: cm,
-        labels,
+        labels: listed.iter().map(|&i| labels[i].clone()).collect(),
         warnings,
     }
+}
+
+/// The listed classes' metrics, and the others summed (`None` when none is left out).
+fn split_listed(
+    per_class: Vec<ClassMetrics>,
+    listed: &[usize],
+    tp: &[u64],
+) -> (Vec<ClassMetrics>, Option<OtherClasses>) {
+    if listed.len() == per_class.len() {
+        return (per_class, None);
+    }
+    let mut is_listed = vec![false; per_class.len()];
+    for &i in listed {
+        is_listed[i] = true;
+    }
+    let mut other = OtherClasses {
+        classes: 0,
+        support: 0,
+        predicted: 0,
+        correct: 0,
+        mean_f1: 0.0,
+    };
+    let mut kept = Vec::with_capacity(listed.len());
+    for (i, c) in per_class.into_iter().enumerate() {
+        if is_listed[i] {
+            kept.push(c);
+        } else {
+            other.classes += 1;
+            other.support += c.support;
+            other.predicted += c.predicted;
+            other.correct += tp[i];
+            other.mean_f1 += c.f1;
+        }
+    }
+    other.mean_f1 /= other.classes as f64;
+    (kept, Some(other))
 }
 
 fn quote_list(labels: &[String]) -> String {
@@ -344,6 +503,46 @@ mod tests {
             m.confusion,
             vec![vec![1, 1, 0], vec![0, 2, 0], vec![1, 0, 0]]
         );
+    }
+
+    #[test]
+    fn listing_the_top_classes_keeps_every_figure_over_all_classes() {
+        // 500 classes with one row each, and two big ones: "a" (right 3 of 4 times) and "b".
+        let mut t: Vec<String> = (0..500).map(|i| format!("c{i}")).collect();
+        let mut p: Vec<String> = (0..500).map(|i| format!("c{}", i % 250)).collect();
+        for (target, prediction) in [("a", "a"), ("a", "a"), ("a", "a"), ("a", "b"), ("b", "b")] {
+            t.push(target.into());
+            p.push(prediction.into());
+        }
+        let (t, p): (Labels, Labels) = (t.iter().collect(), p.iter().collect());
+        let all = classify(&t, &p);
+        let top = classify_top(&t, &p, 2);
+        assert_eq!((all.classes, top.classes), (502, 502));
+        assert_eq!(top.labels, ["a", "b"]);
+        assert_eq!(top.per_class, all.per_class[..2]);
+        for figure in [
+            |c: &Classification| c.accuracy,
+            |c: &Classification| c.balanced_accuracy,
+            |c: &Classification| c.macro_avg.f1,
+            |c: &Classification| c.weighted_avg.precision,
+        ] {
+            assert_eq!(figure(&top), figure(&all));
+        }
+        assert_eq!(top.warnings, all.warnings);
+        let other = top.other.as_ref().expect("500 classes summed");
+        assert_eq!(
+            (other.classes, other.support, other.predicted),
+            (500, 500, 500)
+        );
+        // c0..c249 are each predicted once for their own row: right.
+        assert_eq!(other.correct, 250);
+        let f1_sum: f64 = all.per_class[2..].iter().map(|c| c.f1).sum();
+        assert!((other.mean_f1 - f1_sum / 500.0).abs() < 1e-12);
+        assert_eq!(
+            top.confusion_matrix,
+            vec![vec![3, 1, 0], vec![0, 1, 0], vec![0, 0, 500]]
+        );
+        assert!(all.other.is_none() && all.confusion_matrix.len() == 502);
     }
 
     #[test]

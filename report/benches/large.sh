@@ -6,6 +6,7 @@
 #   RUNS=3 PROD_ROWS=200000 report/benches/large.sh
 #   CARGO_FLAGS=--offline report/benches/large.sh
 #   DECIMALS=full report/benches/large.sh   # full-precision floats, as pandas writes them
+#   CLASSES=3000 PROD_ROWS=100000 report/benches/large.sh   # thousands of labels
 #
 # Prints each run's wall time and peak RSS (from /usr/bin/time), then the medians.
 set -euo pipefail
@@ -17,6 +18,7 @@ REF_ROWS=${REF_ROWS:-100000}
 PROD_ROWS=${PROD_ROWS:-1000000}
 COLS=${COLS:-16}
 DECIMALS=${DECIMALS:-6}
+CLASSES=${CLASSES:-10}
 EXTRA_ARGS=${EXTRA_ARGS:-}
 
 cd "$ROOT"
@@ -25,8 +27,8 @@ cargo build --release ${CARGO_FLAGS:-} -p tympan-report --bin tympan-report --ex
 
 DIR=$(mktemp -d)
 trap 'rm -rf "$DIR"' EXIT
-"$TARGET/release/examples/gen_data" "$DIR" "$REF_ROWS" "$PROD_ROWS" "$COLS" 0.1 42 "$DECIMALS" >/dev/null
-echo "data: $(du -h "$DIR/ref_data.csv" | cut -f1) reference, $(du -h "$DIR/prod_data.csv" | cut -f1) production ($REF_ROWS x $PROD_ROWS rows, $COLS columns)"
+"$TARGET/release/examples/gen_data" "$DIR" "$REF_ROWS" "$PROD_ROWS" "$COLS" 0.1 42 "$DECIMALS" "$CLASSES" >/dev/null
+echo "data: $(du -h "$DIR/ref_data.csv" | cut -f1) reference, $(du -h "$DIR/prod_data.csv" | cut -f1) production ($REF_ROWS x $PROD_ROWS rows, $COLS columns, $CLASSES classes)"
 
 for i in $(seq "$RUNS"); do
     # shellcheck disable=SC2086
@@ -39,4 +41,6 @@ for i in $(seq "$RUNS"); do
 done
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 echo "median: $(cut -d' ' -f1 "$DIR/times" | median)s wall, peak RSS $(( $(cut -d' ' -f2 "$DIR/times" | median | cut -d. -f1) / 1024 )) MiB"
-echo "report.html: $(du -h "$DIR/out/report.html" | cut -f1)"
+for f in report.html report.json dashboard.html; do
+    echo "$f: $(stat -c %s "$DIR/out/$f") bytes"
+done

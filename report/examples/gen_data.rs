@@ -1,9 +1,9 @@
 //! Writes a deterministic synthetic reference/production CSV pair.
 //!
 //! ```text
-//! cargo run --release -p tympan-report --example gen_data -- OUT_DIR [REF_ROWS PROD_ROWS COLUMNS SHIFT SEED DECIMALS]
+//! cargo run --release -p tympan-report --example gen_data -- OUT_DIR [REF_ROWS PROD_ROWS COLUMNS SHIFT SEED DECIMALS CLASSES]
 //! ```
-//! Defaults: 2500 500 16 0.0 42 6 (DECIMALS `full` = shortest exact representation). Files: OUT_DIR/ref_data.csv, OUT_DIR/prod_data.csv.
+//! Defaults: 2500 500 16 0.0 42 6 10 (DECIMALS `full` = shortest exact representation). Files: OUT_DIR/ref_data.csv, OUT_DIR/prod_data.csv.
 
 use std::path::PathBuf;
 
@@ -29,6 +29,7 @@ fn main() -> anyhow::Result<()> {
             Some(d) => Some(d.parse()?),
             None => Some(6),
         },
+        classes: num(7, 10.0)? as usize,
         ..SynthSpec::default()
     };
     std::fs::create_dir_all(&out)?;

@@ -262,6 +262,20 @@ pub struct CategoryCounts {
     pub reference: Vec<u64>,
     /// Current count per label.
     pub current: Vec<u64>,
+    /// Labels left out of `labels` by [`CategoryCounts::keep_top`], summed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other: Option<OtherCategories>,
+}
+
+/// Categories summed into one entry.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct OtherCategories {
+    /// How many labels.
+    pub labels: usize,
+    /// Their reference count.
+    pub reference: u64,
+    /// Their current count.
+    pub current: u64,
 }
 
 impl CategoryCounts {
@@ -283,7 +297,38 @@ impl CategoryCounts {
             reference: labels.iter().map(|l| map[l].0).collect(),
             current: labels.iter().map(|l| map[l].1).collect(),
             labels: labels.into_iter().map(str::to_owned).collect(),
+            other: None,
         }
+    }
+
+    /// Keeps the `top` labels with the most rows in both samples together (ties: label order)
+    /// in label order, and sums the others into `other`.
+    pub fn keep_top(&mut self, top: usize) {
+        let k = self.labels.len();
+        if top >= k {
+            return;
+        }
+        let pooled = |i: usize| self.reference[i] + self.current[i];
+        let mut order: Vec<usize> = (0..k).collect();
+        order.sort_by_key(|&i| (std::cmp::Reverse(pooled(i)), i));
+        let mut keep = vec![false; k];
+        for &i in &order[..top] {
+            keep[i] = true;
+        }
+        let mut other = self.other.unwrap_or(OtherCategories {
+            labels: 0,
+            reference: 0,
+            current: 0,
+        });
+        for i in order[top..].iter().copied() {
+            other.labels += 1;
+            other.reference += self.reference[i];
+            other.current += self.current[i];
+        }
+        self.reference = retain_flagged(std::mem::take(&mut self.reference), &keep);
+        self.current = retain_flagged(std::mem::take(&mut self.current), &keep);
+        self.labels = retain_flagged(std::mem::take(&mut self.labels), &keep);
+        self.other = Some(other);
     }
 }
 
@@ -302,6 +347,24 @@ pub enum Distribution {
     },
     /// Counts per label.
     Categorical(CategoryCounts),
+}
+
+/// The items of `v` whose flag is set, in order.
+fn retain_flagged<T>(v: Vec<T>, flags: &[bool]) -> Vec<T> {
+    v.into_iter()
+        .zip(flags)
+        .filter_map(|(x, &keep)| keep.then_some(x))
+        .collect()
+}
+
+impl Distribution {
+    /// Keeps the `top` largest categories of a categorical distribution (see
+    /// [`CategoryCounts::keep_top`]); a histogram has a fixed number of bins already.
+    pub fn keep_top(&mut self, top: usize) {
+        if let Distribution::Categorical(counts) = self {
+            counts.keep_top(top);
+        }
+    }
 }
 
 /// The drift verdict for one column.

@@ -119,6 +119,10 @@ struct ReportView<'a> {
     cur_color: &'static str,
     columns: Vec<DriftRow<'a>>,
     classes: Vec<ClassRow<'a>>,
+    /// The classes not listed, summed (see [`tympan_data::metrics::OtherClasses`]).
+    other: Option<OtherRow>,
+    /// How many classes there are in all, when not all are listed.
+    all_classes: Option<usize>,
     averages: [AverageRow; 2],
     rows: u64,
     accuracy: String,
@@ -151,6 +155,31 @@ struct ClassRow<'a> {
     f1: String,
     support: u64,
     predicted: u64,
+}
+
+/// The row of the quality table that sums the classes not listed.
+#[derive(Serialize)]
+struct OtherRow {
+    label: String,
+    f1: String,
+    support: u64,
+    predicted: u64,
+}
+
+impl OtherRow {
+    fn new(o: &tympan_data::metrics::OtherClasses) -> Self {
+        Self {
+            label: other_label(o.classes),
+            f1: fmt_num(o.mean_f1),
+            support: o.support,
+            predicted: o.predicted,
+        }
+    }
+}
+
+/// The name of the "other" row and column.
+fn other_label(classes: usize) -> String {
+    format!("{classes} other classes")
 }
 
 /// The macro or weighted average row of the quality table.
@@ -210,6 +239,8 @@ pub fn render_report(r: &Report) -> String {
                 predicted: m.predicted,
             })
             .collect(),
+        other: c.other.as_ref().map(OtherRow::new),
+        all_classes: c.other.is_some().then_some(c.classes),
         averages: [
             AverageRow::new("macro avg", &c.macro_avg),
             AverageRow::new("weighted avg", &c.weighted_avg),
@@ -217,7 +248,7 @@ pub fn render_report(r: &Report) -> String {
         rows: c.rows,
         accuracy: fmt_num(c.accuracy),
         balanced_accuracy: fmt_num(c.balanced_accuracy),
-        heatmap: svg::heatmap(&c.labels, &c.confusion_matrix),
+        heatmap: heatmap(c),
         warnings: &c.warnings,
     };
     let charts = view.columns.iter().map(|c| &c.chart);
@@ -228,14 +259,19 @@ pub fn render_report(r: &Report) -> String {
     render("report.html", &view, size)
 }
 
+/// The confusion matrix, with the "other" row and column when classes are summed.
+fn heatmap(c: &tympan_data::metrics::Classification) -> String {
+    let mut labels = c.labels.clone();
+    labels.extend(c.other.as_ref().map(|o| other_label(o.classes)));
+    svg::heatmap(&labels, &c.confusion_matrix)
+}
+
 fn drift_row(col: &ColumnDrift) -> DriftRow<'_> {
     let chart = match &col.distribution {
         Distribution::Numeric {
             reference, current, ..
         } => svg::histogram(reference, current, 180.0, 36.0),
-        Distribution::Categorical(cc) => {
-            svg::category_bars(&cc.labels, &cc.reference, &cc.current, 180.0, 36.0, 8)
-        }
+        Distribution::Categorical(cc) => svg::category_bars(cc, 180.0, 36.0, 8),
     };
     DriftRow {
         column: &col.column,

@@ -77,7 +77,7 @@ pub use error::ReportError;
 pub use html::{escape, render_dashboard};
 pub use interval::parse_interval;
 pub use output::{write_outputs, Outputs};
-pub use report::{Report, ReportConfig};
+pub use report::{Report, ReportConfig, DEFAULT_TOP_CLASSES};
 pub use snapshot::{History, Snapshot};
 pub use stattest::JsBase;
 pub use tympan_data::metrics::Classification;

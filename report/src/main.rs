@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::Parser;
 use tympan_report::{
     parse_interval, write_outputs, DriftOptions, JsBase, Report, ReportConfig, StatTest,
+    DEFAULT_TOP_CLASSES,
 };
 
 /// Data drift and classification quality report (HTML, JSON, history dashboard).
@@ -60,6 +61,11 @@ struct Cli {
     /// With --every: stop after this many runs.
     #[arg(long, value_name = "N", requires = "every")]
     max_runs: Option<u64>,
+    /// Classes listed one by one in the per-class table, the confusion matrix and the category
+    /// charts (those with the most rows); the others are summed as "other".
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_TOP_CLASSES,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    top_classes: usize,
     /// Model version label stored in the report and the history (marks retrainings on the dashboard).
     #[arg(long, value_name = "VERSION")]
     model_version: Option<String>,
@@ -98,6 +104,7 @@ impl Cli {
             drift_share: self.drift_share,
             model_version: self.model_version.clone(),
             note: None,
+            top_classes: self.top_classes,
         }
     }
 }

@@ -25,6 +25,18 @@ pub struct ReportConfig {
     /// Free-form note stored in the report and the history (e.g. a retraining decision).
     #[serde(default)]
     pub note: Option<String>,
+    /// Classes listed one by one in the per-class table, the confusion matrix and the category
+    /// charts (those with the most rows); the others are summed in one "other" entry, so that a
+    /// report's size does not grow with the number of labels. The averages cover every class.
+    #[serde(default = "default_top_classes")]
+    pub top_classes: usize,
+}
+
+/// Classes a report lists by default (see [`ReportConfig::top_classes`]).
+pub const DEFAULT_TOP_CLASSES: usize = 20;
+
+fn default_top_classes() -> usize {
+    DEFAULT_TOP_CLASSES
 }
 
 impl Default for ReportConfig {
@@ -34,6 +46,7 @@ impl Default for ReportConfig {
             drift_share: 0.5,
             model_version: None,
             note: None,
+            top_classes: DEFAULT_TOP_CLASSES,
         }
     }
 }
@@ -47,6 +60,11 @@ impl ReportConfig {
                 "drift share must be within [0, 1], got {}",
                 self.drift_share
             )));
+        }
+        if self.top_classes == 0 {
+            return Err(ReportError::Config(
+                "the number of classes listed must be at least 1".into(),
+            ));
         }
         Ok(())
     }
@@ -190,18 +208,22 @@ impl Report {
         let cur_pred = counts(&predictions);
         // Target drift, and prediction drift: production predictions against the reference
         // *targets*.
+        // The test sees every category; the report keeps the largest ones.
         for (name, current) in [("target", &cur_target), ("prediction", &cur_pred)] {
-            columns.push(drift::column_drift(
+            let mut column = drift::column_drift(
                 name,
                 ColumnData::Categorical(CategoryCounts::from_counts(
                     pairs(&ref_target),
                     pairs(current),
                 )),
                 options,
-            ));
+            );
+            column.distribution.keep_top(config.top_classes);
+            columns.push(column);
         }
 
-        let classification = metrics::classify(production.target(), &predictions);
+        let classification =
+            metrics::classify_top(production.target(), &predictions, config.top_classes);
         Ok(Report {
             generator: format!("tympan-report {}", env!("CARGO_PKG_VERSION")),
             generated_at: rfc3339(now),

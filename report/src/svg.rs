@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use crate::drift::CategoryCounts;
 use crate::html::escape;
 
 /// Reference colour (neutral grey).
@@ -54,15 +55,15 @@ pub fn histogram(reference: &[u64], current: &[u64], width: f64, height: f64) ->
     s
 }
 
-/// Paired bars per category (top `max_bars` by pooled count, the rest summed as "other").
-pub fn category_bars(
-    labels: &[String],
-    reference: &[u64],
-    current: &[u64],
-    width: f64,
-    height: f64,
-    max_bars: usize,
-) -> String {
+/// Paired bars per category (top `max_bars` by pooled count, the rest, with the categories the
+/// counts summed already, as one "other" bar).
+pub fn category_bars(counts: &CategoryCounts, width: f64, height: f64, max_bars: usize) -> String {
+    let CategoryCounts {
+        labels,
+        reference,
+        current,
+        other,
+    } = counts;
     let mut idx: Vec<usize> = (0..labels.len()).collect();
     idx.sort_by_key(|&i| std::cmp::Reverse(reference[i] + current[i]));
     let mut items: Vec<(String, u64, u64)> = idx
@@ -70,16 +71,17 @@ pub fn category_bars(
         .take(max_bars)
         .map(|&i| (labels[i].clone(), reference[i], current[i]))
         .collect();
-    if idx.len() > max_bars {
-        let rest = &idx[max_bars..];
+    let rest = idx.get(max_bars..).unwrap_or_default();
+    let summed = other.map_or((0, 0, 0), |o| (o.labels, o.reference, o.current));
+    if rest.len() + summed.0 > 0 {
         items.push((
-            format!("{} other labels", rest.len()),
-            rest.iter().map(|&i| reference[i]).sum(),
-            rest.iter().map(|&i| current[i]).sum(),
+            format!("{} other labels", rest.len() + summed.0),
+            rest.iter().map(|&i| reference[i]).sum::<u64>() + summed.1,
+            rest.iter().map(|&i| current[i]).sum::<u64>() + summed.2,
         ));
     }
-    let rt: u64 = reference.iter().sum::<u64>().max(1);
-    let ct: u64 = current.iter().sum::<u64>().max(1);
+    let rt: u64 = items.iter().map(|i| i.1).sum::<u64>().max(1);
+    let ct: u64 = items.iter().map(|i| i.2).sum::<u64>().max(1);
     let max = items
         .iter()
         .map(|(_, r, c)| (*r as f64 / rt as f64).max(*c as f64 / ct as f64))
@@ -428,8 +430,25 @@ mod tests {
         let h = heatmap(&labels, &[vec![1, 0], vec![0, 1]]);
         assert!(!h.contains("<script>"));
         assert!(h.contains("&lt;script&gt;"));
-        let b = category_bars(&labels, &[1, 2], &[2, 1], 100.0, 30.0, 8);
+        let counts = CategoryCounts::from_counts([("<script>", 1), ("a&b", 2)], [("a&b", 1)]);
+        let b = category_bars(&counts, 100.0, 30.0, 8);
         assert!(b.contains("a&amp;b") && !b.contains("<script>"));
+    }
+
+    #[test]
+    fn category_bars_add_the_summed_categories_to_the_other_bar() {
+        let mut counts = CategoryCounts::from_counts(
+            (0..30)
+                .map(|i| (["a", "b", "c"][i % 3], 1))
+                .chain([("d", 1)]),
+            [("a", 5), ("e", 2)],
+        );
+        counts.keep_top(2);
+        assert_eq!(counts.labels, ["a", "b"]);
+        let b = category_bars(&counts, 100.0, 30.0, 1);
+        // "a" is drawn; "b" (this chart's cut) and "c", "d", "e" (summed already) are one bar.
+        assert_eq!(b.matches("<g>").count(), 2);
+        assert!(b.contains("<title>4 other labels: reference 67.7%, production 28.6%</title>"));
     }
 
     #[test]

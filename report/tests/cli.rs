@@ -117,6 +117,87 @@ fn report_html_is_small_self_contained_and_escaped() {
 }
 
 #[test]
+fn thousands_of_labels_keep_every_output_under_2_mb() {
+    // 2,000 classes drawn for 3,000 production rows: nearly every label in a row or two, and a
+    // fifth of the predictions drawn at random as well (the flood of issue 17, in small).
+    let dir = tempfile::tempdir().unwrap();
+    let spec = SynthSpec {
+        ref_rows: 2_000,
+        prod_rows: 3_000,
+        columns: 4,
+        classes: 2_000,
+        ..SynthSpec::default()
+    };
+    let (r, p) = data(dir.path(), &spec);
+    let out = dir.path().join("out");
+    let o = run(&["--ref", s(&r), "--prod", s(&p), "--out", s(&out)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for file in ["report.html", "report.json", "dashboard.html"] {
+        let size = fs::metadata(out.join(file)).unwrap().len();
+        assert!(size <= 2 << 20, "{file} is {size} bytes");
+    }
+    let report = Report::from_json(&fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let c = &report.classification;
+    let prod = tympan_data::ColumnTable::read(&p, None).unwrap();
+    let mut labels: Vec<&String> = prod.target().names().iter().collect();
+    labels.extend(prod.prediction().unwrap().names());
+    labels.sort();
+    labels.dedup();
+    assert!(labels.len() > 1_500, "only {} labels", labels.len());
+    // 20 classes listed, the rest summed; the averages are over every class.
+    assert_eq!(c.classes, labels.len());
+    assert_eq!((c.labels.len(), c.per_class.len()), (20, 20));
+    let other = c.other.as_ref().expect("the other classes");
+    assert_eq!(other.classes, labels.len() - 20);
+    assert_eq!(
+        other.support + c.per_class.iter().map(|m| m.support).sum::<u64>(),
+        3_000
+    );
+    assert_eq!(c.confusion_matrix.len(), 21);
+    let all = tympan_data::metrics::classify_top(prod.target(), prod.prediction().unwrap(), 20);
+    assert_eq!(c.macro_avg, all.macro_avg);
+    // The listed classes are the ones with the most support.
+    let least_listed = c.per_class.iter().map(|m| m.support).min().unwrap();
+    assert!(least_listed >= 4, "a class of {least_listed} rows listed");
+    for column in &report.drift.columns[4..] {
+        let tympan_report::drift::Distribution::Categorical(counts) = &column.distribution else {
+            panic!("{} is not categorical", column.column)
+        };
+        assert_eq!(counts.labels.len(), 20, "{}", column.column);
+        assert!(counts
+            .other
+            .is_some_and(|o| o.labels + 20 == column.distinct_values));
+    }
+    let html = fs::read_to_string(out.join("report.html")).unwrap();
+    let summed = format!("{} other classes", other.classes);
+    assert!(html.contains(&summed), "no row of {summed}");
+
+    // A smaller listing on request.
+    let o = run(&[
+        "--ref",
+        s(&r),
+        "--prod",
+        s(&p),
+        "--out",
+        s(&out),
+        "--top-classes",
+        "5",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json = fs::read_to_string(out.join("report.json")).unwrap();
+    assert_eq!(
+        Report::from_json(&json)
+            .unwrap()
+            .classification
+            .labels
+            .len(),
+        5
+    );
+    let o = run(&["--ref", s(&r), "--prod", s(&p), "--top-classes", "0"]);
+    assert!(!o.status.success());
+}
+
+#[test]
 fn drift_verdicts_on_synthetic_data() {
     let dir = tempfile::tempdir().unwrap();
     for (shift, expect_drift) in [(0.0, false), (1.0, true)] {

@@ -54,6 +54,15 @@ pub struct ServeConfig {
     /// Largest macro-F1 drop a challenger may show and still be promoted.
     #[arg(long, env = "TYMPAN_PROMOTION_MARGIN", default_value_t = 0.01)]
     pub promotion_margin: f64,
+    /// Feedback classes the reference data does not have, at most (counted over the feedback
+    /// log, rows already there included); a row of one more new class gets a 422.
+    #[arg(long, env = "TYMPAN_MAX_NEW_CLASSES", default_value_t = 32)]
+    pub max_new_classes: usize,
+    /// Classes listed one by one in a report's per-class table, confusion matrix and category
+    /// charts (those with the most rows); the others are summed as "other".
+    #[arg(long, env = "TYMPAN_REPORT_TOP_CLASSES", default_value_t = tympan_report::DEFAULT_TOP_CLASSES,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub report_top_classes: usize,
     /// Largest upload, in bytes.
     #[arg(long, env = "TYMPAN_UPLOAD_LIMIT", default_value_t = 10 * 1024 * 1024)]
     pub upload_limit: u64,

@@ -215,6 +215,11 @@ impl From<ServiceError> for ApiError {
             ServiceError::Data(e) => e.into(),
             ServiceError::Registry(e) => e.into(),
             ServiceError::VectorLength { .. } => Self::unprocessable(e.to_string()),
+            ServiceError::TooManyClasses(_) => Self::new(
+                Status::UnprocessableEntity,
+                "too_many_classes",
+                e.to_string(),
+            ),
             ServiceError::NoReport(detail) => Self::new(Status::Conflict, "no_report", detail),
             ServiceError::RetrainingBusy { ref job } => Self {
                 job: job.clone(),

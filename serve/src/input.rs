@@ -25,8 +25,6 @@ pub struct Submission {
     pub clip: ClipInput,
     /// True label (feedback).
     pub target: Option<String>,
-    /// Label the client saw (feedback).
-    pub prediction: Option<String>,
 }
 
 /// Multipart form fields.
@@ -36,7 +34,7 @@ pub struct AudioForm<'r> {
     pub file: &'r [u8],
     /// True label (feedback only).
     pub target: Option<String>,
-    /// Prediction the client saw (feedback only).
+    /// Accepted for older clients and ignored: the server stores its own prediction.
     pub prediction: Option<String>,
 }
 
@@ -50,7 +48,9 @@ pub struct JsonClip {
     pub vector: Option<Vec<f32>>,
     /// True label (feedback only, where it is required).
     pub target: Option<String>,
-    /// Prediction the client saw (feedback only).
+    /// Accepted for older clients and ignored: a feedback row stores the prediction of the
+    /// model the server serves, never the client's.
+    #[schema(deprecated)]
     pub prediction: Option<String>,
 }
 
@@ -67,7 +67,6 @@ pub fn from_form(
             Ok(Submission {
                 clip: ClipInput::Audio(f.file.to_vec()),
                 target: f.target.clone(),
-                prediction: f.prediction.clone(),
             })
         }
         Err(errors) => {
@@ -136,7 +135,6 @@ pub async fn from_json(data: Data<'_>, limit: u64) -> Result<Submission, ApiErro
     Ok(Submission {
         clip,
         target: body.target,
-        prediction: body.prediction,
     })
 }
 
@@ -164,7 +162,6 @@ pub async fn from_raw(
     Ok(Submission {
         clip: ClipInput::Audio(audio),
         target,
-        prediction: None,
     })
 }
 

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod classes;
 pub mod config;
 pub mod error;
 pub mod guard;

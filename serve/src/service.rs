@@ -21,6 +21,7 @@ use tympan_data::{
 };
 use tympan_report::ReportError;
 
+use crate::classes::{ClassCap, ClassCapReached};
 use crate::config::ServeConfig;
 use crate::input::ClipInput;
 use crate::jobs::{JobCause, RetrainJob, RetrainJobs};
@@ -42,6 +43,10 @@ pub enum ServiceError {
     /// The model registry could not do it.
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// The feedback label is a class the reference data does not have, and the log holds as
+    /// many of those as allowed.
+    #[error(transparent)]
+    TooManyClasses(#[from] ClassCapReached),
     /// A vector of the wrong length was sent.
     #[error("vector has {got} values, the embedding has {expected}")]
     VectorLength {
@@ -148,6 +153,7 @@ pub struct Service {
     pub embedder: Arc<Embedder>,
     live: ArcSwap<ModelVersion>,
     feedback: FeedbackLog,
+    classes: ClassCap,
     registry: ModelRegistry,
     reference: Arc<Vec<LabeledRow>>,
     /// The reference rows as the report takes them, converted once at start-up.
@@ -198,6 +204,7 @@ impl Service {
         let registry = ModelRegistry::new(&config.artifacts);
         let live = registry.load_current(embedder.fingerprint())?;
         let feedback = FeedbackLog::open(&config.prod_path(), embedder.dim())?;
+        let classes = ClassCap::open(&reference.rows, &config.prod_path(), config.max_new_classes)?;
         let metrics = Metrics::new();
         metrics.set_model(&live.meta.version);
         metrics.feedback_rows.set(feedback.rows() as i64);
@@ -211,6 +218,7 @@ impl Service {
             embedder: Arc::new(embedder),
             live: ArcSwap::from_pointee(live),
             feedback,
+            classes,
             registry,
             reference_columns,
             reference: Arc::new(reference.rows),
@@ -234,6 +242,11 @@ impl Service {
     /// Rows in the feedback log.
     pub fn feedback_rows(&self) -> u64 {
         self.feedback.rows()
+    }
+
+    /// Classes in the feedback log that the reference data does not have.
+    pub fn new_classes(&self) -> usize {
+        self.classes.new_classes()
     }
 
     /// Whether a retraining is running.
@@ -289,29 +302,29 @@ impl Service {
     /// Stores one feedback row (blocking: it fsyncs), starts a retraining every k rows, and
     /// every `trigger_check_every` rows has the retraining thread check the drift and F1
     /// triggers (a report takes milliseconds to seconds: never inside the request).
+    ///
+    /// The row's prediction is the served model's on this clip. A client's own is never taken:
+    /// it would be the quality figures' only source (the report's F1, the F1 trigger) and a free
+    /// way to add labels to every report.
     pub fn feedback(
         self: &Arc<Self>,
         clip: &ClipInput,
         target: &str,
-        prediction: Option<&str>,
     ) -> Result<FeedbackResponse, ServiceError> {
         validate_label(target)?;
-        if let Some(p) = prediction {
-            validate_label(p)?;
-        }
         let (vector, _) = self.vector_of(clip)?;
-        let prediction = match prediction {
-            Some(p) => p.to_string(),
-            None => self.current().model.predict_label(&vector)?.to_string(),
+        let prediction = self.current().model.predict_label(&vector)?.to_string();
+        let row = LabeledRow {
+            vector,
+            target: target.to_string(),
+            prediction: Some(prediction.clone()),
         };
-        let rows = self
-            .feedback
-            .append(&LabeledRow {
-                vector,
-                target: target.to_string(),
-                prediction: Some(prediction.clone()),
+        let rows = self.classes.admit(target, || {
+            self.feedback.append(&row).map_err(|e| {
+                tracing::error!(error = %e, "appending the feedback row failed");
+                ServiceError::from(e)
             })
-            .inspect_err(|e| tracing::error!(error = %e, "appending the feedback row failed"))?;
+        })?;
         self.metrics.feedback_rows.set(rows as i64);
         let k = self.config.retrain_every;
         let retrain_due = k > 0 && rows.is_multiple_of(k);
@@ -552,6 +565,7 @@ impl Service {
         let config = tympan_report::ReportConfig {
             model_version: Some(self.current().meta.version.clone()),
             note,
+            top_classes: self.config.report_top_classes,
             ..Default::default()
         };
         // The reference columns are in memory already; the production rows stored so far are

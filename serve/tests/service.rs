@@ -79,13 +79,13 @@ fn feedback_is_stored_and_a_report_names_files_only() {
         "{detail}"
     );
     let err = s
-        .feedback(&ClipInput::Audio(clip(220.0, 3)), "=cmd", None)
+        .feedback(&ClipInput::Audio(clip(220.0, 3)), "=cmd")
         .unwrap_err();
     assert!(matches!(err, ServiceError::Data(_)), "{err}");
     assert_eq!(s.feedback_rows(), 0, "a refused label was stored");
     for (i, &(label, pitch)) in CLASSES.iter().enumerate() {
         let r = s
-            .feedback(&ClipInput::Audio(clip(pitch, 2)), label, None)
+            .feedback(&ClipInput::Audio(clip(pitch, 2)), label)
             .unwrap();
         assert_eq!(r.rows, i as u64 + 1);
         assert_eq!(r.prediction, label);
@@ -111,7 +111,7 @@ fn the_f1_trigger_is_checked_on_the_retraining_thread_and_retrains() {
     let mut answers = Vec::new();
     for i in 0..3 {
         let r = s
-            .feedback(&ClipInput::Audio(clip(5_000.0, i)), "whistle", None)
+            .feedback(&ClipInput::Audio(clip(5_000.0, i)), "whistle")
             .unwrap();
         answers.push((r.retraining_started, r.trigger_check_started));
     }
@@ -135,7 +135,7 @@ fn an_admin_retraining_is_a_job_and_leaves_the_flag_clear() {
     let d = Deployment::new(4);
     let s = service(&d, &[]);
     for i in 0..4 {
-        s.feedback(&ClipInput::Audio(clip(5_000.0, i)), "whistle", None)
+        s.feedback(&ClipInput::Audio(clip(5_000.0, i)), "whistle")
             .unwrap();
     }
     let finished = |id: &str| {
@@ -160,4 +160,150 @@ fn an_admin_retraining_is_a_job_and_leaves_the_flag_clear() {
     assert_eq!(finished(&second.id).state, JobState::Succeeded);
     assert_eq!(s.registry().versions().unwrap().len(), 3);
     assert!(s.retrain_job("no-such-job").is_none());
+}
+
+/// A vector the model classifies: a reference row's, so no clip needs embedding.
+fn vector_of(d: &Deployment, class: &str) -> Vec<f32> {
+    let row = d.reference.rows.iter().find(|r| r.target == class);
+    row.expect("a reference row of the class").vector.clone()
+}
+
+fn stored(d: &Deployment) -> Vec<tympan_data::LabeledRow> {
+    tympan_data::read_table(&d.data().join("prod_data.csv"))
+        .unwrap()
+        .rows
+}
+
+#[test]
+fn new_classes_are_capped_at_32_concurrently_and_across_restarts() {
+    let d = Deployment::new(4);
+    let s = service(&d, &[]);
+    let v = vector_of(&d, "low");
+    // 40 clients, each with a class of its own, at once: exactly 32 get in.
+    let accepted: usize = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..40)
+            .map(|i| {
+                let (s, v) = (&s, v.clone());
+                scope.spawn(move || s.feedback(&ClipInput::Vector(v), &format!("new{i}")))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|r| match r {
+                Ok(_) => true,
+                Err(ServiceError::TooManyClasses(_)) => false,
+                Err(e) => panic!("{e}"),
+            })
+            .count()
+    });
+    assert_eq!(accepted, 32);
+    assert_eq!((s.feedback_rows(), s.new_classes()), (32, 32));
+    let held: std::collections::HashSet<String> =
+        stored(&d).into_iter().map(|r| r.target).collect();
+    assert_eq!(held.len(), 32);
+
+    // The 33rd class: a 422 naming the cap, and nothing appended.
+    let before = std::fs::read(d.data().join("prod_data.csv")).unwrap();
+    let missing = (0..40)
+        .map(|i| format!("new{i}"))
+        .find(|l| !held.contains(l));
+    let err = s
+        .feedback(&ClipInput::Vector(v.clone()), &missing.unwrap())
+        .unwrap_err();
+    let api = tympan_serve::error::ApiError::from(err);
+    assert_eq!(api.status.code, 422);
+    assert_eq!(api.error, "too_many_classes");
+    assert!(
+        api.detail.contains("at most 32") && api.detail.contains("--max-new-classes"),
+        "{}",
+        api.detail
+    );
+    assert_eq!(
+        std::fs::read(d.data().join("prod_data.csv")).unwrap(),
+        before
+    );
+    // Known classes still get in: the reference's, and a new one the log holds.
+    let held_new = held.iter().next().unwrap().clone();
+    for known in ["low", "high", held_new.as_str()] {
+        s.feedback(&ClipInput::Vector(v.clone()), known).unwrap();
+    }
+    drop(s);
+
+    // After a restart the log's classes count: still full.
+    let s = service(&d, &[]);
+    assert_eq!(s.new_classes(), 32);
+    let err = s
+        .feedback(&ClipInput::Vector(v.clone()), "brand-new")
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::TooManyClasses(_)), "{err}");
+    s.feedback(&ClipInput::Vector(v.clone()), &held_new)
+        .unwrap();
+    assert_eq!(stored(&d).len(), 36);
+    drop(s);
+
+    // A larger cap (flag or TYMPAN_MAX_NEW_CLASSES) lets more in.
+    let s = service(&d, &["--max-new-classes", "33"]);
+    s.feedback(&ClipInput::Vector(v), "brand-new").unwrap();
+    assert_eq!(s.new_classes(), 33);
+}
+
+#[test]
+fn a_client_prediction_is_never_stored() {
+    use rocket::http::{ContentType, Status};
+    use rocket::local::blocking::Client;
+
+    let d = Deployment::new(4);
+    let s = service(&d, &[]);
+    let v = vector_of(&d, "mid");
+    let served = s.predict(&ClipInput::Vector(v.clone())).unwrap().label;
+    assert_eq!(served, "mid");
+    let client = Client::untracked(tympan_serve::rocket(
+        Arc::clone(&s),
+        "127.0.0.1:0".parse().unwrap(),
+    ))
+    .unwrap();
+    // JSON and multipart, each claiming a prediction of its own (a label nobody trained on).
+    let json = serde_json::json!({"vector": v, "target": "low", "prediction": "evil-json"});
+    let multipart = {
+        let clip = clip(880.0, 3);
+        let mut body = Vec::new();
+        for (name, value) in [("target", &b"low"[..]), ("prediction", b"evil-form")] {
+            body.extend_from_slice(
+                format!("--XX\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n")
+                    .as_bytes(),
+            );
+            body.extend_from_slice(value);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(
+            b"--XX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n\
+              Content-Type: audio/wav\r\n\r\n",
+        );
+        body.extend_from_slice(&clip);
+        body.extend_from_slice(b"\r\n--XX--\r\n");
+        body
+    };
+    let form = ContentType::new("multipart", "form-data").with_params(("boundary", "XX"));
+    for (content_type, body) in [
+        (ContentType::JSON, serde_json::to_vec(&json).unwrap()),
+        (form, multipart),
+    ] {
+        let response = client
+            .post("/feedback")
+            .header(content_type)
+            .body(body)
+            .dispatch();
+        assert_eq!(response.status(), Status::Ok);
+        let answer: serde_json::Value = response.into_json().unwrap();
+        assert_eq!(answer["prediction"], "mid", "{answer}");
+    }
+    let rows = stored(&d);
+    assert_eq!(rows.len(), 2);
+    for row in rows {
+        assert_eq!(row.prediction.as_deref(), Some("mid"));
+    }
+    // Neither claimed label reaches a report.
+    let report = s.report().unwrap();
+    assert_eq!(report.classification.labels, ["low", "mid"]);
 }

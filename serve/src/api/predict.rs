@@ -33,13 +33,11 @@ async fn run_feedback(
         .ok_or_else(|| ApiError::unprocessable("feedback needs the true label in `target`"))?;
     let service: Arc<Service> = Arc::clone(service.inner());
     // The append fsyncs: keep it off the async workers.
-    tokio::task::spawn_blocking(move || {
-        service.feedback(&sub.clip, &target, sub.prediction.as_deref())
-    })
-    .await
-    .map_err(|e| ApiError::internal(format!("feedback task failed: {e}")))?
-    .map(Json)
-    .map_err(ApiError::from)
+    tokio::task::spawn_blocking(move || service.feedback(&sub.clip, &target))
+        .await
+        .map_err(|e| ApiError::internal(format!("feedback task failed: {e}")))?
+        .map(Json)
+        .map_err(ApiError::from)
 }
 
 /// `POST /predict` as multipart/form-data (documentation only: the route takes the `file` field
@@ -109,9 +107,11 @@ pub async fn predict_raw(
     run_predict(service, sub).await
 }
 
-/// Store a labelled clip as production feedback: multipart/form-data (`file`, `target`, optional
-/// `prediction`), JSON (`audio_base64` or `vector`, `target`, optional `prediction`), or the
-/// audio itself as the body with the label in the `target` query parameter.
+/// Store a labelled clip as production feedback: multipart/form-data (`file`, `target`), JSON
+/// (`audio_base64` or `vector`, `target`), or the audio itself as the body with the label in the
+/// `target` query parameter. The stored prediction is the served model's; a `prediction` field is
+/// accepted and ignored. A `target` the reference data lacks is refused (422
+/// `too_many_classes`) once the log holds `--max-new-classes` such classes.
 #[utoipa::path(post, path = "/feedback", tag = "feedback",
     params(("target" = Option<String>, Query, description = "the true label, for a raw audio body (required there; multipart and JSON bodies carry it as a field)")),
     request_body(description = "the labelled clip, in one of four forms", content(

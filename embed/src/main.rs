@@ -66,6 +66,7 @@ fn main() -> Result<()> {
     args.log.init()?;
     let limits = AudioLimits {
         max_seconds: args.max_seconds,
+        ..AudioLimits::default()
     };
     let front_end = match &args.features {
         Some(path) => {

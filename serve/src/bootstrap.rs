@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use tympan_core::audio::AudioLimits;
 use tympan_core::embedding::{Embedder, EMBEDDING_FILE};
 use tympan_core::model::TrainConfig;
 use tympan_core::registry::ModelRegistry;
@@ -33,9 +32,7 @@ pub fn ensure_model(config: &ServeConfig) -> Result<()> {
             return Ok(());
         }
     }
-    let limits = AudioLimits {
-        max_seconds: config.max_seconds,
-    };
+    let limits = config.audio_limits();
     if !have_embedding || !config.ref_path().is_file() {
         let dataset = find_dataset(config)?;
         tracing::info!(dataset = %dataset.display(), "bootstrap: embedding the dataset");

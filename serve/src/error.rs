@@ -102,7 +102,8 @@ impl<'r> Responder<'r, 'static> for ApiError {
                 )
             };
         }
-        if self.status.code >= 500 {
+        // A 503 is a passing overload the server chose, not a failure of its own.
+        if self.status.code >= 500 && self.status != Status::ServiceUnavailable {
             answered!(tracing::Level::ERROR, "request failed");
         } else {
             // The detail is the server's own explanation (what is wrong, which limit), at most
@@ -118,9 +119,16 @@ impl<'r> Responder<'r, 'static> for ApiError {
             error: self.error.to_string(),
             detail,
         });
-        response::Response::build_from(body.respond_to(req)?)
-            .status(self.status)
-            .ok()
+        let mut response = response::Response::build_from(body.respond_to(req)?);
+        response.status(self.status);
+        if self.status == Status::ServiceUnavailable {
+            // Every 503 here is a passing overload: say when to come back.
+            response.raw_header(
+                "Retry-After",
+                crate::embed_pool::RETRY_AFTER_SECONDS.to_string(),
+            );
+        }
+        response.ok()
     }
 }
 
@@ -187,8 +195,12 @@ impl From<ServiceError> for ApiError {
             ServiceError::VectorLength { .. } => Self::unprocessable(e.to_string()),
             ServiceError::NoReport(detail) => Self::new(Status::Conflict, "no_report", detail),
             ServiceError::RetrainingBusy => Self::new(Status::Conflict, "conflict", e.to_string()),
+            ServiceError::Overloaded { .. } => {
+                Self::new(Status::ServiceUnavailable, "overloaded", e.to_string())
+            }
             ServiceError::ReferenceWidth { .. }
             | ServiceError::NoCurrentModel
+            | ServiceError::EmbeddingLost
             | ServiceError::Report(_) => Self::internal(e.to_string()),
         }
     }

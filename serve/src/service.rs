@@ -11,7 +11,6 @@ use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use serde::Serialize;
-use tympan_core::audio::AudioLimits;
 use tympan_core::challenger::{retrain, Decision, PromotionPolicy};
 use tympan_core::embedding::{EmbedError, Embedder};
 use tympan_core::model::ModelError;
@@ -22,6 +21,7 @@ use tympan_data::{
 use tympan_report::ReportError;
 
 use crate::config::ServeConfig;
+use crate::embed_pool::EmbedPool;
 use crate::input::ClipInput;
 use crate::metrics::Metrics;
 
@@ -67,6 +67,15 @@ pub enum ServiceError {
     /// promotion unchallenged).
     #[error("a retraining is running; try again when /model shows its outcome")]
     RetrainingBusy,
+    /// Too many long clips are waiting to be embedded; the client should retry later.
+    #[error("the server is busy embedding long clips; retry in {retry_after_seconds} s")]
+    Overloaded {
+        /// Seconds to wait before retrying.
+        retry_after_seconds: u64,
+    },
+    /// The thread embedding a clip failed without an answer.
+    #[error("the embedding of the clip was lost")]
+    EmbeddingLost,
     /// No report can be computed yet (typically: no feedback row so far).
     #[error("{0}")]
     NoReport(String),
@@ -139,16 +148,15 @@ pub struct Service {
     retrain_pending: AtomicBool,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// The threads embedding clips too long for a request worker.
+    pub embed_pool: EmbedPool,
 }
 
 impl Service {
     /// Loads the embedding, the current model, the reference rows and the feedback log from the
     /// configured folders.
     pub fn open(config: ServeConfig) -> Result<Self, ServiceError> {
-        let limits = AudioLimits {
-            max_seconds: config.max_seconds,
-        };
-        let embedder = Embedder::load(&config.artifacts, limits)?;
+        let embedder = Embedder::load(&config.artifacts, config.audio_limits())?;
         let reference = read_table(&config.ref_path())?;
         Self::from_parts(config, embedder, reference)
     }
@@ -179,6 +187,7 @@ impl Service {
             reference.dim,
             &reference.rows,
         )?;
+        let embed_pool = EmbedPool::new(config.embed_workers(), config.embed_queue());
         Ok(Self {
             config,
             embedder: Arc::new(embedder),
@@ -190,6 +199,7 @@ impl Service {
             retraining: AtomicBool::new(false),
             retrain_pending: AtomicBool::new(false),
             metrics,
+            embed_pool,
         })
     }
 
@@ -228,12 +238,16 @@ impl Service {
                 }
                 Ok((v.clone(), None))
             }
+            ClipInput::Embedded(e) => Ok((e.vector.clone(), Some(e.duration_seconds))),
         }
     }
 
     /// Classifies a clip.
     pub fn predict(&self, clip: &ClipInput) -> Result<PredictResponse, ServiceError> {
-        let start = Instant::now();
+        let start = match clip {
+            ClipInput::Embedded(e) => e.started,
+            _ => Instant::now(),
+        };
         let (vector, duration) = self.vector_of(clip)?;
         let live = self.current();
         let p = live.model.predict(&vector)?;

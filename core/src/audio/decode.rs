@@ -223,11 +223,13 @@ fn decode_source<'s>(
         let spec = buf.spec();
         sample_rate = spec.rate();
         channels = spec.channels().count();
-        limits.check_stream(Some(sample_rate), Some(channels))?;
+        // The budget first: a refusal of the declared parameters under a budget of 0 then proves
+        // they were checked before decoding.
         decoded_samples += (buf.frames() * channels) as u64;
         if let Some(budget) = limits.max_samples.filter(|&b| decoded_samples > b) {
             return Err(AudioError::OverBudget { budget });
         }
+        limits.check_stream(Some(sample_rate), Some(channels))?;
         buf.copy_to_vec_interleaved(&mut interleaved);
         downmix_into(&interleaved, channels, &mut mono);
         decoded_any = true;

@@ -34,6 +34,7 @@ pub fn run(args: BootstrapArgs) -> Result<()> {
         artifacts: args.artifacts,
         limits: AudioLimits {
             max_seconds: args.max_seconds,
+            ..AudioLimits::default()
         },
     };
     match ensure_model(&plan)? {

@@ -150,7 +150,7 @@ mod tests {
             dataset,
             ref_path: root.join("data/ref_data.csv"),
             artifacts: root.join("artifacts"),
-            limits: AudioLimits { max_seconds: 60.0 },
+            limits: AudioLimits::default(),
         }
     }
 

@@ -71,6 +71,7 @@ fn main() -> ExitCode {
 fn run(args: &Args) -> Result<()> {
     let limits = AudioLimits {
         max_seconds: args.max_seconds,
+        ..AudioLimits::default()
     };
     let front_end = match &args.features {
         Some(path) => {

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::Args;
+use tympan_core::audio::{AudioLimits, DEFAULT_MAX_CHANNELS};
 use tympan_core::challenger::RetrainMode;
 use tympan_data::TableKind;
 
@@ -69,6 +70,17 @@ pub struct ServeConfig {
     /// Longest clip, in seconds.
     #[arg(long, env = "TYMPAN_MAX_SECONDS", default_value_t = 60.0)]
     pub max_seconds: f64,
+    /// Most channels in an accepted clip (each is decoded before the downmix).
+    #[arg(long, env = "TYMPAN_MAX_CHANNELS", default_value_t = DEFAULT_MAX_CHANNELS)]
+    pub max_channels: usize,
+    /// Threads that embed clips too long to embed on a request worker (default: one per core);
+    /// they run at a lower CPU priority, so short requests and /health are served first.
+    #[arg(long, env = "TYMPAN_EMBED_WORKERS")]
+    pub embed_workers: Option<usize>,
+    /// Long clips waiting for an embedding thread at most (default: twice the threads); beyond
+    /// it a request gets a 503 with Retry-After.
+    #[arg(long, env = "TYMPAN_EMBED_QUEUE")]
+    pub embed_queue: Option<usize>,
     /// Bearer token for /admin/*; admin endpoints are disabled when unset.
     #[arg(long, env = "TYMPAN_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
@@ -97,6 +109,27 @@ pub struct ServeConfig {
 }
 
 impl ServeConfig {
+    /// The decoding limits every clip is held to.
+    pub fn audio_limits(&self) -> AudioLimits {
+        AudioLimits {
+            max_seconds: self.max_seconds,
+            max_channels: self.max_channels,
+            max_samples: None,
+        }
+    }
+
+    /// Embedding threads: the setting, or one per core.
+    pub fn embed_workers(&self) -> usize {
+        self.embed_workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .max(1)
+    }
+
+    /// Clips that may wait for an embedding thread: the setting, or twice the threads.
+    pub fn embed_queue(&self) -> usize {
+        self.embed_queue.unwrap_or(2 * self.embed_workers())
+    }
+
     /// `data/ref_data.csv`.
     pub fn ref_path(&self) -> PathBuf {
         self.data.join(REF_FILE)

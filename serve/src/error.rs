@@ -122,7 +122,8 @@ impl<'r> Responder<'r, 'static> for ApiError {
                 )
             };
         }
-        if self.status.code >= 500 {
+        // A 503 is a passing overload the server chose, not a failure of its own.
+        if self.status.code >= 500 && self.status != Status::ServiceUnavailable {
             answered!(tracing::Level::ERROR, "request failed");
         } else {
             // The detail is the server's own explanation (what is wrong, which limit), at most
@@ -141,9 +142,16 @@ impl<'r> Responder<'r, 'static> for ApiError {
             detail,
             job: self.job,
         });
-        response::Response::build_from(body.respond_to(req)?)
-            .status(self.status)
-            .ok()
+        let mut response = response::Response::build_from(body.respond_to(req)?);
+        response.status(self.status);
+        if self.status == Status::ServiceUnavailable {
+            // Every 503 here is a passing overload: say when to come back.
+            response.raw_header(
+                "Retry-After",
+                crate::embed_pool::RETRY_AFTER_SECONDS.to_string(),
+            );
+        }
+        response.ok()
     }
 }
 
@@ -225,9 +233,13 @@ impl From<ServiceError> for ApiError {
                 job: job.clone(),
                 ..Self::new(Status::Conflict, "retraining_running", e.to_string())
             },
+            ServiceError::Overloaded { .. } => {
+                Self::new(Status::ServiceUnavailable, "overloaded", e.to_string())
+            }
             ServiceError::ReferenceWidth { .. }
             | ServiceError::NoCurrentModel
             | ServiceError::NotBootstrapped { .. }
+            | ServiceError::EmbeddingLost
             | ServiceError::Report(_) => Self::internal(e.to_string()),
         }
     }

@@ -16,6 +16,19 @@ pub enum ClipInput {
     Audio(Vec<u8>),
     /// An already embedded `PCA_1..PCA_n` vector.
     Vector(Vec<f32>),
+    /// Audio the server has embedded already ([`crate::embed_pool::embed`]).
+    Embedded(EmbeddedClip),
+}
+
+/// A clip's embedding, made by the server from the audio a client sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbeddedClip {
+    /// The `PCA_1..PCA_n` vector.
+    pub vector: Vec<f32>,
+    /// Duration of the decoded clip.
+    pub duration_seconds: f64,
+    /// When the server began embedding it (the answer's processing time counts from there).
+    pub started: std::time::Instant,
 }
 
 /// A clip plus the optional feedback fields.
@@ -177,6 +190,7 @@ mod tests {
         match s.clip {
             ClipInput::Audio(a) => format!("audio {} {:?}", a.len(), s.target),
             ClipInput::Vector(v) => format!("vector {v:?} {:?}", s.target),
+            ClipInput::Embedded(e) => format!("embedded {:?} {:?}", e.vector, s.target),
         }
     }
 

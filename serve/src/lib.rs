@@ -10,6 +10,7 @@
 pub mod api;
 pub mod classes;
 pub mod config;
+pub mod embed_pool;
 pub mod error;
 pub mod guard;
 pub mod healthcheck;

@@ -11,7 +11,6 @@ use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use serde::Serialize;
-use tympan_core::audio::AudioLimits;
 use tympan_core::challenger::{retrain, Decision, PromotionPolicy};
 use tympan_core::embedding::{EmbedError, Embedder, EMBEDDING_FILE};
 use tympan_core::model::ModelError;
@@ -23,6 +22,7 @@ use tympan_report::ReportError;
 
 use crate::classes::{ClassCap, ClassCapReached};
 use crate::config::ServeConfig;
+use crate::embed_pool::EmbedPool;
 use crate::input::ClipInput;
 use crate::jobs::{JobCause, RetrainJob, RetrainJobs};
 use crate::metrics::Metrics;
@@ -89,6 +89,15 @@ pub enum ServiceError {
         /// The running retraining's job id (none during a trigger check).
         job: Option<String>,
     },
+    /// Too many long clips are waiting to be embedded; the client should retry later.
+    #[error("the server is busy embedding long clips; retry in {retry_after_seconds} s")]
+    Overloaded {
+        /// Seconds to wait before retrying.
+        retry_after_seconds: u64,
+    },
+    /// The thread embedding a clip failed without an answer.
+    #[error("the embedding of the clip was lost")]
+    EmbeddingLost,
     /// No report can be computed yet (typically: no feedback row so far).
     #[error("{0}")]
     NoReport(String),
@@ -163,6 +172,8 @@ pub struct Service {
     jobs: RetrainJobs,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// The threads embedding clips too long for a request worker.
+    pub embed_pool: EmbedPool,
 }
 
 impl Service {
@@ -178,10 +189,7 @@ impl Service {
                 reference: config.ref_path(),
             });
         }
-        let limits = AudioLimits {
-            max_seconds: config.max_seconds,
-        };
-        let embedder = Embedder::load(&config.artifacts, limits)?;
+        let embedder = Embedder::load(&config.artifacts, config.audio_limits())?;
         let reference = read_table(&config.ref_path())?;
         Self::from_parts(config, embedder, reference)
     }
@@ -213,6 +221,7 @@ impl Service {
             reference.dim,
             &reference.rows,
         )?;
+        let embed_pool = EmbedPool::new(config.embed_workers(), config.embed_queue());
         Ok(Self {
             config,
             embedder: Arc::new(embedder),
@@ -226,6 +235,7 @@ impl Service {
             retrain_pending: AtomicBool::new(false),
             jobs: RetrainJobs::default(),
             metrics,
+            embed_pool,
         })
     }
 
@@ -269,12 +279,16 @@ impl Service {
                 }
                 Ok((v.clone(), None))
             }
+            ClipInput::Embedded(e) => Ok((e.vector.clone(), Some(e.duration_seconds))),
         }
     }
 
     /// Classifies a clip.
     pub fn predict(&self, clip: &ClipInput) -> Result<PredictResponse, ServiceError> {
-        let start = Instant::now();
+        let start = match clip {
+            ClipInput::Embedded(e) => e.started,
+            _ => Instant::now(),
+        };
         let (vector, duration) = self.vector_of(clip)?;
         let live = self.current();
         let p = live.model.predict(&vector)?;

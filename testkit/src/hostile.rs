@@ -306,3 +306,75 @@ pub fn refused_labels() -> Vec<String> {
 
 /// Bytes that are not UTF-8, for a label field or a file name.
 pub const NON_UTF8: &[u8] = b"\xff\xfe";
+
+/// A clip of digital silence made by sox (no dither, so it compresses to almost nothing):
+/// `seconds` long at `rate` Hz with `channels` channels, encoded by the extension `ext`
+/// (`flac`, `ogg`, `wav`...). Cheap to send, expensive to decode: 60 s of 8-channel FLAC at
+/// 655,350 Hz is 343 KB and 315 million samples.
+pub fn silence(ext: &str, rate: u32, channels: u16, seconds: u32) -> Vec<u8> {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let path = tmp.path().join(format!("silence.{ext}"));
+    let (rate, channels, seconds) = (rate.to_string(), channels.to_string(), seconds.to_string());
+    let mut args = vec!["-D", "-n", "-r", &rate, "-c", &channels];
+    if ext != "ogg" {
+        args.extend(["-b", "16"]);
+    }
+    args.extend([path.to_str().expect("UTF-8 path"), "trim", "0", &seconds]);
+    run("sox", &args);
+    std::fs::read(&path).expect("sox output")
+}
+
+/// FSDD recordings joined and repeated into one 16 kHz WAV of `seconds` (a real, long clip).
+pub fn long_speech_wav(fsdd: &Path, seconds: u32) -> Vec<u8> {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let path = tmp.path().join("speech.wav");
+    let mut args: Vec<String> = vec!["-R".into()];
+    args.extend(
+        JOINED_CLIPS
+            .iter()
+            .map(|c| fsdd.join(c).to_str().expect("UTF-8 path").to_string()),
+    );
+    args.extend(["-r", "16000", path.to_str().expect("UTF-8 path")].map(String::from));
+    // Ten recordings are ~4 s: repeat them, then cut to the exact length.
+    args.extend(["repeat".into(), (seconds / 3).to_string()]);
+    args.extend(["trim".into(), "0".into(), seconds.to_string()]);
+    run("sox", &args.iter().map(String::as_str).collect::<Vec<_>>());
+    std::fs::read(&path).expect("sox output")
+}
+
+/// An Ogg Vorbis file whose identification header is rewritten to claim `rate` Hz, its page
+/// checksum recomputed (a reader verifies it): the audio is unchanged, only the header lies.
+pub fn ogg_vorbis_claiming_rate(ogg: &[u8], rate: u32) -> Vec<u8> {
+    let mut out = ogg.to_vec();
+    let ident = out
+        .windows(7)
+        .position(|w| w == b"\x01vorbis")
+        .expect("a Vorbis identification header");
+    // Packet type and "vorbis" (7 bytes), version (4), channels (1), then the rate.
+    out[ident + 12..ident + 16].copy_from_slice(&rate.to_le_bytes());
+    // The header is on the first page: 27 fixed bytes, the segment table, then the packets.
+    let segments = usize::from(out[26]);
+    let body: usize = out[27..27 + segments].iter().map(|&s| usize::from(s)).sum();
+    let page_end = 27 + segments + body;
+    assert!(
+        ident < page_end,
+        "the identification header is on the first page"
+    );
+    out[22..26].fill(0);
+    let crc = ogg_crc(&out[..page_end]);
+    out[22..26].copy_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Ogg's page checksum: CRC-32 with polynomial 0x04C11DB7, not reflected, initial value 0.
+fn ogg_crc(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0u32, |crc, &b| {
+        (0..8).fold(crc ^ (u32::from(b) << 24), |c, _| {
+            if c & 0x8000_0000 != 0 {
+                (c << 1) ^ 0x04C1_1DB7
+            } else {
+                c << 1
+            }
+        })
+    })
+}

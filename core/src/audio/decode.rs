@@ -11,19 +11,66 @@ use symphonia::core::formats::{FormatOptions, TrackType};
 use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
+use super::resample::{MAX_SOURCE_RATE, MIN_SOURCE_RATE};
 use super::AudioError;
 
 /// Limits applied while decoding, so a hostile or huge upload is refused early instead of
 /// filling memory.
+///
+/// The rate and channel count a stream declares are checked before its first packet is decoded,
+/// and again on every decoded buffer (a chained or lying stream may change them), so the memory
+/// a clip can take is bounded by `max_seconds` x [`MAX_SOURCE_RATE`] mono samples and its decoding
+/// work by that times `max_channels`, whatever rate its header claims.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AudioLimits {
     /// Longest accepted clip, in seconds.
     pub max_seconds: f64,
+    /// Most channels accepted (each one is decoded before the downmix, so it multiplies the work).
+    #[serde(default = "default_max_channels")]
+    pub max_channels: usize,
+    /// Decoded samples (frames x channels, counted as they are decoded) after which decoding
+    /// stops with [`AudioError::OverBudget`]; `None` leaves only the bounds above. A caller sets
+    /// it to try a clip cheaply first and hand the expensive ones elsewhere.
+    #[serde(default)]
+    pub max_samples: Option<u64>,
+}
+
+/// Channels accepted by default: 7.1 surround.
+pub const DEFAULT_MAX_CHANNELS: usize = 8;
+
+fn default_max_channels() -> usize {
+    DEFAULT_MAX_CHANNELS
 }
 
 impl Default for AudioLimits {
     fn default() -> Self {
-        Self { max_seconds: 60.0 }
+        Self {
+            max_seconds: 60.0,
+            max_channels: DEFAULT_MAX_CHANNELS,
+            max_samples: None,
+        }
+    }
+}
+
+impl AudioLimits {
+    /// Refuses a stream whose declared rate or channel count is out of bounds; an undeclared one
+    /// (`None`) passes here and is checked on the first decoded buffer.
+    fn check_stream(&self, rate: Option<u32>, channels: Option<usize>) -> Result<(), AudioError> {
+        if let Some(rate) = rate {
+            if !(MIN_SOURCE_RATE..=MAX_SOURCE_RATE).contains(&rate) {
+                return Err(AudioError::Unsupported(format!(
+                    "sample rate {rate} Hz is outside {MIN_SOURCE_RATE}..={MAX_SOURCE_RATE} Hz"
+                )));
+            }
+        }
+        match channels {
+            Some(0) => Err(AudioError::Unsupported("the stream has no channels".into())),
+            Some(n) if n > self.max_channels => Err(AudioError::Unsupported(format!(
+                "{n} channels; at most {} are accepted",
+                self.max_channels
+            ))),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -131,6 +178,11 @@ fn decode_source<'s>(
         .and_then(|p| p.audio())
         .ok_or_else(|| AudioError::Unsupported("track has no audio codec parameters".into()))?
         .clone();
+    // Before any decoding: a header claiming 4 GHz or 60,000 channels costs nothing to refuse.
+    limits.check_stream(
+        params.sample_rate,
+        params.channels.as_ref().map(|c| c.count()),
+    )?;
     let mut decoder = symphonia::default::get_codecs()
         .make_audio_decoder(&params, &AudioDecoderOptions::default())
         .map_err(|e| AudioError::Unsupported(e.to_string()))?;
@@ -140,6 +192,7 @@ fn decode_source<'s>(
     let mut mono: Vec<f32> = Vec::new();
     let mut interleaved: Vec<f32> = Vec::new();
     let mut decoded_any = false;
+    let mut decoded_samples: u64 = 0;
     let mut last_error: Option<String> = None;
 
     loop {
@@ -169,7 +222,14 @@ fn decode_source<'s>(
         };
         let spec = buf.spec();
         sample_rate = spec.rate();
-        channels = spec.channels().count().max(1);
+        channels = spec.channels().count();
+        // The budget first: a refusal of the declared parameters under a budget of 0 then proves
+        // they were checked before decoding.
+        decoded_samples += (buf.frames() * channels) as u64;
+        if let Some(budget) = limits.max_samples.filter(|&b| decoded_samples > b) {
+            return Err(AudioError::OverBudget { budget });
+        }
+        limits.check_stream(Some(sample_rate), Some(channels))?;
         buf.copy_to_vec_interleaved(&mut interleaved);
         downmix_into(&interleaved, channels, &mut mono);
         decoded_any = true;
@@ -226,6 +286,76 @@ mod tests {
         let mut mono = Vec::new();
         downmix_into(&[1.0, 0.0, 0.5, 0.5, -1.0, 1.0], 2, &mut mono);
         assert_eq!(mono, vec![0.5, 0.5, 0.0]);
+    }
+
+    use tympan_testkit::wav::{tone_i16, wav, WavSpec};
+
+    /// One second of a tone at 8 kHz with `channels` channels, as a WAV declaring `rate`.
+    fn tone_wav(channels: u16, rate: u32) -> Vec<u8> {
+        wav(
+            WavSpec::pcm16(channels, rate),
+            &tone_i16(8_000, usize::from(channels), 8_000.0),
+            None,
+        )
+    }
+
+    /// Limits under which decoding a single packet is an error: a refusal under them came from
+    /// the declared parameters, before any decoding.
+    fn no_decoding() -> AudioLimits {
+        AudioLimits {
+            max_samples: Some(0),
+            ..AudioLimits::default()
+        }
+    }
+
+    #[test]
+    fn declared_rates_out_of_range_are_refused_before_decoding() {
+        for rate in [4_000_000_000, 4_294_967_291, 655_350, 384_001, 999, 0] {
+            let err = decode_bytes(&tone_wav(1, rate), Some("wav"), &no_decoding()).unwrap_err();
+            assert!(
+                matches!(&err, AudioError::Unsupported(m) if m.contains("sample rate")),
+                "{rate} Hz: {err}"
+            );
+        }
+        // In range, the same file gets as far as decoding.
+        for rate in [MIN_SOURCE_RATE, 8_000, MAX_SOURCE_RATE] {
+            let err = decode_bytes(&tone_wav(1, rate), Some("wav"), &no_decoding()).unwrap_err();
+            assert!(
+                matches!(err, AudioError::OverBudget { budget: 0 }),
+                "{rate} Hz: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn channels_over_the_limit_are_refused_before_decoding() {
+        let nine = tone_wav(9, 8_000);
+        let err = decode_bytes(&nine, Some("wav"), &no_decoding()).unwrap_err();
+        assert!(
+            matches!(&err, AudioError::Unsupported(m) if m.contains("9 channels")),
+            "{err}"
+        );
+        let limits = AudioLimits {
+            max_channels: 9,
+            ..AudioLimits::default()
+        };
+        let audio = decode_bytes(&nine, Some("wav"), &limits).unwrap();
+        assert_eq!((audio.channels, audio.samples.len()), (9, 8_000));
+    }
+
+    #[test]
+    fn the_sample_budget_counts_every_channel() {
+        let stereo = tone_wav(2, 8_000);
+        let within = |budget| AudioLimits {
+            max_samples: Some(budget),
+            ..AudioLimits::default()
+        };
+        let audio = decode_bytes(&stereo, Some("wav"), &within(16_000)).unwrap();
+        assert_eq!(audio.samples.len(), 8_000);
+        assert!(matches!(
+            decode_bytes(&stereo, Some("wav"), &within(15_999)),
+            Err(AudioError::OverBudget { budget: 15_999 })
+        ));
     }
 
     #[test]

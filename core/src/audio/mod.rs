@@ -4,8 +4,10 @@
 mod decode;
 mod resample;
 
-pub use decode::{decode_bytes, decode_file, probe_sample_rate, AudioLimits, DecodedAudio};
-pub use resample::{resample, resample_with, ResamplerRecipe};
+pub use decode::{
+    decode_bytes, decode_file, probe_sample_rate, AudioLimits, DecodedAudio, DEFAULT_MAX_CHANNELS,
+};
+pub use resample::{resample, resample_with, ResamplerRecipe, MAX_SOURCE_RATE, MIN_SOURCE_RATE};
 
 /// Why a clip could not be turned into samples.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +28,13 @@ pub enum AudioError {
         seconds: f64,
         /// The configured limit.
         limit: f64,
+    },
+    /// Decoding went past [`AudioLimits::max_samples`] (a caller's work budget, not a property of
+    /// the clip: it may decode within a larger one).
+    #[error("decoding stopped at the budget of {budget} decoded samples")]
+    OverBudget {
+        /// The budget, in decoded samples (frames x channels).
+        budget: u64,
     },
     /// A decoded sample is NaN or infinite.
     #[error("audio contains non-finite samples (NaN or infinity)")]

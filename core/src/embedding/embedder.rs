@@ -221,6 +221,20 @@ impl Embedder {
         self.finish(self.featurizer.from_bytes(bytes, extension)?)
     }
 
+    /// [`Embedder::embed_bytes`] under other decoding limits, e.g. the loaded ones with a
+    /// [`AudioLimits::max_samples`] budget for a cheap first attempt.
+    pub fn embed_bytes_within(
+        &self,
+        bytes: &[u8],
+        extension: Option<&str>,
+        limits: &AudioLimits,
+    ) -> Result<Embedding, EmbedError> {
+        self.finish(
+            self.featurizer
+                .from_bytes_within(bytes, extension, limits)?,
+        )
+    }
+
     /// Embeds an audio file.
     pub fn embed_file(&self, path: &Path) -> Result<Embedding, EmbedError> {
         self.finish(self.featurizer.from_file(path)?)

@@ -71,7 +71,17 @@ impl Featurizer {
         bytes: &[u8],
         extension: Option<&str>,
     ) -> Result<ClipFeatures, EmbedError> {
-        self.from_decoded(&decode_bytes(bytes, extension, &self.limits)?)
+        self.from_bytes_within(bytes, extension, &self.limits)
+    }
+
+    /// [`Featurizer::from_bytes`] under other decoding limits (e.g. a work budget for one call).
+    pub fn from_bytes_within(
+        &self,
+        bytes: &[u8],
+        extension: Option<&str>,
+        limits: &AudioLimits,
+    ) -> Result<ClipFeatures, EmbedError> {
+        self.from_decoded(&decode_bytes(bytes, extension, limits)?)
     }
 
     /// Clip vector of an audio file.

@@ -9,7 +9,7 @@
 
 use std::sync::OnceLock;
 
-use tympan_core::audio::{decode_bytes, AudioError, AudioLimits};
+use tympan_core::audio::{decode_bytes, AudioError, AudioLimits, MAX_SOURCE_RATE, MIN_SOURCE_RATE};
 use tympan_core::embedding::{EmbedError, Embedder, Featurizer};
 use tympan_core::features::FeatureConfig;
 
@@ -100,6 +100,7 @@ fn check_audio_error(e: &AudioError, limits: &AudioLimits) {
             assert_eq!(*limit, limits.max_seconds);
         }
         AudioError::Io { .. } => panic!("I/O error decoding bytes held in memory: {e}"),
+        AudioError::OverBudget { .. } => panic!("a sample budget that was never set: {e}"),
         _ => {}
     }
 }
@@ -113,8 +114,16 @@ pub fn decode_embed(data: &[u8]) {
         Ok(audio) => audio,
         Err(e) => return check_audio_error(&e, &limits),
     };
-    assert!(audio.sample_rate > 0, "decoded with a zero sample rate");
-    assert!(audio.channels > 0, "decoded with zero channels");
+    assert!(
+        (MIN_SOURCE_RATE..=MAX_SOURCE_RATE).contains(&audio.sample_rate),
+        "decoded at {} Hz",
+        audio.sample_rate
+    );
+    assert!(
+        (1..=limits.max_channels).contains(&audio.channels),
+        "decoded {} channels",
+        audio.channels
+    );
     assert!(!audio.samples.is_empty(), "decoded to no samples");
     assert!(
         audio.samples.iter().all(|s| s.is_finite()),

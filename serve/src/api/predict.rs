@@ -10,17 +10,20 @@ use rocket::{post, tokio};
 
 use super::docs::UploadErrors;
 use super::State;
+use crate::embed_pool;
 use crate::error::ApiError;
 use crate::input::{from_form, from_json, from_raw, AudioForm, JsonClip, Submission};
-use crate::service::{FeedbackResponse, PredictResponse};
+use crate::service::{FeedbackResponse, PredictResponse, ServiceError};
 use crate::Service;
+use tympan_data::validate_label;
 
 async fn run_predict(
     service: State<'_>,
     sub: Submission,
 ) -> Result<Json<PredictResponse>, ApiError> {
-    // Embedding a clip is CPU work of a fraction of a millisecond: run it inline.
-    Ok(Json(service.predict(&sub.clip)?))
+    let clip = embed_pool::embed(service.inner(), sub.clip).await?;
+    // What is left is the model: microseconds.
+    Ok(Json(service.predict(&clip)?))
 }
 
 async fn run_feedback(
@@ -31,9 +34,12 @@ async fn run_feedback(
         .target
         .clone()
         .ok_or_else(|| ApiError::unprocessable("feedback needs the true label in `target`"))?;
+    // Labels first: a refused one costs no embedding.
+    validate_label(&target).map_err(ServiceError::from)?;
+    let clip = embed_pool::embed(service.inner(), sub.clip).await?;
     let service: Arc<Service> = Arc::clone(service.inner());
     // The append fsyncs: keep it off the async workers.
-    tokio::task::spawn_blocking(move || service.feedback(&sub.clip, &target))
+    tokio::task::spawn_blocking(move || service.feedback(&clip, &target))
         .await
         .map_err(|e| ApiError::internal(format!("feedback task failed: {e}")))?
         .map(Json)

@@ -205,3 +205,71 @@ fn over_the_connection_cap_a_client_gets_a_503_at_once() {
         assert_eq!(status, 200, "{json}");
     }
 }
+
+/// Many clients each send all but the last byte of an upload of the largest size and wait: the
+/// server's memory stays within the body budget (before it, each held its whole upload: 200
+/// clients with 10 MB bodies took 2.2 GB). Scaled down: 1 MiB uploads, a 16 MiB budget, 100
+/// clients offering 100 MiB.
+#[test]
+fn stalled_uploads_stay_within_the_body_budget() {
+    use std::io::Write;
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    const UPLOAD: usize = 1 << 20;
+    const BUDGET_MB: f64 = 16.0;
+    let server = TestServer::start(&[
+        ("TYMPAN_UPLOAD_LIMIT", &UPLOAD.to_string()),
+        ("TYMPAN_BODY_BUDGET", &(16usize << 20).to_string()),
+        // The uploads let in are cut as idle 5 s after they stall, not 30.
+        ("TYMPAN_IDLE_TIMEOUT", "5"),
+    ]);
+    let before = server.peak_rss_mb();
+    let addr = format!("127.0.0.1:{}", server.port);
+    let head = format!(
+        "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: audio/wav\r\nContent-Length: {UPLOAD}\r\n\r\n"
+    );
+    let stalled: Vec<TcpStream> = std::thread::scope(|s| {
+        let senders: Vec<_> = (0..100)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut stream = TcpStream::connect(&addr).unwrap();
+                    stream
+                        .set_write_timeout(Some(Duration::from_secs(10)))
+                        .unwrap();
+                    // A refused client's writes fail once the server closes: that is the point.
+                    let _ = stream.write_all(head.as_bytes());
+                    let _ = stream.write_all(&vec![0u8; UPLOAD - 1]);
+                    stream
+                })
+            })
+            .collect();
+        senders.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let refused = stalled
+        .into_iter()
+        .filter_map(|mut stream| {
+            let answer = read_until_closed(&mut stream, Duration::from_secs(10));
+            let answer = String::from_utf8_lossy(&answer).into_owned();
+            answer.starts_with("HTTP/1.1 503").then_some(answer)
+        })
+        .collect::<Vec<_>>();
+    let growth = server.peak_rss_mb() - before;
+    println!(
+        "100 stalled 1 MiB uploads: {} refused with 503, peak RSS +{growth:.1} MB",
+        refused.len()
+    );
+    assert!(refused.len() >= 50, "only {} refused", refused.len());
+    assert!(
+        refused.iter().all(|a| a.contains("\"busy\"")),
+        "{refused:?}"
+    );
+    // Twice the budget for the allocator's slack, plus room for the runtime's buffers.
+    assert!(
+        growth <= 2.0 * BUDGET_MB + 32.0,
+        "peak RSS grew by {growth:.1} MB"
+    );
+    assert!(closed_count(&server, "body_budget") >= 50);
+    let (status, json) = post(&server.url("/predict"), "audio/wav", &clip("5_lucas_3.wav"));
+    assert_eq!(status, 200, "{json}");
+}

@@ -75,9 +75,9 @@ loop_upload() {
 }
 
 echo "phase without attack:"
-probe_health "$work/health.idle" &
+probe_health "$work/health.idle" & probe=$!
 echo "  short /predict: $(small_load)"
-wait
+wait $probe
 echo "  /health: $(percentiles "$work/health.idle")"
 
 for attack in $ATTACKS; do
@@ -90,10 +90,11 @@ for attack in $ATTACKS; do
   echo "  one request: HTTP ${one% *} in ${one#* } s, server CPU $(( ($(cpu_ticks) - cpu0) * 10 )) ms," \
     "peak RSS +$(( ($(rss_kb VmHWM) - rss0) / 1024 )) MB: $(head -c 160 "$work/one.json")"
   echo 5 >"/proc/$server/clear_refs"
-  for i in $(seq 1 "${CLIENTS[$attack]}"); do loop_upload "$f" >"$work/codes.$i" & done
-  probe_health "$work/health.$attack" &
+  pids=()
+  for i in $(seq 1 "${CLIENTS[$attack]}"); do loop_upload "$f" >"$work/codes.$i" & pids+=($!); done
+  probe_health "$work/health.$attack" & pids+=($!)
   echo "  short /predict meanwhile: $(small_load)"
-  wait
+  wait "${pids[@]}"
   echo "  /health meanwhile: $(percentiles "$work/health.$attack")"
   echo "  attack answers: $(cat "$work"/codes.* | sort | uniq -c | awk '{printf "%s x %s  ", $1, $2}')"
   echo "  server peak RSS during the phase: $(( $(rss_kb VmHWM) / 1024 )) MB, threads $(awk '/Threads/ {print $2}' "/proc/$server/status")"

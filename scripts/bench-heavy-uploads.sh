@@ -3,9 +3,10 @@
 # how short predictions and /health fare while they arrive, and what each attack costs.
 #
 # For each attack: one request alone (answer, wall time, server CPU, memory added), then
-# CLIENTS clients looping it for SECONDS while wrk posts a real 0.5 s clip to /predict at
-# concurrency 4 and a probe asks /health every 50 ms (medians and p99 printed), and the server's
-# peak RSS over that phase (VmHWM, reset before each phase).
+# CLIENTS clients looping it while a probe asks /health every 50 ms on a new connection
+# (scripts/lib/health-probe.py) for SECONDS, then while wrk posts a real 0.5 s clip to /predict
+# at concurrency 4 for SECONDS (medians and p99 printed), and the server's peak RSS over both
+# phases (VmHWM, reset before them).
 #   speech60: a real 60 s 16 kHz WAV (FSDD recordings joined), 4 clients
 #   flac384:  60 s of 8-channel silence at 384 kHz as FLAC (accepted), 4 clients
 #   flac655:  the same at 655,350 Hz (refused: rate), 30 clients
@@ -59,26 +60,19 @@ small_load() {
     awk '/Requests\/sec/ {rps=$2} $1=="50%" {p50=$2} $1=="99%" {p99=$2} /Non-2xx/ {e=$NF}
          END {printf "%s req/s, p50 %s, p99 %s, non-2xx %s", rps, p50, p99, e ? e : 0}'
 }
-probe_health() {
-  local until=$((SECONDS + SECONDS_PER_PHASE))
-  while [ $SECONDS -lt $until ]; do
-    curl -s -o /dev/null -m 10 -w '%{time_total}\n' "http://127.0.0.1:$port/health" || echo 10
-    sleep 0.05
-  done >"$1"
-}
+probe_health() { python3 scripts/lib/health-probe.py "$port" "$SECONDS_PER_PHASE" >"$1"; }
 loop_upload() {
-  local until=$((SECONDS + SECONDS_PER_PHASE))
+  local until=$((SECONDS + 2 * SECONDS_PER_PHASE + 1))
   while [ $SECONDS -lt $until ]; do
     curl -s -o /dev/null -m 60 -w '%{http_code}\n' -H 'Content-Type: application/octet-stream' \
       --data-binary "@$1" "http://127.0.0.1:$port/predict" || echo 000
   done
 }
 
-echo "phase without attack:"
-probe_health "$work/health.idle" & probe=$!
-echo "  short /predict: $(small_load)"
-wait $probe
+echo "without attack:"
+probe_health "$work/health.idle"
 echo "  /health: $(percentiles "$work/health.idle")"
+echo "  short /predict: $(small_load)"
 
 for attack in $ATTACKS; do
   f="$work/${FILE[$attack]}"
@@ -90,12 +84,15 @@ for attack in $ATTACKS; do
   echo "  one request: HTTP ${one% *} in ${one#* } s, server CPU $(( ($(cpu_ticks) - cpu0) * 10 )) ms," \
     "peak RSS +$(( ($(rss_kb VmHWM) - rss0) / 1024 )) MB: $(head -c 160 "$work/one.json")"
   echo 5 >"/proc/$server/clear_refs"
+  # Two phases under the same attack: the /health probe alone, then the short-/predict load
+  # (wrk keeps both cores busy by itself, so a probe beside it measures the load generator).
   pids=()
   for i in $(seq 1 "${CLIENTS[$attack]}"); do loop_upload "$f" >"$work/codes.$i" & pids+=($!); done
-  probe_health "$work/health.$attack" & pids+=($!)
+  sleep 1
+  probe_health "$work/health.$attack"
+  echo "  /health meanwhile: $(percentiles "$work/health.$attack")"
   echo "  short /predict meanwhile: $(small_load)"
   wait "${pids[@]}"
-  echo "  /health meanwhile: $(percentiles "$work/health.$attack")"
   echo "  attack answers: $(cat "$work"/codes.* | sort | uniq -c | awk '{printf "%s x %s  ", $1, $2}')"
   echo "  server peak RSS during the phase: $(( $(rss_kb VmHWM) / 1024 )) MB, threads $(awk '/Threads/ {print $2}' "/proc/$server/status")"
   rm -f "$work"/codes.*

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{clip, csv_rows, fsdd_dir, multipart, post, TestServer};
+use common::{clip, csv_rows, fsdd_dir, multipart, post, retrain_and_wait, TestServer};
 use tympan_testkit::hostile::{audio_corpus, refused_labels, Expected, NON_UTF8, STORED_LABELS};
 
 #[test]
@@ -272,4 +272,69 @@ fn stalled_uploads_stay_within_the_body_budget() {
     assert!(closed_count(&server, "body_budget") >= 50);
     let (status, json) = post(&server.url("/predict"), "audio/wav", &clip("5_lucas_3.wav"));
     assert_eq!(status, 200, "{json}");
+}
+
+/// The label flood of issue 17, scaled down: feedbacks each with a target and a client
+/// `prediction` of their own, from 4 clients at once. Before the cap, 1,500 of them made a 586 MB
+/// report and a retraining of more than 100 s. Now only 32 new classes get in (a 422 naming the
+/// cap beyond), the stored predictions are the served model's, the reports stay under 2 MB, a
+/// retraining finishes, and the server's peak memory stays under 300 MB.
+#[test]
+fn a_label_flood_is_capped_and_keeps_reports_small() {
+    const TOKEN: &str = "label-flood";
+    const FLOOD: usize = 200;
+    let server = TestServer::start(&[("TYMPAN_ADMIN_TOKEN", TOKEN)]);
+    let mut clips: Vec<_> = std::fs::read_dir(fsdd_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    clips.sort();
+    let statuses: Vec<(u16, serde_json::Value)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..4)
+            .map(|w| {
+                let (server, clips) = (&server, &clips);
+                s.spawn(move || {
+                    (w..FLOOD)
+                        .step_by(4)
+                        .map(|i| {
+                            let audio = std::fs::read(&clips[i]).unwrap();
+                            let target = format!("flood-{i}");
+                            let claimed = format!("claimed-{i}");
+                            let fields = [("target", target.as_str()), ("prediction", &claimed)];
+                            let (ct, body) = multipart(&audio, &fields);
+                            post(&server.url("/feedback"), &ct, &body)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    let accepted = statuses.iter().filter(|(s, _)| *s == 200).count();
+    assert_eq!(accepted, 32, "new classes let in");
+    for (status, json) in statuses.iter().filter(|(s, _)| *s != 200) {
+        assert_eq!(*status, 422, "{json}");
+        assert_eq!(json["error"], "too_many_classes", "{json}");
+    }
+
+    let rows = csv_rows(&server.path("data/prod_data.csv"));
+    assert_eq!(rows.len(), 32);
+    let served: Vec<String> = (0..10).map(|d| d.to_string()).collect();
+    assert!(
+        rows.iter().all(|r| served.contains(&r[65].to_string())),
+        "a stored prediction is not one of the served classes"
+    );
+
+    for path in ["/report", "/report.json"] {
+        let resp = ureq::get(&server.url(path)).call().unwrap();
+        let body = resp.into_string().unwrap();
+        assert!(body.len() <= 2 << 20, "{path}: {} bytes", body.len());
+    }
+    assert_eq!(retrain_and_wait(&server, TOKEN)["state"], "succeeded");
+    let peak = server.peak_rss_mb();
+    println!("label flood of {FLOOD}: {accepted} let in, peak RSS {peak:.1} MB");
+    assert!(peak <= 300.0, "peak RSS {peak:.1} MB");
 }

@@ -409,7 +409,10 @@ impl DescriptorFamily {
                 pooling: vec![Mean, Std, DeltaStd, SegmentMeans(segments)],
                 log_mel_pooling: vec![],
                 spectral_pooling: vec![],
-                window_seconds: 0.032,
+                // Measured on spoken digits against 32 ms: stratified 80/20 98.7 -> 99.2 %,
+                // held-out speaker 90.4 -> 91.4 %, leave-one-speaker-out unchanged; the finer
+                // bins separate the harmonics of a voice (docs/benchmarks.md).
+                window_seconds: 0.064,
                 // Measured: subtracting the floor of the silence around words costs accuracy on
                 // clean words and does not make 8-bit copies agree (docs/benchmarks.md).
                 noise_floor_percentile: None,

@@ -1,6 +1,9 @@
 //! Decibel scaling (librosa `power_to_db`) and the orthonormal DCT-II that turns log-mel frames
 //! into cepstral coefficients.
 
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, ArrayView2};
+
 use super::config::DbReference;
 
 /// Smallest power before taking the logarithm (librosa's `amin`).
@@ -73,11 +76,43 @@ impl Dct {
             *o = row.iter().zip(input).map(|(a, b)| a * b).sum();
         }
     }
+
+    /// Transforms frame-major `frames` (`n_frames x n_in`) into `n_frames x n_out` coefficients
+    /// in one matrix product: ndarray's kernel vectorises it, where a dot product per frame and
+    /// coefficient summed in order cannot be (a tenth of an embedding's time at 39 inputs).
+    pub fn apply_frames(&self, frames: &[f32]) -> Vec<f32> {
+        let n_frames = frames.len() / self.n_in;
+        let input = ArrayView2::from_shape((n_frames, self.n_in), &frames[..n_frames * self.n_in])
+            .expect("whole frames");
+        let basis = ArrayView2::from_shape((self.n_out, self.n_in), &self.matrix)
+            .expect("the basis is n_out x n_in");
+        let mut out = Array2::<f32>::zeros((n_frames, self.n_out));
+        general_mat_mul(1.0, &input, &basis.t(), 0.0, &mut out);
+        out.into_raw_vec_and_offset().0
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_matrix_product_of_all_frames_matches_frame_by_frame() {
+        let dct = Dct::new(39, 19);
+        let frames: Vec<f32> = (0..39 * 50)
+            .map(|i| ((i * 7919) % 113) as f32 - 60.0)
+            .collect();
+        let all = dct.apply_frames(&frames);
+        assert_eq!(all.len(), 50 * 19);
+        let mut one = vec![0.0; 19];
+        for (frame, expected) in frames.chunks_exact(39).zip(all.chunks_exact(19)) {
+            dct.apply(frame, &mut one);
+            for (a, b) in one.iter().zip(expected) {
+                assert!((a - b).abs() <= 1e-4 * a.abs().max(1.0), "{a} vs {b}");
+            }
+        }
+        assert!(dct.apply_frames(&[]).is_empty());
+    }
 
     #[test]
     fn dct_of_constant_has_only_dc() {

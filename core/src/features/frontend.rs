@@ -143,18 +143,9 @@ impl FrontEnd {
 
     /// Cepstral coefficients of a log-mel spectrogram, frame-major `T x n_mfcc`.
     pub fn mfcc_from_log_mel(&self, log_mel: &FrameMatrix) -> FrameMatrix {
-        let n_mfcc = self.config.n_mfcc;
-        let mut data = vec![0.0f32; log_mel.n_frames() * n_mfcc];
-        for (frame, out) in log_mel
-            .data
-            .chunks_exact(log_mel.n_coeffs)
-            .zip(data.chunks_exact_mut(n_mfcc))
-        {
-            self.dct.apply(frame, out);
-        }
         FrameMatrix {
-            n_coeffs: n_mfcc,
-            data,
+            n_coeffs: self.config.n_mfcc,
+            data: self.dct.apply_frames(&log_mel.data),
         }
     }
 

@@ -12,12 +12,17 @@
 #   flac655:  the same at 655,350 Hz (refused: rate), 30 clients
 #   ogg4ghz:  10 min of Ogg Vorbis silence whose header claims 4 GHz (refused: rate), 6 clients
 # Usage: scripts/bench-heavy-uploads.sh [seconds per phase, default 10] [attacks...]
+# ATTACKER_NICE=10 lowers the attacking clients' CPU priority (default 0).
 # SERVER_BIN=path/to/tympan-serve measures another build (see scripts/lib/bench-server.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_PHASE=${1:-10}
 shift || true
 ATTACKS=${*:-speech60 flac384 flac655 ogg4ghz}
+# The attacking clients' own processes (a curl started per upload) run at this nice value: on a
+# deployment they are on other machines, while here they share the server's two cores. 0 puts
+# them level with the server.
+ATTACKER_NICE=${ATTACKER_NICE:-0}
 command -v sox >/dev/null || { echo "needs sox" >&2; exit 1; }
 
 source scripts/lib/bench-server.sh
@@ -87,7 +92,11 @@ for attack in $ATTACKS; do
   # Two phases under the same attack: the /health probe alone, then the short-/predict load
   # (wrk keeps both cores busy by itself, so a probe beside it measures the load generator).
   pids=()
-  for i in $(seq 1 "${CLIENTS[$attack]}"); do loop_upload "$f" >"$work/codes.$i" & pids+=($!); done
+  for i in $(seq 1 "${CLIENTS[$attack]}"); do
+    # shellcheck disable=SC2031
+    ( renice -n "$ATTACKER_NICE" -p "$BASHPID" >/dev/null; loop_upload "$f" ) >"$work/codes.$i" &
+    pids+=($!)
+  done
   sleep 1
   probe_health "$work/health.$attack"
   echo "  /health meanwhile: $(percentiles "$work/health.$attack")"

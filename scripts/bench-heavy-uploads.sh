@@ -93,7 +93,6 @@ for attack in $ATTACKS; do
   # (wrk keeps both cores busy by itself, so a probe beside it measures the load generator).
   pids=()
   for i in $(seq 1 "${CLIENTS[$attack]}"); do
-    # shellcheck disable=SC2031
     ( renice -n "$ATTACKER_NICE" -p "$BASHPID" >/dev/null; loop_upload "$f" ) >"$work/codes.$i" &
     pids+=($!)
   done

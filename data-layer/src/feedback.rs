@@ -1,5 +1,6 @@
 //! The append-only production log (`prod_data.csv`).
 
+use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -22,6 +23,8 @@ pub struct FeedbackLog {
     path: PathBuf,
     dim: usize,
     state: Mutex<LogState>,
+    /// The distinct targets of the rows the log held when it was opened, sorted.
+    targets_at_open: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -47,7 +50,7 @@ impl FeedbackLog {
         }
         let mut file = open_for_append(path).map_err(io_err)?;
         let len = file.metadata().map_err(io_err)?.len();
-        let rows = if len == 0 {
+        let (rows, targets_at_open) = if len == 0 {
             let written = file
                 .write_all(&header_bytes(TableKind::Production, dim))
                 .and_then(|()| file.sync_all());
@@ -60,12 +63,12 @@ impl FeedbackLog {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 sync_dir(dir).map_err(io_err)?;
             }
-            0
+            (0, Vec::new())
         } else {
             cut_torn_tail(&mut file, len).map_err(io_err)?;
-            let (rows, last_start) = count_rows(path, dim)?;
-            check_appendable(path, &mut file, &last_start, dim)?;
-            rows
+            let scan = scan_rows(path, dim)?;
+            check_appendable(path, &mut file, &scan.last_start, dim)?;
+            (scan.rows, scan.targets.into_iter().collect())
         };
         let stored = file.metadata().map_err(io_err)?.len();
         Ok(Self {
@@ -77,7 +80,14 @@ impl FeedbackLog {
                 stored,
                 damaged: false,
             }),
+            targets_at_open,
         })
+    }
+
+    /// The distinct targets of the rows the log held when it was opened, sorted: what the server
+    /// needs at start-up without reading the file a second time.
+    pub fn targets_at_open(&self) -> &[String] {
+        &self.targets_at_open
     }
 
     /// Path of the log.
@@ -277,7 +287,15 @@ fn cut_torn_tail(file: &mut File, len: u64) -> std::io::Result<()> {
 
 /// Reads the existing log through the one table reader: its row count and where its last record
 /// starts.
-fn count_rows(path: &Path, dim: usize) -> Result<(u64, csv::Position), DataError> {
+/// What one pass over an existing log finds.
+struct LogScan {
+    rows: u64,
+    /// Where the last record starts.
+    last_start: csv::Position,
+    targets: BTreeSet<String>,
+}
+
+fn scan_rows(path: &Path, dim: usize) -> Result<LogScan, DataError> {
     let mut reader = TableReader::open(path, Some(TableKind::Production))?;
     if reader.dim() != dim {
         return Err(DataError::Header {
@@ -287,11 +305,19 @@ fn count_rows(path: &Path, dim: usize) -> Result<(u64, csv::Position), DataError
         });
     }
     let mut rows = 0u64;
+    let mut targets = BTreeSet::new();
     let mut vector: Vec<f32> = Vec::with_capacity(dim);
-    while reader.next_row(&mut vector)?.is_some() {
+    while let Some(labels) = reader.next_row(&mut vector)? {
         rows += 1;
+        if !targets.contains(labels.target) {
+            targets.insert(labels.target.to_owned());
+        }
     }
-    Ok((rows, reader.last_start().clone()))
+    Ok(LogScan {
+        rows,
+        last_start: reader.last_start().clone(),
+        targets,
+    })
 }
 
 #[cfg(test)]
@@ -321,6 +347,11 @@ mod tests {
         drop(f);
         let log = FeedbackLog::open(&path, 2).unwrap();
         assert_eq!(log.rows(), 2);
+        assert_eq!(
+            log.targets_at_open(),
+            ["a", "c,d"],
+            "the torn row's target is not counted"
+        );
         assert_eq!(log.append(&row(4.0, "e", Some("e"))).unwrap(), 3);
         let t = read_table(&path).unwrap();
         assert_eq!(t.rows.len(), 3);

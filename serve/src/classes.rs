@@ -8,10 +8,9 @@
 //! held at start plus what was appended since.
 
 use std::collections::HashSet;
-use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
-use tympan_data::{DataError, LabeledRow, TableKind, TableReader};
+use tympan_data::LabeledRow;
 
 /// A feedback label refused because the log holds as many new classes as allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -36,26 +35,24 @@ pub struct ClassCap {
 }
 
 impl ClassCap {
-    /// The cap over the reference rows' classes, with the new classes that the production log
-    /// at `prod_path` holds already (read through the one table reader; a missing log holds
-    /// none).
-    pub fn open(reference: &[LabeledRow], prod_path: &Path, cap: usize) -> Result<Self, DataError> {
+    /// The cap over the reference rows' classes, with the new classes among `logged` (the
+    /// targets the production log holds already).
+    pub fn new<'a>(
+        reference: &[LabeledRow],
+        logged: impl IntoIterator<Item = &'a str>,
+        cap: usize,
+    ) -> Self {
         let reference: HashSet<String> = reference.iter().map(|r| r.target.clone()).collect();
-        let mut new = HashSet::new();
-        if prod_path.exists() {
-            let mut reader = TableReader::open(prod_path, Some(TableKind::Production))?;
-            let mut values: Vec<f32> = Vec::with_capacity(reader.dim());
-            while let Some(labels) = reader.next_row(&mut values)? {
-                if !reference.contains(labels.target) && !new.contains(labels.target) {
-                    new.insert(labels.target.to_owned());
-                }
-            }
-        }
-        Ok(Self {
+        let new = logged
+            .into_iter()
+            .filter(|t| !reference.contains(*t))
+            .map(str::to_owned)
+            .collect();
+        Self {
             reference,
             new: Mutex::new(new),
             cap,
-        })
+        }
     }
 
     /// Classes the log holds that the reference data does not have.
@@ -113,11 +110,8 @@ mod tests {
     }
 
     #[test]
-    fn counts_the_log_at_start_and_only_stored_rows() {
-        let dir = tempfile::tempdir().unwrap();
-        let prod = dir.path().join("prod.csv");
-        std::fs::write(&prod, "PCA_1,target,prediction\n1,a,a\n2,x,a\n3,x,a\n").unwrap();
-        let cap = ClassCap::open(&[row("a"), row("b")], &prod, 2).unwrap();
+    fn counts_the_logged_classes_and_only_stored_rows() {
+        let cap = ClassCap::new(&[row("a"), row("b")], ["a", "x"], 2);
         assert_eq!(cap.new_classes(), 1, "x is new, a is a reference class");
         let ok = |_: &str| Ok::<_, ClassCapReached>(());
         // A failed append does not count its class.
@@ -130,8 +124,7 @@ mod tests {
         for known in ["a", "b", "x", "y"] {
             assert!(cap.admit(known, || ok(known)).is_ok(), "{known}");
         }
-        // No log yet: no new class.
-        let none = ClassCap::open(&[row("a")], &dir.path().join("missing.csv"), 2).unwrap();
+        let none = ClassCap::new(&[row("a")], [], 2);
         assert_eq!(none.new_classes(), 0);
     }
 }

@@ -212,7 +212,11 @@ impl Service {
         let registry = ModelRegistry::new(&config.artifacts);
         let live = registry.load_current(embedder.fingerprint())?;
         let feedback = FeedbackLog::open(&config.prod_path(), embedder.dim())?;
-        let classes = ClassCap::open(&reference.rows, &config.prod_path(), config.max_new_classes)?;
+        let classes = ClassCap::new(
+            &reference.rows,
+            feedback.targets_at_open().iter().map(String::as_str),
+            config.max_new_classes,
+        );
         let metrics = Metrics::new();
         metrics.set_model(&live.meta.version);
         metrics.feedback_rows.set(feedback.rows() as i64);

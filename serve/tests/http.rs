@@ -5,7 +5,9 @@ mod common;
 use std::time::Duration;
 
 use base64::Engine;
-use common::{clip, csv_rows, multipart, post, retrain_and_wait, TestServer};
+use common::{
+    clip, csv_rows, multipart, post, retrain_and_wait, start_retrain, wait_for_job, TestServer,
+};
 use tympan_testkit::poll::wait_for;
 
 const SPEAKERS: [&str; 6] = ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"];
@@ -419,13 +421,7 @@ fn admin_retraining_is_an_asynchronous_single_flight_job() {
     let auth = format!("Bearer {TOKEN}");
     let (ct, b) = multipart(&clip("7_yweweler_3.wav"), &[("target", "7")]);
     assert_eq!(post(&server.url("/feedback"), &ct, &b).0, 200);
-    let resp = ureq::post(&server.url("/admin/retrain"))
-        .set("Authorization", &auth)
-        .call()
-        .unwrap();
-    assert_eq!(resp.status(), 202);
-    let location = resp.header("Location").unwrap().to_string();
-    let job: serde_json::Value = resp.into_json().unwrap();
+    let (location, job) = start_retrain(&server, TOKEN);
     let id = job["id"].as_str().unwrap();
     assert_eq!(location, format!("/admin/retrain/{id}"));
     assert_eq!(job["state"], "queued");
@@ -448,22 +444,8 @@ fn admin_retraining_is_an_asynchronous_single_flight_job() {
         ureq::get(&server.url(&location)).call(),
         Err(ureq::Error::Status(401, _))
     ));
-    let done = wait_for(Duration::from_secs(120), || {
-        let job: serde_json::Value = ureq::get(&server.url(&location))
-            .set("Authorization", &auth)
-            .call()
-            .unwrap()
-            .into_json()
-            .unwrap();
-        job["state"] == "succeeded"
-    });
-    assert!(done, "the job never succeeded");
-    let job: serde_json::Value = ureq::get(&server.url(&location))
-        .set("Authorization", &auth)
-        .call()
-        .unwrap()
-        .into_json()
-        .unwrap();
+    let job = wait_for_job(&server, &location, TOKEN);
+    assert_eq!(job["state"], "succeeded", "{job}");
     let outcome = &job["outcome"];
     assert_eq!(outcome["challenger"], "v0002", "{job}");
     assert_eq!(outcome["serving"], server.version(), "{job}");

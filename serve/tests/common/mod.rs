@@ -220,21 +220,36 @@ impl Drop for TestServer {
 /// Starts a retraining with the admin `token` and waits (up to 2 minutes) for its job to
 /// finish; the finished job (`state`, `outcome`...).
 pub fn retrain_and_wait(server: &TestServer, token: &str) -> serde_json::Value {
-    let auth = format!("Bearer {token}");
+    let (location, _) = start_retrain(server, token);
+    wait_for_job(server, &location, token)
+}
+
+/// Starts a retraining with the admin `token`; its job's location and first state.
+pub fn start_retrain(server: &TestServer, token: &str) -> (String, serde_json::Value) {
     let resp = ureq::post(&server.url("/admin/retrain"))
-        .set("Authorization", &auth)
+        .set("Authorization", &format!("Bearer {token}"))
         .call()
         .unwrap();
     assert_eq!(resp.status(), 202);
     let location = resp.header("Location").unwrap().to_string();
+    (location, resp.into_json().unwrap())
+}
+
+/// The job at `location`, as the admin `token` sees it.
+pub fn job(server: &TestServer, location: &str, token: &str) -> serde_json::Value {
+    ureq::get(&server.url(location))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap()
+}
+
+/// Polls the job at `location` until it has finished (up to 2 minutes); the finished job.
+pub fn wait_for_job(server: &TestServer, location: &str, token: &str) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let job: serde_json::Value = ureq::get(&server.url(&location))
-            .set("Authorization", &auth)
-            .call()
-            .unwrap()
-            .into_json()
-            .unwrap();
+        let job = job(server, location, token);
         if !matches!(job["state"].as_str(), Some("queued" | "running")) {
             return job;
         }

@@ -19,4 +19,5 @@ pub mod features;
 pub mod fsdd;
 pub mod model;
 pub mod registry;
+mod solver;
 pub mod training;

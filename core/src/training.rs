@@ -2,7 +2,7 @@
 //! any rows, measure on a stratified holdout, and describe the result for the registry.
 
 use crate::evaluation::{stratified_split, train_and_score};
-use crate::model::{train, Model, ModelError, TrainConfig};
+use crate::model::{train_with_convergence, Model, ModelError, TrainConfig};
 use crate::registry::{data_fingerprint, now_rfc3339, ModelMeta};
 use tympan_data::metrics::ClassificationMetrics;
 use tympan_data::LabeledRow;
@@ -30,7 +30,7 @@ pub fn train_version(
     embedding_fingerprint: &str,
 ) -> Result<TrainedModel, ModelError> {
     let metrics = holdout_metrics(rows, config)?;
-    let model = train(
+    let (model, convergence) = train_with_convergence(
         rows,
         config,
         warm_start.map(|(m, _)| m),
@@ -45,6 +45,10 @@ pub fn train_version(
             "scratch"
         }
         .into(),
+    );
+    notes.insert(
+        "solver".into(),
+        serde_json::to_value(convergence).expect("plain numbers serialise"),
     );
     Ok(TrainedModel {
         model,

@@ -9,6 +9,7 @@ use tympan_core::embedding::Embedder;
 use tympan_core::model::TrainConfig;
 use tympan_core::registry::ModelRegistry;
 use tympan_core::training::train_version;
+use tympan_core::tuned::TunedConfig;
 use tympan_data::read_table;
 
 use crate::evaluate::print_metrics;
@@ -25,12 +26,16 @@ pub struct TrainArgs {
     /// Artifacts folder holding the embedding and the model registry.
     #[arg(long, default_value = "artifacts")]
     artifacts: PathBuf,
-    /// L2 penalty (scikit-learn's C = 1 / alpha).
-    #[arg(long, default_value_t = TrainConfig::default().alpha)]
-    alpha: f64,
-    /// Iteration limit of the solver.
-    #[arg(long, default_value_t = TrainConfig::default().max_iterations)]
-    max_iterations: u64,
+    /// Training settings of a `tympan tune` result (tuned.json); --alpha and --max-iterations
+    /// override them.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// L2 penalty (scikit-learn's C = 1 / alpha) [default: 10, or the tuned one].
+    #[arg(long)]
+    alpha: Option<f64>,
+    /// Iteration limit of the solver [default: 200, or the tuned one].
+    #[arg(long)]
+    max_iterations: Option<u64>,
     /// Warm-start from this version (fine-tuning) instead of training from zero.
     #[arg(long, value_name = "VERSION")]
     warm_start: Option<String>,
@@ -64,10 +69,14 @@ pub fn run(args: TrainArgs) -> Result<()> {
         Some(v) => Some(registry.load_for_embedding(v, embedder.fingerprint())?),
         None => None,
     };
+    let base = match &args.config {
+        Some(path) => TunedConfig::read(path)?.train,
+        None => TrainConfig::default(),
+    };
     let config = TrainConfig {
-        alpha: args.alpha,
-        max_iterations: args.max_iterations,
-        ..TrainConfig::default()
+        alpha: args.alpha.unwrap_or(base.alpha),
+        max_iterations: args.max_iterations.unwrap_or(base.max_iterations),
+        ..base
     };
     let start = std::time::Instant::now();
     let trained = train_version(

@@ -2,7 +2,7 @@
 //! collect "production" rows, and check that the report flags drift for an unseen speaker and not
 //! for more clips of the known ones.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use tympan_core::audio::AudioLimits;
 use tympan_core::embedding::Embedder;
@@ -12,23 +12,6 @@ use tympan_data::{read_table, write_table, LabeledRow, TableKind};
 use tympan_embed::{
     embed_dataset, EmbedRequest, FilePattern, FrontEndChoice, LabelSource, DEFAULT_PATTERN,
 };
-
-fn fsdd_dir() -> PathBuf {
-    tympan_testkit::fsdd::recordings()
-}
-
-/// Links the FSDD files of the chosen speakers into a new folder.
-fn subset(dir: &Path, keep: impl Fn(&str) -> bool) -> PathBuf {
-    std::fs::create_dir_all(dir).unwrap();
-    for entry in std::fs::read_dir(fsdd_dir()).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if keep(&name) {
-            std::os::unix::fs::symlink(&path, dir.join(&name)).unwrap();
-        }
-    }
-    dir.to_path_buf()
-}
 
 fn embed(dir: &Path, out: &Path, artifacts: &Path, reuse: Option<Embedder>) {
     let summary = embed_dataset(EmbedRequest {
@@ -76,10 +59,10 @@ fn dataset_drift(
 fn unseen_speaker_drifts_and_known_speakers_do_not() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
-    let known = subset(&t.join("known"), |n| {
+    let known = tympan_testkit::fsdd::link_subset(&t.join("known"), |n| {
         n.ends_with(".wav") && !n.contains("yweweler")
     });
-    let unseen = subset(&t.join("unseen"), |n| n.contains("yweweler"));
+    let unseen = tympan_testkit::fsdd::link_subset(&t.join("unseen"), |n| n.contains("yweweler"));
     embed(&known, &t.join("ref_data.csv"), &t.join("artifacts"), None);
     let embedder = Embedder::load(&t.join("artifacts"), AudioLimits::default()).unwrap();
     embed(

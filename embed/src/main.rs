@@ -9,6 +9,7 @@ use clap::Parser;
 use tympan_core::audio::AudioLimits;
 use tympan_core::embedding::Embedder;
 use tympan_core::features::FeatureConfig;
+use tympan_core::tuned::TunedConfig;
 use tympan_embed::{
     auto_source, embed_dataset, EmbedRequest, FilePattern, FrontEndChoice, LabelSource,
 };
@@ -46,8 +47,9 @@ struct Args {
     /// low-variance components).
     #[arg(long)]
     whiten: bool,
-    /// Front-end configuration as JSON (a FeatureConfig); by default one is derived from a scan
-    /// of the dataset (rates, band, levels, durations) and each decision printed.
+    /// Front-end configuration as JSON: a FeatureConfig, or the tuned.json of `tympan tune` (its
+    /// front end and PCA size); by default one is derived from a scan of the dataset (rates,
+    /// band, levels, durations) and each decision printed.
     #[arg(long, value_name = "FILE")]
     features: Option<PathBuf>,
     /// Longest clip accepted, in seconds.
@@ -77,9 +79,13 @@ fn run(args: &Args) -> Result<()> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
-            let config: FeatureConfig = serde_json::from_str(&text)
-                .with_context(|| format!("parsing {}", path.display()))?;
-            FrontEndChoice::Given(config)
+            if TunedConfig::is_tuned(&text) {
+                FrontEndChoice::Tuned(Box::new(TunedConfig::read(path)?))
+            } else {
+                let config: FeatureConfig = serde_json::from_str(&text)
+                    .with_context(|| format!("parsing {}", path.display()))?;
+                FrontEndChoice::Given(config)
+            }
         }
         None => FrontEndChoice::DataAware,
     };

@@ -8,6 +8,7 @@ use rayon::prelude::*;
 use tympan_core::audio::AudioLimits;
 use tympan_core::embedding::{ClipFeatures, EmbedError, Embedder, Featurizer};
 use tympan_core::features::{DatasetProfile, FeatureConfig};
+use tympan_core::tuned::TunedConfig;
 use tympan_data::{write_table, LabeledRow, TableKind};
 
 use crate::labels::{discover, Clip, Dataset, LabelSource};
@@ -49,6 +50,9 @@ pub enum FrontEndChoice {
     DataAware,
     /// Exactly this configuration (`--features FILE`).
     Given(FeatureConfig),
+    /// A configuration found by `tympan tune` (`--features tuned.json`): its front end and PCA
+    /// size, its provenance recorded in the embedding.
+    Tuned(Box<TunedConfig>),
 }
 
 /// A file left out of the table, and why.
@@ -279,6 +283,11 @@ impl EmbeddingPlan {
                 config.clone(),
                 vec!["front end given by --features".to_string()],
                 DEFAULT_COMPONENTS,
+            ),
+            FrontEndChoice::Tuned(tuned) => (
+                tuned.features.clone(),
+                vec![tuned.provenance()],
+                tuned.n_components,
             ),
             FrontEndChoice::DataAware => {
                 let paths: Vec<&Path> = clips.iter().map(|c| c.path.as_path()).collect();

@@ -11,6 +11,19 @@ pub fn recordings() -> PathBuf {
         .expect("FSDD not found: run scripts/fetch-fsdd.sh or set TYMPAN_FSDD")
 }
 
+/// Links the FSDD files whose names `keep` accepts into `dir` (created), for tests on a subset.
+pub fn link_subset(dir: &Path, keep: impl Fn(&str) -> bool) -> PathBuf {
+    std::fs::create_dir_all(dir).expect("create the subset folder");
+    for entry in std::fs::read_dir(recordings()).expect("read FSDD") {
+        let path = entry.expect("list FSDD").path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if keep(&name) {
+            std::os::unix::fs::symlink(&path, dir.join(&name)).expect("link an FSDD file");
+        }
+    }
+    dir.to_path_buf()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -91,27 +91,42 @@ impl Featurizer {
 
     /// Clip vector of decoded audio.
     pub fn from_decoded(&self, audio: &DecodedAudio) -> Result<ClipFeatures, EmbedError> {
-        let config = self.front_end.config();
-        let signal = resample_with(
+        self.from_signal(&self.signal(audio)?, audio.duration_seconds())
+    }
+
+    /// Decoded audio resampled to the front end's rate: what [`Featurizer::from_signal`] reads.
+    /// A search over front ends of one rate computes it once per clip.
+    pub fn signal(&self, audio: &DecodedAudio) -> Result<Vec<f32>, EmbedError> {
+        Ok(resample_with(
             self.resampler,
             &audio.samples,
             audio.sample_rate,
-            config.sample_rate,
-        )?;
+            self.front_end.config().sample_rate,
+        )?)
+    }
+
+    /// Clip vector of a signal at the front end's rate (from [`Featurizer::signal`], possibly of
+    /// another featurizer with the same rate and resampler) of a clip of `duration_seconds`.
+    pub fn from_signal(
+        &self,
+        signal: &[f32],
+        duration_seconds: f64,
+    ) -> Result<ClipFeatures, EmbedError> {
+        let config = self.front_end.config();
         // Frames are centred and zero-padded, so a clip shorter than a window still has frames;
         // under a quarter of one (or one hop) there is too little sound to describe.
         let shortest = (config.n_fft / 4).max(config.hop_length);
         if signal.len() < shortest {
             return Err(AudioError::TooShort(format!(
                 "{:.1} ms is shorter than the {:.1} ms this front end needs",
-                audio.duration_seconds() * 1000.0,
+                duration_seconds * 1000.0,
                 shortest as f64 * 1000.0 / f64::from(config.sample_rate)
             ))
             .into());
         }
         Ok(ClipFeatures {
-            vector: self.front_end.clip_vector(&signal),
-            duration_seconds: audio.duration_seconds(),
+            vector: self.front_end.clip_vector(signal),
+            duration_seconds,
         })
     }
 }

@@ -1,0 +1,185 @@
+//! `tympan-tune DATASET_DIR`: see the crate documentation of `tympan_tune`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use tympan_core::audio::AudioLimits;
+use tympan_data::durable::write_atomic;
+use tympan_embed::{auto_source, FilePattern, LabelSource};
+use tympan_tune::{page, tune, Grouping, TuneOutcome, TuneRequest};
+
+/// Search the front end and the model on a labelled audio folder by grouped cross-validation.
+#[derive(Parser, Debug)]
+#[command(name = "tympan-tune", version)]
+struct Args {
+    /// Dataset folder: DIR/<label>/*.wav, or files named by --label-pattern.
+    dataset_dir: PathBuf,
+    /// Label files by a template over the file name, e.g. "{label}_{speaker}_{take}"; the
+    /// first field other than {label} groups the folds unless --group-by says otherwise.
+    #[arg(long, conflicts_with_all = ["manifest", "folders"])]
+    label_pattern: Option<String>,
+    /// Label files from a CSV manifest with columns path,label.
+    #[arg(long, conflicts_with = "folders")]
+    manifest: Option<PathBuf>,
+    /// Label files by their sub-folder name.
+    #[arg(long)]
+    folders: bool,
+    /// Group the folds by this field of the label pattern (default: its first one).
+    #[arg(long, value_name = "FIELD", conflicts_with = "no_groups")]
+    group_by: Option<String>,
+    /// Stratified folds, ignoring groups (scores leak when clips of one source are alike).
+    #[arg(long)]
+    no_groups: bool,
+    /// Folds (capped by the number of groups).
+    #[arg(long, default_value_t = 5)]
+    folds: usize,
+    /// Wall time of the search, decoding included (e.g. 30s, 2m).
+    #[arg(long, default_value = "2m", value_parser = humantime::parse_duration)]
+    budget: Duration,
+    /// Seed of the folds and of the candidate order.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Evaluate at most this many front ends (each with every PCA size and penalty): a search
+    /// that ends by count is repeatable to the byte, one that ends by budget depends on the
+    /// machine.
+    #[arg(long, value_name = "N")]
+    max_front_ends: Option<usize>,
+    /// Where the winning configuration is written (for `tympan embed --features` and
+    /// `tympan train --config`).
+    #[arg(long, default_value = "tuned.json")]
+    out: PathBuf,
+    /// Also write the leaderboard and a chart of score against time as an HTML page.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// Print the outcome as JSON instead of the leaderboard.
+    #[arg(long)]
+    json: bool,
+    /// Longest clip accepted, in seconds.
+    #[arg(long, default_value_t = 60.0)]
+    max_seconds: f64,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+    #[command(flatten)]
+    log: tympan_log::LogArgs,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    args.log.run(|| run(&args))
+}
+
+fn run(args: &Args) -> Result<()> {
+    let source = if let Some(t) = &args.label_pattern {
+        LabelSource::Pattern(FilePattern::new(t)?)
+    } else if let Some(m) = &args.manifest {
+        LabelSource::Manifest(m.clone())
+    } else if args.folders {
+        LabelSource::Folders
+    } else {
+        auto_source(&args.dataset_dir)?
+    };
+    let grouping = match (&args.group_by, args.no_groups) {
+        (Some(field), _) => Grouping::Field(field.clone()),
+        (None, true) => Grouping::None,
+        (None, false) => Grouping::Auto,
+    };
+    let request = TuneRequest {
+        dataset_dir: args.dataset_dir.clone(),
+        source,
+        grouping,
+        folds: args.folds,
+        budget: args.budget,
+        seed: args.seed,
+        max_front_ends: args.max_front_ends,
+        limits: AudioLimits {
+            max_seconds: args.max_seconds,
+            ..AudioLimits::default()
+        },
+    };
+    let bar = (!args.quiet && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none())
+        .then(|| {
+            let bar = ProgressBar::new(args.budget.as_secs().max(1));
+            bar.set_style(
+                ProgressStyle::with_template("{bar:30} {elapsed:>4} of the budget  {msg}")
+                    .expect("static template"),
+            );
+            bar.enable_steady_tick(Duration::from_millis(250));
+            bar
+        });
+    let mut best = f64::NEG_INFINITY;
+    let outcome = tune(&request, |scored, count| {
+        best = best.max(scored.score);
+        if let Some(bar) = &bar {
+            bar.set_position(scored.at_seconds as u64);
+            bar.set_message(format!("{count} candidates, best macro F1 {best:.4}"));
+        }
+    })?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    for s in &outcome.skipped {
+        eprintln!("skipped {}: {}", s.path.display(), s.reason);
+    }
+    let tuned = outcome.tuned().context("no candidate was scored")?;
+    let json = serde_json::to_string_pretty(&tuned)? + "\n";
+    write_atomic(&args.out, json.as_bytes())
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    if let Some(path) = &args.report {
+        write_atomic(path, page::render(&outcome)?.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        print_leaderboard(&outcome);
+        println!("winner written to {}", args.out.display());
+    }
+    Ok(())
+}
+
+fn print_leaderboard(outcome: &TuneOutcome) {
+    println!(
+        "{} clips, {} folds {}; {} candidates from {} front ends in {:.1} s ({})",
+        outcome.clips,
+        outcome.folds,
+        outcome.protocol,
+        outcome.candidates.len(),
+        outcome.front_ends.len(),
+        outcome.elapsed_seconds,
+        outcome.stop.describe()
+    );
+    if let Some(d) = outcome.defaults() {
+        println!(
+            "data-aware defaults: macro F1 {:.4} +/- {:.4}",
+            d.score, d.spread
+        );
+    }
+    println!(" #  macro F1          accuracy   PCA  alpha   at      differs from the defaults");
+    for (i, c) in outcome
+        .leaderboard(page::LEADERBOARD_ROWS)
+        .into_iter()
+        .enumerate()
+    {
+        let changes = if c.changes.is_empty() {
+            "(the defaults)".to_string()
+        } else {
+            c.changes.join("; ")
+        };
+        println!(
+            "{:>2}  {:.4} +/- {:.4}  {:>7.2} %  {:>4}  {:>5}  {:>5.1} s  {changes}",
+            i + 1,
+            c.score,
+            c.spread,
+            c.accuracy * 100.0,
+            c.n_components,
+            c.alpha,
+            c.at_seconds,
+        );
+    }
+}

@@ -1,0 +1,594 @@
+//! The search: decode every clip once, then for each front end of the space compute the clip
+//! vectors, and on each fold fit the scaler and PCA on the training rows only and train every
+//! (PCA size, penalty) pair, until the space or the budget runs out.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use serde::Serialize;
+use tympan_core::audio::{decode_file, AudioLimits, DecodedAudio};
+use tympan_core::embedding::{Embedder, Featurizer};
+use tympan_core::features::{DatasetProfile, FeatureConfig};
+use tympan_core::folds::Folds;
+use tympan_core::model::{train, Model, TrainConfig};
+use tympan_core::tuned::{CvSummary, TunedConfig, TUNED_FORMAT};
+use tympan_data::metrics::ClassificationMetrics;
+use tympan_data::LabeledRow;
+use tympan_embed::{discover, Clip, LabelSource, Skipped};
+
+use crate::space::{differences, pca_sizes, FrontEndSpace, PENALTIES};
+use crate::TuneError;
+
+/// Decoded audio kept in memory for the whole search, at most (f32 samples: 1 GiB).
+pub const MAX_DECODED_SAMPLES: usize = 1 << 28;
+
+/// How rows are split into folds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grouping {
+    /// By the first group field of the label source (e.g. the speaker), if it has one.
+    Auto,
+    /// By this group field.
+    Field(String),
+    /// Stratified by class, ignoring groups.
+    None,
+}
+
+/// Everything a search needs.
+#[derive(Debug, Clone)]
+pub struct TuneRequest {
+    /// The dataset folder.
+    pub dataset_dir: PathBuf,
+    /// How files are labelled.
+    pub source: LabelSource,
+    /// How folds are made.
+    pub grouping: Grouping,
+    /// Folds (capped by the number of groups).
+    pub folds: usize,
+    /// Wall time the search may take, decoding included.
+    pub budget: Duration,
+    /// Seed of the folds and of the candidate order.
+    pub seed: u64,
+    /// Front ends evaluated at most (with the budget: whichever ends first). A count makes a
+    /// search repeatable to the byte, where a budget depends on the machine.
+    pub max_front_ends: Option<usize>,
+    /// Decoding limits.
+    pub limits: AudioLimits,
+}
+
+/// A candidate: a front end (by index in [`TuneOutcome::front_ends`]) and model settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct Scored {
+    /// Order of evaluation (0: the data-aware defaults).
+    pub order: usize,
+    /// Index of the front end.
+    pub front_end: usize,
+    /// PCA components.
+    pub n_components: usize,
+    /// L2 penalty.
+    pub alpha: f64,
+    /// Macro F1 per fold.
+    pub fold_scores: Vec<f64>,
+    /// Mean of `fold_scores`.
+    pub score: f64,
+    /// Standard deviation of `fold_scores`.
+    pub spread: f64,
+    /// Mean accuracy over folds.
+    pub accuracy: f64,
+    /// Seconds from the start of the search to this candidate's result.
+    pub at_seconds: f64,
+    /// What differs from the data-aware defaults.
+    pub changes: Vec<String>,
+}
+
+/// What a search found.
+#[derive(Debug, Clone, Serialize)]
+pub struct TuneOutcome {
+    /// The dataset folder's name.
+    pub dataset: String,
+    /// Clips scored (those every front end could read).
+    pub clips: usize,
+    /// Files left out, and why.
+    #[serde(skip)]
+    pub skipped: Vec<Skipped>,
+    /// `"grouped by speaker"` or `"stratified"`.
+    pub protocol: String,
+    /// Folds.
+    pub folds: usize,
+    /// Front ends evaluated, in order (0: the data-aware one).
+    pub front_ends: Vec<FeatureConfig>,
+    /// Front ends that could not be evaluated, and why.
+    pub rejected: Vec<String>,
+    /// Every candidate scored, in evaluation order.
+    pub candidates: Vec<Scored>,
+    /// The data-aware PCA size.
+    pub default_components: usize,
+    /// Seconds spent decoding.
+    pub decode_seconds: f64,
+    /// Seconds of the whole search.
+    pub elapsed_seconds: f64,
+    /// The seed.
+    pub seed: u64,
+    /// What ended the search.
+    pub stop: Stop,
+}
+
+/// What ended a search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stop {
+    /// The wall-time budget.
+    Budget,
+    /// `max_front_ends`.
+    Count,
+    /// Every front end the space could draw was evaluated.
+    SpaceExhausted,
+}
+
+impl Stop {
+    /// How the page and the summary say it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Stop::Budget => "stopped by the budget",
+            Stop::Count => "stopped at the front-end count",
+            Stop::SpaceExhausted => "the search space ran out",
+        }
+    }
+}
+
+impl TuneOutcome {
+    /// The data-aware defaults' candidate (front end 0, its PCA size, the default penalty).
+    pub fn defaults(&self) -> Option<&Scored> {
+        let alpha = TrainConfig::default().alpha;
+        self.candidates.iter().find(|c| {
+            c.front_end == 0 && c.n_components == self.default_components && c.alpha == alpha
+        })
+    }
+
+    /// The best candidate: highest mean score; on a tie the data-aware defaults, else the
+    /// earlier.
+    pub fn best(&self) -> Option<&Scored> {
+        let defaults = self.defaults().map(|d| d.order);
+        self.candidates.iter().max_by(|a, b| {
+            a.score
+                .total_cmp(&b.score)
+                .then((Some(a.order) == defaults).cmp(&(Some(b.order) == defaults)))
+                .then(b.order.cmp(&a.order))
+        })
+    }
+
+    /// The `n` best candidates, best first (in the order of [`TuneOutcome::best`]).
+    pub fn leaderboard(&self, n: usize) -> Vec<&Scored> {
+        let defaults = self.defaults().map(|d| d.order);
+        let mut all: Vec<&Scored> = self.candidates.iter().collect();
+        all.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then((Some(b.order) == defaults).cmp(&(Some(a.order) == defaults)))
+                .then(a.order.cmp(&b.order))
+        });
+        all.truncate(n);
+        all
+    }
+
+    /// The winning configuration as `tympan embed --features` and `tympan train --config` read it.
+    pub fn tuned(&self) -> Option<TunedConfig> {
+        let best = self.best()?;
+        Some(TunedConfig {
+            format: TUNED_FORMAT.into(),
+            features: self.front_ends[best.front_end].clone(),
+            n_components: best.n_components,
+            train: TrainConfig {
+                alpha: best.alpha,
+                ..TrainConfig::default()
+            },
+            cross_validation: CvSummary {
+                dataset: self.dataset.clone(),
+                clips: self.clips,
+                protocol: self.protocol.clone(),
+                folds: self.folds,
+                metric: "macro_f1".into(),
+                score: best.score,
+                spread: best.spread,
+                default_score: self.defaults().map_or(f64::NAN, |d| d.score),
+                candidates: self.candidates.len(),
+                seed: self.seed,
+            },
+        })
+    }
+}
+
+/// A clip decoded once for the whole search.
+struct Decoded {
+    clip: Clip,
+    audio: DecodedAudio,
+}
+
+/// Runs a search; `progress` is told of each candidate scored (the best score so far, the count).
+pub fn tune(
+    req: &TuneRequest,
+    mut progress: impl FnMut(&Scored, usize),
+) -> Result<TuneOutcome, TuneError> {
+    let start = Instant::now();
+    let deadline = start + req.budget;
+    let (dataset, mut skipped) = discover(&req.dataset_dir, &req.source)?;
+    let group_column = group_column(&req.grouping, &dataset.group_names)?;
+    let paths: Vec<&Path> = dataset.clips.iter().map(|c| c.path.as_path()).collect();
+    let derived = DatasetProfile::scan(&paths, &req.limits).derive();
+    let decoded = decode_all(&dataset.clips, &req.limits, &mut skipped)?;
+    let decode_seconds = start.elapsed().as_secs_f64();
+
+    // The clips every candidate is scored on: those the data-aware front end reads.
+    let defaults_featurizer = Featurizer::new(derived.config.clone(), req.limits)?;
+    let mut signals = SignalCache::default();
+    let default_vectors = clip_vectors(&defaults_featurizer, &decoded, &mut signals);
+    let mut keep = Vec::new();
+    for (i, (d, v)) in decoded.iter().zip(&default_vectors).enumerate() {
+        match v {
+            Ok(_) => keep.push(i),
+            Err(reason) => skipped.push(Skipped {
+                path: d.clip.path.clone(),
+                reason: reason.clone(),
+            }),
+        }
+    }
+    let clips: Vec<&Decoded> = keep.iter().map(|&i| &decoded[i]).collect();
+    let targets: Vec<&str> = clips.iter().map(|d| d.clip.label.as_str()).collect();
+    let (folds, protocol) = make_folds(&clips, &targets, group_column, &dataset.group_names, req)?;
+
+    let mut outcome = TuneOutcome {
+        dataset: dataset_name(&req.dataset_dir),
+        clips: clips.len(),
+        skipped,
+        protocol,
+        folds: folds.k(),
+        front_ends: Vec::new(),
+        rejected: Vec::new(),
+        candidates: Vec::new(),
+        default_components: derived
+            .n_components
+            .min(derived.config.clip_vector_len())
+            .min(smallest_training_fold(&folds)),
+        decode_seconds,
+        elapsed_seconds: 0.0,
+        seed: req.seed,
+        stop: Stop::SpaceExhausted,
+    };
+    let mut space = FrontEndSpace::new(derived.config.clone(), req.seed);
+    let mut best_front_end = derived.config.clone();
+    let mut best_score = f64::NEG_INFINITY;
+    while let Some(config) = space.next(&best_front_end) {
+        if req
+            .max_front_ends
+            .is_some_and(|max| outcome.front_ends.len() >= max)
+        {
+            outcome.stop = Stop::Count;
+            break;
+        }
+        if Instant::now() >= deadline {
+            outcome.stop = Stop::Budget;
+            break;
+        }
+        let featurizer = match Featurizer::new(config.clone(), req.limits) {
+            Ok(f) => f,
+            Err(e) => {
+                outcome.rejected.push(format!("{}: {e}", summary(&config)));
+                continue;
+            }
+        };
+        let vectors = clip_vectors(&featurizer, &decoded, &mut signals);
+        let vectors: Result<Vec<Vec<f32>>, String> =
+            keep.iter().map(|&i| vectors[i].clone()).collect();
+        let vectors = match vectors {
+            Ok(v) => v,
+            Err(reason) => {
+                outcome
+                    .rejected
+                    .push(format!("{}: a clip failed: {reason}", summary(&config)));
+                continue;
+            }
+        };
+        let index = outcome.front_ends.len();
+        outcome.front_ends.push(config.clone());
+        // One set of sizes for every fold, none above what the smallest fold can fit.
+        let sizes = pca_sizes(
+            derived.n_components,
+            config.clip_vector_len().min(smallest_training_fold(&folds)),
+        );
+        let scored = score_front_end(&featurizer, &vectors, &targets, &folds, &sizes, deadline);
+        for (n_components, alpha, fold_scores, accuracy) in scored {
+            let mut changes = differences(&derived.config, &config);
+            if n_components != outcome.default_components {
+                changes.push(format!(
+                    "pca: {} -> {n_components}",
+                    outcome.default_components
+                ));
+            }
+            if alpha != TrainConfig::default().alpha {
+                changes.push(format!(
+                    "alpha: {} -> {alpha}",
+                    TrainConfig::default().alpha
+                ));
+            }
+            let (score, spread) = mean_and_spread(&fold_scores);
+            let candidate = Scored {
+                order: outcome.candidates.len(),
+                front_end: index,
+                n_components,
+                alpha,
+                fold_scores,
+                score,
+                spread,
+                accuracy,
+                at_seconds: start.elapsed().as_secs_f64(),
+                changes,
+            };
+            if score > best_score {
+                best_score = score;
+                best_front_end = config.clone();
+            }
+            outcome.candidates.push(candidate);
+            progress(
+                outcome.candidates.last().expect("pushed"),
+                outcome.candidates.len(),
+            );
+        }
+        if Instant::now() >= deadline {
+            outcome.stop = Stop::Budget;
+            break;
+        }
+    }
+    outcome.elapsed_seconds = start.elapsed().as_secs_f64();
+    if outcome.candidates.is_empty() {
+        return Err(TuneError::NothingScored(req.budget));
+    }
+    Ok(outcome)
+}
+
+/// The index of the group field to fold by, if any.
+fn group_column(grouping: &Grouping, names: &[String]) -> Result<Option<usize>, TuneError> {
+    match grouping {
+        Grouping::None => Ok(None),
+        Grouping::Auto => Ok((!names.is_empty()).then_some(0)),
+        Grouping::Field(name) => names
+            .iter()
+            .position(|n| n == name)
+            .map(Some)
+            .ok_or_else(|| TuneError::Usage(format!("the label source has no field {{{name}}}"))),
+    }
+}
+
+fn make_folds(
+    clips: &[&Decoded],
+    targets: &[&str],
+    column: Option<usize>,
+    names: &[String],
+    req: &TuneRequest,
+) -> Result<(Folds, String), TuneError> {
+    if let Some(c) = column {
+        let groups: Vec<&str> = clips.iter().map(|d| d.clip.groups[c].as_str()).collect();
+        match Folds::grouped(&groups, req.folds, req.seed) {
+            Some(f) => return Ok((f, format!("grouped by {}", names[c]))),
+            None if req.grouping != Grouping::Auto => {
+                return Err(TuneError::Usage(format!(
+                    "{} has fewer than two values: no grouped folds",
+                    names[c]
+                )))
+            }
+            None => {}
+        }
+    }
+    Folds::stratified(targets, req.folds, req.seed)
+        .map(|f| (f, "stratified".to_string()))
+        .ok_or_else(|| TuneError::Usage(format!("fewer clips than {} folds", req.folds)))
+}
+
+fn decode_all(
+    clips: &[Clip],
+    limits: &AudioLimits,
+    skipped: &mut Vec<Skipped>,
+) -> Result<Vec<Decoded>, TuneError> {
+    let results: Vec<_> = clips
+        .par_iter()
+        .map(|c| decode_file(&c.path, limits))
+        .collect();
+    let mut decoded = Vec::with_capacity(clips.len());
+    let mut samples = 0usize;
+    for (clip, r) in clips.iter().zip(results) {
+        match r {
+            Ok(audio) => {
+                samples += audio.samples.len();
+                decoded.push(Decoded {
+                    clip: clip.clone(),
+                    audio,
+                });
+            }
+            Err(e) => skipped.push(Skipped {
+                path: clip.path.clone(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+    if samples > MAX_DECODED_SAMPLES {
+        return Err(TuneError::TooLarge {
+            samples,
+            limit: MAX_DECODED_SAMPLES,
+        });
+    }
+    Ok(decoded)
+}
+
+/// Signals resampled to a front end's rate, computed once per rate.
+#[derive(Default)]
+struct SignalCache {
+    by_rate: HashMap<u32, Vec<Result<Vec<f32>, String>>>,
+}
+
+/// The clip vector of every decoded clip (or why it failed), in order.
+fn clip_vectors(
+    featurizer: &Featurizer,
+    decoded: &[Decoded],
+    cache: &mut SignalCache,
+) -> Vec<Result<Vec<f32>, String>> {
+    let rate = featurizer.config().sample_rate;
+    let signals = cache.by_rate.entry(rate).or_insert_with(|| {
+        decoded
+            .par_iter()
+            .map(|d| featurizer.signal(&d.audio).map_err(|e| e.to_string()))
+            .collect()
+    });
+    signals
+        .par_iter()
+        .zip(decoded)
+        .map(|(signal, d)| {
+            let signal = signal.as_ref().map_err(Clone::clone)?;
+            featurizer
+                .from_signal(signal, d.audio.duration_seconds())
+                .map(|f| f.vector)
+                .map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
+/// One scored (PCA size, penalty): fold scores and mean accuracy.
+type ModelScore = (usize, f64, Vec<f64>, f64);
+
+/// Scores every (PCA size, penalty) of one front end, on every fold; only pairs every fold
+/// finished before `deadline` are returned, in a fixed order.
+fn score_front_end(
+    featurizer: &Featurizer,
+    vectors: &[Vec<f32>],
+    targets: &[&str],
+    folds: &Folds,
+    sizes: &[usize],
+    deadline: Instant,
+) -> Vec<ModelScore> {
+    let per_fold: Vec<Vec<(usize, f64, ClassificationMetrics)>> = (0..folds.k())
+        .into_par_iter()
+        .map(|fold| {
+            score_fold(
+                featurizer,
+                vectors,
+                targets,
+                folds.split(fold),
+                sizes,
+                deadline,
+            )
+        })
+        .collect();
+    let finished = per_fold.iter().map(Vec::len).min().unwrap_or(0);
+    (0..finished)
+        .map(|i| {
+            let (n, alpha, _) = per_fold[0][i];
+            let scores = per_fold.iter().map(|f| f[i].2.macro_f1).collect();
+            let accuracy =
+                per_fold.iter().map(|f| f[i].2.accuracy).sum::<f64>() / per_fold.len() as f64;
+            (n, alpha, scores, accuracy)
+        })
+        .collect()
+}
+
+/// One fold: the scaler and PCA fitted on its training rows, then every (PCA size, penalty)
+/// trained and scored, penalties strongest first, each warm-started from the previous one.
+fn score_fold(
+    featurizer: &Featurizer,
+    vectors: &[Vec<f32>],
+    targets: &[&str],
+    (train_idx, test_idx): (Vec<usize>, Vec<usize>),
+    sizes: &[usize],
+    deadline: Instant,
+) -> Vec<(usize, f64, ClassificationMetrics)> {
+    let train_vectors: Vec<Vec<f32>> = train_idx.iter().map(|&i| vectors[i].clone()).collect();
+    let largest = *sizes.last().expect("at least one size");
+    let fold_featurizer = Featurizer::new(featurizer.config().clone(), *featurizer.limits())
+        .expect("the same config built a featurizer");
+    let Ok(embedder) = Embedder::fit(fold_featurizer, &train_vectors, largest, false) else {
+        return Vec::new();
+    };
+    let project = |idx: &[usize]| -> Option<Vec<Vec<f32>>> {
+        idx.iter()
+            .map(|&i| embedder.project(&vectors[i]).ok())
+            .collect()
+    };
+    let (Some(train_x), Some(test_x)) = (project(&train_idx), project(&test_idx)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for &n in sizes {
+        let rows: Vec<LabeledRow> = train_idx
+            .iter()
+            .zip(&train_x)
+            .map(|(&i, v)| LabeledRow {
+                vector: v[..n].to_vec(),
+                target: targets[i].to_string(),
+                prediction: None,
+            })
+            .collect();
+        let mut previous: Option<Model> = None;
+        for alpha in PENALTIES {
+            if Instant::now() >= deadline {
+                return out;
+            }
+            let config = TrainConfig {
+                alpha,
+                ..TrainConfig::default()
+            };
+            let Ok(model) = train(&rows, &config, previous.as_ref(), "") else {
+                return out;
+            };
+            let predictions: Vec<&str> = test_x
+                .iter()
+                .map(|v| model.predict_label(&v[..n]).unwrap_or(""))
+                .collect();
+            let truth: Vec<&str> = test_idx.iter().map(|&i| targets[i]).collect();
+            out.push((
+                n,
+                alpha,
+                ClassificationMetrics::compute(&truth, &predictions),
+            ));
+            previous = Some(model);
+        }
+    }
+    out
+}
+
+/// Rows in the smallest training side of the folds: the most PCA components every fold can fit.
+fn smallest_training_fold(folds: &Folds) -> usize {
+    (0..folds.k())
+        .map(|f| folds.split(f).0.len())
+        .min()
+        .unwrap_or(0)
+}
+
+fn mean_and_spread(values: &[f64]) -> (f64, f64) {
+    let n = values.len().max(1) as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
+
+/// A short description of a front end for messages.
+fn summary(config: &FeatureConfig) -> String {
+    format!(
+        "{} Hz, window {}, {} mels, {} MFCC",
+        config.sample_rate, config.n_fft, config.n_mels, config.n_mfcc
+    )
+}
+
+fn dataset_name(dir: &Path) -> String {
+    dir.canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "dataset".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_is_the_population_deviation() {
+        assert_eq!(mean_and_spread(&[1.0, 3.0]), (2.0, 1.0));
+    }
+}

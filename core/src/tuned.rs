@@ -46,6 +46,12 @@ pub struct CvSummary {
     pub spread: f64,
     /// The data-aware defaults' score on the same folds.
     pub default_score: f64,
+    /// Mean per-fold gain over the defaults.
+    #[serde(default)]
+    pub gain: f64,
+    /// Standard error of `gain`.
+    #[serde(default)]
+    pub gain_se: f64,
     /// Candidates evaluated.
     pub candidates: usize,
     /// Seed of the search.
@@ -113,7 +119,7 @@ impl TunedConfig {
         let cv = &self.cross_validation;
         format!(
             "tuned on {} ({} clips): {} {:.4} +/- {:.4} over {} folds {} (data-aware defaults \
-             {:.4}), best of {} candidates, seed {}",
+             {:.4}, paired gain {:.4} +/- {:.4}), best of {} candidates, seed {}",
             cv.dataset,
             cv.clips,
             cv.metric,
@@ -122,6 +128,8 @@ impl TunedConfig {
             cv.folds,
             cv.protocol,
             cv.default_score,
+            cv.gain,
+            cv.gain_se,
             cv.candidates,
             cv.seed
         )
@@ -147,6 +155,8 @@ mod tests {
                 score: 0.9,
                 spread: 0.01,
                 default_score: 0.8,
+                gain: 0.1,
+                gain_se: 0.02,
                 candidates: 3,
                 seed: 0,
             },

@@ -147,6 +147,37 @@ fn sub_folders(dir: &Path) -> Result<Vec<PathBuf>, EmbedCommandError> {
     Ok(dirs)
 }
 
+/// The command-line options that say how a dataset's files are labelled (one of them, or the
+/// folder layout / FSDD's pattern found by [`auto_source`]).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct LabelArgs {
+    /// Label files by a template over the file name, e.g. "{label}_{speaker}_{take}"; fields
+    /// other than {label} are groups (columns of <out>.meta.csv; the folds of `tympan tune`).
+    #[arg(long, conflicts_with_all = ["manifest", "folders"])]
+    pub label_pattern: Option<String>,
+    /// Label files from a CSV manifest with columns path,label.
+    #[arg(long, conflicts_with = "folders")]
+    pub manifest: Option<PathBuf>,
+    /// Label files by their sub-folder name.
+    #[arg(long)]
+    pub folders: bool,
+}
+
+impl LabelArgs {
+    /// The label source these options name for the dataset in `dir`.
+    pub fn source(&self, dir: &Path) -> Result<LabelSource, EmbedCommandError> {
+        if let Some(t) = &self.label_pattern {
+            Ok(LabelSource::Pattern(FilePattern::new(t)?))
+        } else if let Some(m) = &self.manifest {
+            Ok(LabelSource::Manifest(m.clone()))
+        } else if self.folders {
+            Ok(LabelSource::Folders)
+        } else {
+            auto_source(dir)
+        }
+    }
+}
+
 /// Picks folders when sub-folders hold audio, the default file pattern otherwise.
 pub fn auto_source(dir: &Path) -> Result<LabelSource, EmbedCommandError> {
     for sub in sub_folders(dir)? {

@@ -11,7 +11,7 @@ mod meta;
 mod run;
 
 pub use labels::{
-    auto_source, discover, Clip, Dataset, FilePattern, LabelSource, AUDIO_EXTENSIONS,
+    auto_source, discover, Clip, Dataset, FilePattern, LabelArgs, LabelSource, AUDIO_EXTENSIONS,
     DEFAULT_PATTERN,
 };
 pub use meta::{meta_path, read_group_column};

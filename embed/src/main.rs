@@ -10,9 +10,7 @@ use tympan_core::audio::AudioLimits;
 use tympan_core::embedding::Embedder;
 use tympan_core::features::FeatureConfig;
 use tympan_core::tuned::TunedConfig;
-use tympan_embed::{
-    auto_source, embed_dataset, EmbedRequest, FilePattern, FrontEndChoice, LabelSource,
-};
+use tympan_embed::{embed_dataset, EmbedRequest, FrontEndChoice, LabelArgs};
 use tympan_log::LogFormat;
 
 /// Embed a folder of labelled audio into data/ref_data.csv and fit the embedding into artifacts/.
@@ -30,16 +28,8 @@ struct Args {
     /// Reuse the fitted embedding in this artifacts folder instead of fitting a new one.
     #[arg(long, value_name = "DIR")]
     embedding: Option<PathBuf>,
-    /// Label files by a template over the file name, e.g. "{label}_{speaker}_{take}"; fields
-    /// other than {label} become group columns in <out>.meta.csv.
-    #[arg(long, conflicts_with_all = ["manifest", "folders"])]
-    label_pattern: Option<String>,
-    /// Label files from a CSV manifest with columns path,label.
-    #[arg(long, conflicts_with = "folders")]
-    manifest: Option<PathBuf>,
-    /// Label files by their sub-folder name.
-    #[arg(long)]
-    folders: bool,
+    #[command(flatten)]
+    labels: LabelArgs,
     /// Number of PCA components (default: derived with the front end, or 64 with --features).
     #[arg(long)]
     components: Option<usize>,
@@ -89,15 +79,7 @@ fn run(args: &Args) -> Result<()> {
         }
         None => FrontEndChoice::DataAware,
     };
-    let source = if let Some(t) = &args.label_pattern {
-        LabelSource::Pattern(FilePattern::new(t)?)
-    } else if let Some(m) = &args.manifest {
-        LabelSource::Manifest(m.clone())
-    } else if args.folders {
-        LabelSource::Folders
-    } else {
-        auto_source(&args.dataset_dir)?
-    };
+    let source = args.labels.source(&args.dataset_dir)?;
     let reuse = match &args.embedding {
         Some(dir) => Some(Embedder::load(dir, limits)?),
         None => None,

@@ -86,8 +86,10 @@ pub enum InitError {
 
 /// Directives added to the default filter. Rocket logs its whole route table at launch and an
 /// error line for every unknown URL; the server's own request and startup lines say both, so
-/// only Rocket's real errors stay. `RUST_LOG` replaces all of it.
-const QUIETED: &[&str] = &["rocket=error", "rocket::server=off"];
+/// only Rocket's real errors stay. Symphonia notes every chunk it skips in every file (a line per
+/// clip of a whole dataset: `PAD ` chunks of WAV files); its warnings stay. `RUST_LOG` replaces
+/// all of it.
+const QUIETED: &[&str] = &["rocket=error", "rocket::server=off", "symphonia=warn"];
 
 /// The filter: `rust_log` when given (the value of `RUST_LOG`), else `default_level` with
 /// [`QUIETED`].

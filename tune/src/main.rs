@@ -10,7 +10,7 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use tympan_core::audio::AudioLimits;
 use tympan_data::durable::write_atomic;
-use tympan_embed::{auto_source, FilePattern, LabelSource};
+use tympan_embed::LabelArgs;
 use tympan_tune::{page, tune, Grouping, TuneOutcome, TuneRequest};
 
 /// Search the front end and the model on a labelled audio folder by grouped cross-validation.
@@ -19,16 +19,8 @@ use tympan_tune::{page, tune, Grouping, TuneOutcome, TuneRequest};
 struct Args {
     /// Dataset folder: DIR/<label>/*.wav, or files named by --label-pattern.
     dataset_dir: PathBuf,
-    /// Label files by a template over the file name, e.g. "{label}_{speaker}_{take}"; the
-    /// first field other than {label} groups the folds unless --group-by says otherwise.
-    #[arg(long, conflicts_with_all = ["manifest", "folders"])]
-    label_pattern: Option<String>,
-    /// Label files from a CSV manifest with columns path,label.
-    #[arg(long, conflicts_with = "folders")]
-    manifest: Option<PathBuf>,
-    /// Label files by their sub-folder name.
-    #[arg(long)]
-    folders: bool,
+    #[command(flatten)]
+    labels: LabelArgs,
     /// Group the folds by this field of the label pattern (default: its first one).
     #[arg(long, value_name = "FIELD", conflicts_with = "no_groups")]
     group_by: Option<String>,
@@ -75,15 +67,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<()> {
-    let source = if let Some(t) = &args.label_pattern {
-        LabelSource::Pattern(FilePattern::new(t)?)
-    } else if let Some(m) = &args.manifest {
-        LabelSource::Manifest(m.clone())
-    } else if args.folders {
-        LabelSource::Folders
-    } else {
-        auto_source(&args.dataset_dir)?
-    };
+    let source = args.labels.source(&args.dataset_dir)?;
     let grouping = match (&args.group_by, args.no_groups) {
         (Some(field), _) => Grouping::Field(field.clone()),
         (None, true) => Grouping::None,
@@ -160,7 +144,9 @@ fn print_leaderboard(outcome: &TuneOutcome) {
             d.score, d.spread
         );
     }
-    println!(" #  macro F1          accuracy   PCA  alpha   at      differs from the defaults");
+    println!(
+        " #  macro F1          gain over defaults   accuracy   PCA  alpha   at      differs from the defaults"
+    );
     for (i, c) in outcome
         .leaderboard(page::LEADERBOARD_ROWS)
         .into_iter()
@@ -171,8 +157,10 @@ fn print_leaderboard(outcome: &TuneOutcome) {
         } else {
             c.changes.join("; ")
         };
+        let (gain, se) = outcome.gain(c).unwrap_or((0.0, 0.0));
+        let mark = if outcome.clears_noise(c) { '*' } else { ' ' };
         println!(
-            "{:>2}  {:.4} +/- {:.4}  {:>7.2} %  {:>4}  {:>5}  {:>5.1} s  {changes}",
+            "{:>2}  {:.4} +/- {:.4}  {gain:+.4} +/- {se:.4}{mark}  {:>7.2} %  {:>4}  {:>5}  {:>5.1} s  {changes}",
             i + 1,
             c.score,
             c.spread,
@@ -181,5 +169,17 @@ fn print_leaderboard(outcome: &TuneOutcome) {
             c.alpha,
             c.at_seconds,
         );
+    }
+    match outcome.best() {
+        Some(b) if outcome.clears_noise(b) => println!(
+            "winner: macro F1 {:.4}, a gain over the defaults of at least {} standard errors (*)",
+            b.score,
+            tympan_tune::search::MIN_GAIN_T
+        ),
+        _ => println!(
+            "winner: the data-aware defaults (no candidate beat them by {} standard errors of the \
+             per-fold gain)",
+            tympan_tune::search::MIN_GAIN_T
+        ),
     }
 }

@@ -17,6 +17,8 @@ const MARGIN: f64 = 40.0;
 struct Row {
     score: String,
     spread: String,
+    gain: String,
+    clears: bool,
     accuracy: String,
     n_components: usize,
     alpha: f64,
@@ -37,6 +39,7 @@ struct View {
     seed: u64,
     stop: &'static str,
     best: String,
+    min_gain_t: f64,
     defaults: String,
     leaderboard: Vec<Row>,
     chart: String,
@@ -55,6 +58,7 @@ pub fn render(outcome: &TuneOutcome) -> Result<String, TuneError> {
         decode: format!("{:.1}", outcome.decode_seconds),
         seed: outcome.seed,
         stop: outcome.stop.describe(),
+        min_gain_t: crate::search::MIN_GAIN_T,
         best: outcome
             .best()
             .map_or("-".into(), |b| format!("{:.4}", b.score)),
@@ -67,6 +71,10 @@ pub fn render(outcome: &TuneOutcome) -> Result<String, TuneError> {
             .map(|c| Row {
                 score: format!("{:.4}", c.score),
                 spread: format!("{:.4}", c.spread),
+                gain: outcome
+                    .gain(c)
+                    .map_or("-".into(), |(g, se)| format!("{g:+.4} ± {se:.4}")),
+                clears: outcome.clears_noise(c),
                 accuracy: format!("{:.2} %", c.accuracy * 100.0),
                 n_components: c.n_components,
                 alpha: c.alpha,

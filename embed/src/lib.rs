@@ -16,8 +16,8 @@ pub use labels::{
 };
 pub use meta::{meta_path, read_group_column};
 pub use run::{
-    embed_clips, embed_dataset, featurize_clips, reference_rows, EmbedRequest, EmbedSummary,
-    EmbeddedClips, FrontEndChoice, Skipped,
+    embed_clips, embed_dataset, featurize_clips, progress_wanted, reference_rows, EmbedRequest,
+    EmbedSummary, EmbeddedClips, FrontEndChoice, Skipped,
 };
 
 /// Default number of PCA components.

@@ -1,6 +1,5 @@
 //! `tympan-embed DATASET_DIR`: see the crate documentation of `tympan_embed`.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -10,7 +9,7 @@ use tympan_core::audio::AudioLimits;
 use tympan_core::embedding::Embedder;
 use tympan_core::features::FeatureConfig;
 use tympan_core::tuned::TunedConfig;
-use tympan_embed::{embed_dataset, EmbedRequest, FrontEndChoice, LabelArgs};
+use tympan_embed::{embed_dataset, progress_wanted, EmbedRequest, FrontEndChoice, LabelArgs};
 use tympan_log::LogFormat;
 
 /// Embed a folder of labelled audio into data/ref_data.csv and fit the embedding into artifacts/.
@@ -84,8 +83,7 @@ fn run(args: &Args) -> Result<()> {
         Some(dir) => Some(Embedder::load(dir, limits)?),
         None => None,
     };
-    let progress =
-        !args.quiet && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    let progress = progress_wanted(args.quiet);
     let summary = embed_dataset(EmbedRequest {
         dataset_dir: args.dataset_dir.clone(),
         source,

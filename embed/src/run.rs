@@ -1,5 +1,6 @@
 //! The embed run: featurize every clip in parallel, fit (or reuse) the embedding, write outputs.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -86,6 +87,12 @@ pub struct EmbedSummary {
     pub elapsed: Duration,
     /// How the front end was chosen, one line per decision (data-aware defaults only).
     pub decisions: Vec<String>,
+}
+
+/// Whether a command should draw a progress bar: not asked to be quiet, stderr a terminal, and
+/// not under CI (whose logs keep every redraw).
+pub fn progress_wanted(quiet: bool) -> bool {
+    !quiet && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none()
 }
 
 /// Computes the clip vectors of `clips` on all cores, in order.

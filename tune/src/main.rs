@@ -1,6 +1,5 @@
 //! `tympan-tune DATASET_DIR`: see the crate documentation of `tympan_tune`.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -10,7 +9,7 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use tympan_core::audio::AudioLimits;
 use tympan_data::durable::write_atomic;
-use tympan_embed::LabelArgs;
+use tympan_embed::{progress_wanted, LabelArgs};
 use tympan_tune::{page, tune, Grouping, TuneOutcome, TuneRequest};
 
 /// Search the front end and the model on a labelled audio folder by grouped cross-validation.
@@ -86,16 +85,15 @@ fn run(args: &Args) -> Result<()> {
             ..AudioLimits::default()
         },
     };
-    let bar = (!args.quiet && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none())
-        .then(|| {
-            let bar = ProgressBar::new(args.budget.as_secs().max(1));
-            bar.set_style(
-                ProgressStyle::with_template("{bar:30} {elapsed:>4} of the budget  {msg}")
-                    .expect("static template"),
-            );
-            bar.enable_steady_tick(Duration::from_millis(250));
-            bar
-        });
+    let bar = progress_wanted(args.quiet).then(|| {
+        let bar = ProgressBar::new(args.budget.as_secs().max(1));
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {elapsed:>4} of the budget  {msg}")
+                .expect("static template"),
+        );
+        bar.enable_steady_tick(Duration::from_millis(250));
+        bar
+    });
     let mut best = f64::NEG_INFINITY;
     let outcome = tune(&request, |scored, count| {
         best = best.max(scored.score);

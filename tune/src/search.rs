@@ -203,6 +203,7 @@ impl TuneOutcome {
     /// The winning configuration as `tympan embed --features` and `tympan train --config` read it.
     pub fn tuned(&self) -> Option<TunedConfig> {
         let best = self.best()?;
+        let (gain, gain_se) = self.gain(best).unwrap_or((0.0, 0.0));
         Some(TunedConfig {
             format: TUNED_FORMAT.into(),
             features: self.front_ends[best.front_end].clone(),
@@ -220,8 +221,8 @@ impl TuneOutcome {
                 score: best.score,
                 spread: best.spread,
                 default_score: self.defaults().map_or(f64::NAN, |d| d.score),
-                gain: self.gain(best).map_or(0.0, |g| g.0),
-                gain_se: self.gain(best).map_or(0.0, |g| g.1),
+                gain,
+                gain_se,
                 candidates: self.candidates.len(),
                 seed: self.seed,
             },
@@ -244,9 +245,9 @@ pub fn tune(
     let deadline = start + req.budget;
     let (dataset, mut skipped) = discover(&req.dataset_dir, &req.source)?;
     let group_column = group_column(&req.grouping, &dataset.group_names)?;
-    let paths: Vec<&Path> = dataset.clips.iter().map(|c| c.path.as_path()).collect();
-    let derived = DatasetProfile::scan(&paths, &req.limits).derive();
     let decoded = decode_all(&dataset.clips, &req.limits, &mut skipped)?;
+    let audio: Vec<&DecodedAudio> = decoded.iter().map(|d| &d.audio).collect();
+    let derived = DatasetProfile::of_decoded(&audio).derive();
     let decode_seconds = start.elapsed().as_secs_f64();
 
     // The clips every candidate is scored on: those the data-aware front end reads.
@@ -311,9 +312,11 @@ pub fn tune(
                 continue;
             }
         };
-        let vectors = clip_vectors(&featurizer, &decoded, &mut signals);
-        let vectors: Result<Vec<Vec<f32>>, String> =
-            keep.iter().map(|&i| vectors[i].clone()).collect();
+        let mut vectors = clip_vectors(&featurizer, &decoded, &mut signals);
+        let vectors: Result<Vec<Vec<f32>>, String> = keep
+            .iter()
+            .map(|&i| std::mem::replace(&mut vectors[i], Err(String::new())))
+            .collect();
         let vectors = match vectors {
             Ok(v) => v,
             Err(reason) => {
@@ -552,6 +555,7 @@ fn score_fold(
     let (Some(train_x), Some(test_x)) = (project(&train_idx), project(&test_idx)) else {
         return Vec::new();
     };
+    let truth: Vec<&str> = test_idx.iter().map(|&i| targets[i]).collect();
     let mut out = Vec::new();
     for &n in sizes {
         let rows: Vec<LabeledRow> = train_idx
@@ -579,7 +583,6 @@ fn score_fold(
                 .iter()
                 .map(|v| model.predict_label(&v[..n]).unwrap_or(""))
                 .collect();
-            let truth: Vec<&str> = test_idx.iter().map(|&i| targets[i]).collect();
             out.push((
                 n,
                 alpha,

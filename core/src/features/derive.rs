@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::config::{DbReference, FeatureConfig, PoolStat};
 use super::frontend::hann_window;
 use super::mel::hz_to_mel;
-use crate::audio::{decode_file, probe_sample_rate, AudioLimits};
+use crate::audio::{decode_file, probe_sample_rate, AudioLimits, DecodedAudio};
 
 /// Pipeline rates the derivation picks from (the common ones, so resampling ratios stay simple).
 const STANDARD_RATES: [u32; 8] = [
@@ -133,6 +133,12 @@ pub struct DatasetProfile {
     pub sampled: Vec<ClipProfile>,
 }
 
+/// Up to [`SCAN_SAMPLE`] items evenly spread over `items`.
+fn sample<T: Sync>(items: &[T]) -> impl ParallelIterator<Item = &T> {
+    let step = items.len().div_ceil(SCAN_SAMPLE).max(1);
+    items.par_iter().step_by(step)
+}
+
 /// A derived configuration and the reasons for it, one line per decision.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DerivedConfig {
@@ -161,11 +167,21 @@ impl DatasetProfile {
         for rate in rates {
             *profile.rates.entry(rate).or_default() += 1;
         }
-        let step = paths.len().div_ceil(SCAN_SAMPLE).max(1);
-        profile.sampled = paths
-            .par_iter()
-            .step_by(step)
+        profile.sampled = sample(paths)
             .filter_map(|p| decode_file(p, limits).ok())
+            .map(|audio| ClipProfile::measure(&audio.samples, audio.sample_rate))
+            .collect();
+        profile
+    }
+
+    /// The same scan of clips already decoded (every one of them readable), without reading a
+    /// file again: the rates are the decoded ones, the sample the same spread of clips.
+    pub fn of_decoded(clips: &[&DecodedAudio]) -> Self {
+        let mut profile = Self::default();
+        for audio in clips {
+            *profile.rates.entry(audio.sample_rate).or_default() += 1;
+        }
+        profile.sampled = sample(clips)
             .map(|audio| ClipProfile::measure(&audio.samples, audio.sample_rate))
             .collect();
         profile

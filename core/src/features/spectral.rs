@@ -39,6 +39,8 @@ const ZC_THRESHOLD: f32 = 1e-10;
 
 /// Values per frame before the contrast bands.
 const N_SCALAR: usize = 4;
+/// Power values multiplied before one logarithm in the flatness (see `frame_levels`).
+const FLATNESS_BLOCK: usize = 16;
 /// Contrast values per frame at most: the bands plus the one below `CONTRAST_FMIN`.
 const N_CONTRAST: usize = CONTRAST_BANDS + 1;
 
@@ -247,16 +249,20 @@ impl SpectralDescriptors {
             self.len(),
             "output length vs SpectralDescriptors::len"
         );
-        let magnitude = |k: usize| f64::from(power[k].sqrt());
+        // S = |X| once per bin (f32 square roots vectorise); every descriptor but the flatness
+        // reads it.
+        let magnitude: Vec<f32> = power.iter().map(|p| p.sqrt()).collect();
 
-        // Centroid and rolloff over S = |X|. librosa's normalize leaves a column whose L1 norm
-        // is under float32's `tiny` unnormalised (so silence gives 0 Hz).
-        let mut total = 0.0f64;
-        let mut weighted = 0.0f64;
-        for (k, f) in self.freqs.iter().enumerate() {
-            let s = magnitude(k);
+        // Centroid and bandwidth over S in one pass: sum s (f - c)^2 expands to
+        // sum s f^2 - 2 c sum s f + c^2 sum s, exact enough in f64 for bandwidths many orders
+        // under the centroid. librosa's normalize leaves a column whose L1 norm is under
+        // float32's `tiny` unnormalised (so silence gives 0 Hz).
+        let (mut total, mut weighted, mut weighted_sq) = (0.0f64, 0.0f64, 0.0f64);
+        for (&s, &f) in magnitude.iter().zip(&self.freqs) {
+            let s = f64::from(s);
             total += s;
             weighted += f * s;
+            weighted_sq += f * f * s;
         }
         let norm = if total < f64::from(f32::MIN_POSITIVE) {
             1.0
@@ -264,27 +270,35 @@ impl SpectralDescriptors {
             total
         };
         let centroid = weighted / norm;
-        let mut spread = 0.0f64;
+        let spread = ((weighted_sq - 2.0 * centroid * weighted + centroid * centroid * total)
+            / norm)
+            .max(0.0);
         // The rolloff is the first bin whose cumulative energy reaches 85 % of the total; the
-        // running sum repeats the loop above, so the last bin always qualifies.
+        // running sum repeats the sum above in the same order, so the last bin always qualifies.
         let threshold = ROLL_PERCENT * total;
         let mut cumulative = 0.0f64;
-        let mut rolloff = None;
-        for (k, f) in self.freqs.iter().enumerate() {
-            let s = magnitude(k);
-            spread += s / norm * (f - centroid) * (f - centroid);
-            cumulative += s;
-            if rolloff.is_none() && cumulative >= threshold {
-                rolloff = Some(*f);
-            }
-        }
+        let rolloff = magnitude
+            .iter()
+            .zip(&self.freqs)
+            .find(|(&s, _)| {
+                cumulative += f64::from(s);
+                cumulative >= threshold
+            })
+            .map(|(_, &f)| f);
 
-        // Flatness over S^2 = power, floored at amin: geometric over arithmetic mean.
+        // Flatness over S^2 = power, floored at amin: geometric over arithmetic mean. The sum of
+        // logs is taken as the log of products of FLATNESS_BLOCK values (one logarithm per
+        // block instead of per bin): AMIN^FLATNESS_BLOCK stays a normal f64, and so does the
+        // largest power (under 1e12 for any float32 frame of full-scale samples) to that power.
         let (mut log_sum, mut sum) = (0.0f64, 0.0f64);
-        for &p in power {
-            let p = f64::from(p).max(AMIN);
-            log_sum += p.ln();
-            sum += p;
+        for block in power.chunks(FLATNESS_BLOCK) {
+            let mut product = 1.0f64;
+            for &p in block {
+                let p = f64::from(p).max(AMIN);
+                product *= p;
+                sum += p;
+            }
+            log_sum += product.ln();
         }
         let n = power.len() as f64;
         let flatness = (log_sum / n).exp() / (sum / n);
@@ -298,7 +312,7 @@ impl SpectralDescriptors {
         let mut levels = [(0.0, 0.0); N_CONTRAST];
         for (level, band) in levels.iter_mut().zip(&self.bands) {
             let (valley, peak) =
-                extreme_means((band.start..band.end).map(|k| power[k].sqrt()), band.q);
+                extreme_means(magnitude[band.start..band.end].iter().copied(), band.q);
             *level = (db(peak), db(valley));
         }
         levels

@@ -15,8 +15,10 @@ pub struct Folds {
 
 impl Folds {
     /// Grouped k-fold over `groups` (one value per row): groups in a seeded random order, each
-    /// given to the fold with the fewest rows so far, largest groups first. `k` is capped by the
-    /// number of groups; `None` when there are fewer than two groups.
+    /// given to the fold with the fewest rows so far. `k` is capped by the number of groups;
+    /// `None` when there are fewer than two groups. Another seed gives another partition even
+    /// when the groups differ in size (a largest-first order would make it the same for every
+    /// seed), which is what re-scoring on fresh partitions needs; the price is looser balance.
     pub fn grouped(groups: &[&str], k: usize, seed: u64) -> Option<Self> {
         let mut sizes: BTreeMap<&str, usize> = BTreeMap::new();
         for g in groups {
@@ -28,8 +30,6 @@ impl Folds {
         }
         let mut order: Vec<(&str, usize)> = sizes.into_iter().collect();
         SplitMix64::new(seed).shuffle(&mut order);
-        // A stable sort keeps the seeded order among groups of one size.
-        order.sort_by_key(|g| std::cmp::Reverse(g.1));
         let mut fold_rows = vec![0usize; k];
         let mut fold_of_group = BTreeMap::new();
         for (group, size) in order {
@@ -72,6 +72,27 @@ impl Folds {
         self.k
     }
 
+    /// Whether both put the same rows together, whatever the folds' numbers.
+    pub fn same_partition(&self, other: &Folds) -> bool {
+        self.canonical() == other.canonical()
+    }
+
+    /// Fold numbers in order of first appearance.
+    fn canonical(&self) -> Vec<usize> {
+        let mut renumber = vec![usize::MAX; self.k];
+        let mut next = 0;
+        self.fold_of
+            .iter()
+            .map(|&f| {
+                if renumber[f] == usize::MAX {
+                    renumber[f] = next;
+                    next += 1;
+                }
+                renumber[f]
+            })
+            .collect()
+    }
+
     /// Rows outside fold `fold` (training) and inside it (test), each ascending.
     pub fn split(&self, fold: usize) -> (Vec<usize>, Vec<usize>) {
         (0..self.fold_of.len()).partition(|&i| self.fold_of[i] != fold)
@@ -105,6 +126,43 @@ mod tests {
             "capped by groups"
         );
         assert!(Folds::grouped(&["a", "a"], 5, 3).is_none());
+    }
+
+    #[test]
+    fn another_seed_gives_another_grouped_partition_when_groups_differ_in_size() {
+        // Thirteen groups of 20 to 44 rows, like the kits of a drum set.
+        let groups: Vec<String> = (0..13)
+            .flat_map(|g| std::iter::repeat_n(format!("kit{g}"), 20 + 2 * g))
+            .collect();
+        let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
+        let first = Folds::grouped(&groups, 5, 0).unwrap();
+        let distinct = (1..6)
+            .map(|seed| Folds::grouped(&groups, 5, seed).unwrap())
+            .filter(|f| !f.same_partition(&first))
+            .count();
+        assert!(distinct >= 4, "{distinct} of 5 seeds gave a new partition");
+        for fold in 0..5 {
+            let test = first.split(fold).1.len();
+            assert!((20..=140).contains(&test), "fold {fold}: {test} rows");
+        }
+    }
+
+    #[test]
+    fn partitions_compare_up_to_fold_numbers() {
+        let a = Folds {
+            fold_of: vec![0, 0, 1, 2],
+            k: 3,
+        };
+        let b = Folds {
+            fold_of: vec![2, 2, 0, 1],
+            k: 3,
+        };
+        let c = Folds {
+            fold_of: vec![0, 1, 1, 2],
+            k: 3,
+        };
+        assert!(a.same_partition(&b));
+        assert!(!a.same_partition(&c));
     }
 
     #[test]

@@ -56,6 +56,25 @@ pub struct CvSummary {
     pub candidates: usize,
     /// Seed of the search.
     pub seed: u64,
+    /// The winner re-scored on partitions the search did not choose it on (absent when the
+    /// defaults won, or in files written before the confirmation existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<ConfirmationSummary>,
+}
+
+/// A tuned winner's scores on fresh partitions of the same clips.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfirmationSummary {
+    /// Folds over all the fresh partitions.
+    pub folds: usize,
+    /// The winner's mean over them.
+    pub score: f64,
+    /// The data-aware defaults' mean over them.
+    pub default_score: f64,
+    /// Mean per-fold gain over the defaults.
+    pub gain: f64,
+    /// Standard error of `gain`.
+    pub gain_se: f64,
 }
 
 /// Why a tuned configuration could not be read.
@@ -117,9 +136,16 @@ impl TunedConfig {
     /// One line for the embedding's record of how its front end was chosen.
     pub fn provenance(&self) -> String {
         let cv = &self.cross_validation;
+        let confirmed = cv.confirmation.as_ref().map_or(String::new(), |c| {
+            format!(
+                "; confirmed on {} fresh folds: {:.4} against the defaults' {:.4} (gain {:.4} \
+                 +/- {:.4})",
+                c.folds, c.score, c.default_score, c.gain, c.gain_se
+            )
+        });
         format!(
             "tuned on {} ({} clips): {} {:.4} +/- {:.4} over {} folds {} (data-aware defaults \
-             {:.4}, paired gain {:.4} +/- {:.4}), best of {} candidates, seed {}",
+             {:.4}, paired gain {:.4} +/- {:.4}), best of {} candidates, seed {}{}",
             cv.dataset,
             cv.clips,
             cv.metric,
@@ -131,7 +157,8 @@ impl TunedConfig {
             cv.gain,
             cv.gain_se,
             cv.candidates,
-            cv.seed
+            cv.seed,
+            confirmed
         )
     }
 }
@@ -159,6 +186,13 @@ mod tests {
                 gain_se: 0.02,
                 candidates: 3,
                 seed: 0,
+                confirmation: Some(ConfirmationSummary {
+                    folds: 15,
+                    score: 0.88,
+                    default_score: 0.8,
+                    gain: 0.08,
+                    gain_se: 0.02,
+                }),
             },
         }
     }

@@ -168,16 +168,41 @@ fn print_leaderboard(outcome: &TuneOutcome) {
             c.at_seconds,
         );
     }
+    print_confirmation(outcome);
+    let t = tympan_tune::search::MIN_GAIN_T;
     match outcome.best() {
-        Some(b) if outcome.clears_noise(b) => println!(
-            "winner: macro F1 {:.4}, a gain over the defaults of at least {} standard errors (*)",
-            b.score,
-            tympan_tune::search::MIN_GAIN_T
+        Some(b) if outcome.is_confirmed(b) => println!(
+            "winner: macro F1 {:.4}, a gain over the defaults of at least {t} standard errors on \
+             the search's folds and again on fresh ones",
+            b.score
+        ),
+        _ if outcome.confirmation.is_some() => println!(
+            "winner: the data-aware defaults (no leader kept a gain of {t} standard errors on \
+             fresh partitions)"
         ),
         _ => println!(
-            "winner: the data-aware defaults (no candidate beat them by {} standard errors of the \
-             per-fold gain)",
-            tympan_tune::search::MIN_GAIN_T
+            "winner: the data-aware defaults (no candidate beat them by {t} standard errors of the \
+             per-fold gain)"
         ),
+    }
+}
+
+fn print_confirmation(outcome: &TuneOutcome) {
+    let Some(conf) = &outcome.confirmation else {
+        return;
+    };
+    println!(
+        "re-scored on {} fresh partitions ({} folds): the defaults {:.4}",
+        conf.seeds.len(),
+        conf.folds,
+        conf.defaults.score
+    );
+    for k in &conf.leaders {
+        let (gain, se) = conf.gain(k);
+        let mark = if conf.clears_noise(k) { '*' } else { ' ' };
+        println!(
+            "  candidate {:>4}: {:.4}  gain {gain:+.4} +/- {se:.4}{mark}",
+            k.order, k.score
+        );
     }
 }

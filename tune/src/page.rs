@@ -27,6 +27,14 @@ struct Row {
 }
 
 #[derive(Serialize)]
+struct ConfirmedRow {
+    order: usize,
+    score: String,
+    gain: String,
+    clears: bool,
+}
+
+#[derive(Serialize)]
 struct View {
     dataset: String,
     clips: usize,
@@ -42,6 +50,11 @@ struct View {
     min_gain_t: f64,
     defaults: String,
     leaderboard: Vec<Row>,
+    /// Fresh folds the leaders were re-scored on (0: no confirmation).
+    confirmation_folds: usize,
+    confirmation_defaults: String,
+    confirmed: Vec<ConfirmedRow>,
+    winner_confirmed: bool,
     chart: String,
 }
 
@@ -82,6 +95,27 @@ pub fn render(outcome: &TuneOutcome) -> Result<String, TuneError> {
                 at: format!("{:.1}", c.at_seconds),
             })
             .collect(),
+        confirmation_folds: outcome.confirmation.as_ref().map_or(0, |c| c.folds),
+        confirmation_defaults: outcome
+            .confirmation
+            .as_ref()
+            .map_or("-".into(), |c| format!("{:.4}", c.defaults.score)),
+        confirmed: outcome
+            .confirmation
+            .iter()
+            .flat_map(|conf| {
+                conf.leaders.iter().map(|k| {
+                    let (g, se) = conf.gain(k);
+                    ConfirmedRow {
+                        order: k.order,
+                        score: format!("{:.4}", k.score),
+                        gain: format!("{g:+.4} ± {se:.4}"),
+                        clears: conf.clears_noise(k),
+                    }
+                })
+            })
+            .collect(),
+        winner_confirmed: outcome.best().is_some_and(|b| outcome.is_confirmed(b)),
         chart: chart(outcome),
     };
     let context = Context::from_serialize(&view).map_err(|e| TuneError::Page(e.to_string()))?;

@@ -13,7 +13,7 @@ use tympan_core::embedding::{Embedder, Featurizer};
 use tympan_core::features::{DatasetProfile, FeatureConfig};
 use tympan_core::folds::Folds;
 use tympan_core::model::{train, Model, TrainConfig};
-use tympan_core::tuned::{CvSummary, TunedConfig, TUNED_FORMAT};
+use tympan_core::tuned::{ConfirmationSummary, CvSummary, TunedConfig, TUNED_FORMAT};
 use tympan_data::metrics::ClassificationMetrics;
 use tympan_data::LabeledRow;
 use tympan_embed::{discover, Clip, LabelSource, Skipped};
@@ -24,6 +24,15 @@ use crate::TuneError;
 /// Standard errors of paired gain over the defaults a winner needs (see
 /// [`TuneOutcome::clears_noise`]).
 pub const MIN_GAIN_T: f64 = 2.0;
+
+/// Leaders (candidates that cleared the noise bar, best first) re-scored on fresh partitions.
+pub const LEADERS: usize = 5;
+
+/// Fresh partitions of the clips the leaders and the defaults are re-scored on.
+pub const CONFIRMATION_PARTITIONS: usize = 3;
+
+/// Share of the budget the search may spend; the rest is kept for the confirmation.
+const SEARCH_SHARE: f64 = 0.85;
 
 /// Decoded audio kept in memory for the whole search, at most (f32 samples: 1 GiB).
 pub const MAX_DECODED_SAMPLES: usize = 1 << 28;
@@ -116,6 +125,64 @@ pub struct TuneOutcome {
     pub seed: u64,
     /// What ended the search.
     pub stop: Stop,
+    /// The leaders and the defaults re-scored on fresh partitions; `None` when no candidate
+    /// cleared the noise bar on the search's folds.
+    pub confirmation: Option<Confirmation>,
+}
+
+/// The re-scoring of the leaders on partitions the search never saw.
+///
+/// Picking the best of hundreds of candidates on one partition favours those whose folds happened
+/// to suit them; their gain shrinks or vanishes on another partition of the same clips (measured
+/// on the drum set, docs/benchmarks.md). A leader wins only if it also clears the noise bar here.
+#[derive(Debug, Clone, Serialize)]
+pub struct Confirmation {
+    /// Seeds of the fresh partitions (each differs from the search's and from the others).
+    pub seeds: Vec<u64>,
+    /// Folds over all the fresh partitions.
+    pub folds: usize,
+    /// The data-aware defaults' scores.
+    pub defaults: Confirmed,
+    /// The leaders' scores, in leaderboard order; those the budget cut off are missing.
+    pub leaders: Vec<Confirmed>,
+}
+
+/// A candidate's macro F1 on every fold of the fresh partitions.
+#[derive(Debug, Clone, Serialize)]
+pub struct Confirmed {
+    /// The candidate's [`Scored::order`].
+    pub order: usize,
+    /// Macro F1 per fold, partition after partition.
+    pub fold_scores: Vec<f64>,
+    /// Mean of `fold_scores`.
+    pub score: f64,
+}
+
+impl Confirmation {
+    /// The confirmed scores of a candidate, if it was re-scored.
+    pub fn of(&self, order: usize) -> Option<&Confirmed> {
+        self.leaders.iter().find(|c| c.order == order)
+    }
+
+    /// Paired gain (mean, standard error) of `c` over the defaults on the fresh folds.
+    pub fn gain(&self, c: &Confirmed) -> (f64, f64) {
+        paired_gain(&c.fold_scores, &self.defaults.fold_scores)
+    }
+
+    /// Whether `c`'s gain clears [`MIN_GAIN_T`] standard errors on the fresh folds.
+    pub fn clears_noise(&self, c: &Confirmed) -> bool {
+        let (mean, se) = self.gain(c);
+        mean > 0.0 && mean >= MIN_GAIN_T * se
+    }
+}
+
+/// Mean and standard error of the per-fold differences `a - b`.
+fn paired_gain(a: &[f64], b: &[f64]) -> (f64, f64) {
+    let diffs: Vec<f64> = a.iter().zip(b).map(|(a, b)| a - b).collect();
+    let n = diffs.len() as f64;
+    let mean = diffs.iter().sum::<f64>() / n;
+    let var = diffs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    (mean, (var / n).sqrt())
 }
 
 /// What ended a search.
@@ -154,16 +221,7 @@ impl TuneOutcome {
     /// the per-fold score differences (both scored on the same folds).
     pub fn gain(&self, c: &Scored) -> Option<(f64, f64)> {
         let d = self.defaults()?;
-        let diffs: Vec<f64> = c
-            .fold_scores
-            .iter()
-            .zip(&d.fold_scores)
-            .map(|(a, b)| a - b)
-            .collect();
-        let n = diffs.len() as f64;
-        let mean = diffs.iter().sum::<f64>() / n;
-        let var = diffs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
-        Some((mean, (var / n).sqrt()))
+        Some(paired_gain(&c.fold_scores, &d.fold_scores))
     }
 
     /// Whether `c` beats the defaults by more than fold noise: a paired gain of at least
@@ -175,13 +233,43 @@ impl TuneOutcome {
             .is_some_and(|(mean, se)| mean > 0.0 && mean >= MIN_GAIN_T * se)
     }
 
-    /// The best candidate: the highest mean score among those that clear the noise bar
-    /// ([`TuneOutcome::clears_noise`]), else the data-aware defaults.
-    pub fn best(&self) -> Option<&Scored> {
-        self.candidates
+    /// The leaders re-scored on fresh partitions: up to [`LEADERS`] candidates that clear the
+    /// noise bar, best first.
+    pub fn leaders(&self) -> Vec<&Scored> {
+        let mut leaders: Vec<&Scored> = self
+            .candidates
             .iter()
             .filter(|c| self.clears_noise(c))
-            .max_by(|a, b| a.score.total_cmp(&b.score).then(b.order.cmp(&a.order)))
+            .collect();
+        leaders.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.order.cmp(&b.order)));
+        leaders.truncate(LEADERS);
+        leaders
+    }
+
+    /// Whether `c` won on the search's folds and again on the fresh partitions.
+    pub fn is_confirmed(&self, c: &Scored) -> bool {
+        self.confirmation.as_ref().is_some_and(|conf| {
+            self.clears_noise(c) && conf.of(c.order).is_some_and(|k| conf.clears_noise(k))
+        })
+    }
+
+    /// The best candidate: among the confirmed ones ([`TuneOutcome::is_confirmed`]), the highest
+    /// score on the fresh partitions; else the data-aware defaults.
+    pub fn best(&self) -> Option<&Scored> {
+        let confirmed_score = |c: &Scored| {
+            self.confirmation
+                .as_ref()
+                .and_then(|conf| conf.of(c.order))
+                .map_or(f64::NEG_INFINITY, |k| k.score)
+        };
+        self.candidates
+            .iter()
+            .filter(|c| self.is_confirmed(c))
+            .max_by(|a, b| {
+                confirmed_score(a)
+                    .total_cmp(&confirmed_score(b))
+                    .then(b.order.cmp(&a.order))
+            })
             .or_else(|| self.defaults())
             .or_else(|| self.candidates.first())
     }
@@ -198,6 +286,20 @@ impl TuneOutcome {
         });
         all.truncate(n);
         all
+    }
+
+    /// How `c` fared on the fresh partitions, when it was confirmed there.
+    fn confirmation_summary(&self, c: &Scored) -> Option<ConfirmationSummary> {
+        let conf = self.confirmation.as_ref()?;
+        let k = conf.of(c.order).filter(|_| self.is_confirmed(c))?;
+        let (gain, gain_se) = conf.gain(k);
+        Some(ConfirmationSummary {
+            folds: conf.folds,
+            score: k.score,
+            default_score: conf.defaults.score,
+            gain,
+            gain_se,
+        })
     }
 
     /// The winning configuration as `tympan embed --features` and `tympan train --config` read it.
@@ -225,6 +327,7 @@ impl TuneOutcome {
                 gain_se,
                 candidates: self.candidates.len(),
                 seed: self.seed,
+                confirmation: self.confirmation_summary(best),
             },
         })
     }
@@ -242,7 +345,8 @@ pub fn tune(
     mut progress: impl FnMut(&Scored, usize),
 ) -> Result<TuneOutcome, TuneError> {
     let start = Instant::now();
-    let deadline = start + req.budget;
+    let end = start + req.budget;
+    let deadline = start + req.budget.mul_f64(SEARCH_SHARE);
     let (dataset, mut skipped) = discover(&req.dataset_dir, &req.source)?;
     let group_column = group_column(&req.grouping, &dataset.group_names)?;
     let decoded = decode_all(&dataset.clips, &req.limits, &mut skipped)?;
@@ -266,7 +370,16 @@ pub fn tune(
     }
     let clips: Vec<&Decoded> = keep.iter().map(|&i| &decoded[i]).collect();
     let targets: Vec<&str> = clips.iter().map(|d| d.clip.label.as_str()).collect();
-    let (folds, protocol) = make_folds(&clips, &targets, group_column, &dataset.group_names, req)?;
+    let (folds, protocol) = make_folds(&clips, group_column, &dataset.group_names, req, req.seed)?;
+    let scope = Scope {
+        decoded: &decoded,
+        keep: &keep,
+        clips: &clips,
+        targets: &targets,
+        group_column,
+        group_names: &dataset.group_names,
+        req,
+    };
 
     let mut outcome = TuneOutcome {
         dataset: dataset_name(&req.dataset_dir),
@@ -285,6 +398,7 @@ pub fn tune(
         elapsed_seconds: 0.0,
         seed: req.seed,
         stop: Stop::SpaceExhausted,
+        confirmation: None,
     };
     let mut space = FrontEndSpace::new(derived.config.clone(), req.seed);
     let mut best_front_end = derived.config.clone();
@@ -305,24 +419,12 @@ pub fn tune(
             break;
         }
         let featurize_start = Instant::now();
-        let featurizer = match Featurizer::new(config.clone(), req.limits) {
-            Ok(f) => f,
-            Err(e) => {
-                outcome.rejected.push(format!("{}: {e}", summary(&config)));
-                continue;
-            }
-        };
-        let mut vectors = clip_vectors(&featurizer, &decoded, &mut signals);
-        let vectors: Result<Vec<Vec<f32>>, String> = keep
-            .iter()
-            .map(|&i| std::mem::replace(&mut vectors[i], Err(String::new())))
-            .collect();
-        let vectors = match vectors {
+        let (featurizer, vectors) = match scope.vectors(&config, &mut signals) {
             Ok(v) => v,
             Err(reason) => {
                 outcome
                     .rejected
-                    .push(format!("{}: a clip failed: {reason}", summary(&config)));
+                    .push(format!("{}: {reason}", summary(&config)));
                 continue;
             }
         };
@@ -334,7 +436,15 @@ pub fn tune(
             derived.n_components,
             config.clip_vector_len().min(smallest_training_fold(&folds)),
         );
-        let scored = score_front_end(&featurizer, &vectors, &targets, &folds, &sizes, deadline);
+        let scored = score_front_end(
+            &featurizer,
+            &vectors,
+            &targets,
+            &folds,
+            &sizes,
+            &PENALTIES,
+            deadline,
+        );
         for (n_components, alpha, fold_scores, accuracy) in scored {
             let mut changes = differences(&derived.config, &config);
             if n_components != outcome.default_components {
@@ -377,11 +487,138 @@ pub fn tune(
             break;
         }
     }
-    outcome.elapsed_seconds = start.elapsed().as_secs_f64();
     if outcome.candidates.is_empty() {
         return Err(TuneError::NothingScored(req.budget));
     }
+    outcome.confirmation = confirm(&outcome, &scope, &folds, &mut signals, end)?;
+    outcome.elapsed_seconds = start.elapsed().as_secs_f64();
     Ok(outcome)
+}
+
+/// The clips a search scores and how it splits them.
+struct Scope<'a> {
+    decoded: &'a [Decoded],
+    keep: &'a [usize],
+    clips: &'a [&'a Decoded],
+    targets: &'a [&'a str],
+    group_column: Option<usize>,
+    group_names: &'a [String],
+    req: &'a TuneRequest,
+}
+
+impl Scope<'_> {
+    /// The clip vectors of the kept clips under `config`, or why they could not be computed.
+    fn vectors(
+        &self,
+        config: &FeatureConfig,
+        signals: &mut SignalCache,
+    ) -> Result<(Featurizer, Vec<Vec<f32>>), String> {
+        let featurizer =
+            Featurizer::new(config.clone(), self.req.limits).map_err(|e| e.to_string())?;
+        let mut vectors = clip_vectors(&featurizer, self.decoded, signals);
+        let vectors = self
+            .keep
+            .iter()
+            .map(|&i| std::mem::replace(&mut vectors[i], Err(String::new())))
+            .collect::<Result<_, _>>()
+            .map_err(|reason| format!("a clip failed: {reason}"))?;
+        Ok((featurizer, vectors))
+    }
+
+    /// Up to [`CONFIRMATION_PARTITIONS`] partitions unlike `search` and unlike each other, with
+    /// their seeds.
+    fn fresh_partitions(&self, search: &Folds) -> Result<Vec<(u64, Folds)>, TuneError> {
+        let mut fresh: Vec<(u64, Folds)> = Vec::new();
+        // Few groups allow few partitions (six speakers in five folds: fifteen); stop looking
+        // after a bounded number of seeds.
+        for offset in 1..=64u64 {
+            if fresh.len() == CONFIRMATION_PARTITIONS {
+                break;
+            }
+            let seed = self
+                .req
+                .seed
+                .wrapping_add(offset.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let (folds, _) = make_folds(
+                self.clips,
+                self.group_column,
+                self.group_names,
+                self.req,
+                seed,
+            )?;
+            if !folds.same_partition(search) && fresh.iter().all(|(_, f)| !f.same_partition(&folds))
+            {
+                fresh.push((seed, folds));
+            }
+        }
+        Ok(fresh)
+    }
+}
+
+/// Re-scores the defaults and the leaders on fresh partitions, front end by front end, until
+/// `end`; `None` when there is no leader, no fresh partition, or no time for the defaults.
+fn confirm(
+    outcome: &TuneOutcome,
+    scope: &Scope,
+    search_folds: &Folds,
+    signals: &mut SignalCache,
+    end: Instant,
+) -> Result<Option<Confirmation>, TuneError> {
+    let leaders = outcome.leaders();
+    let Some(defaults) = outcome.defaults() else {
+        return Ok(None);
+    };
+    if leaders.is_empty() {
+        return Ok(None);
+    }
+    let partitions = scope.fresh_partitions(search_folds)?;
+    if partitions.is_empty() {
+        return Ok(None);
+    }
+    let mut rescored: Vec<Confirmed> = Vec::new();
+    for candidate in std::iter::once(defaults).chain(leaders) {
+        let config = &outcome.front_ends[candidate.front_end];
+        let Ok((featurizer, vectors)) = scope.vectors(config, signals) else {
+            continue;
+        };
+        let mut fold_scores = Vec::new();
+        for (_, folds) in &partitions {
+            let scored = score_front_end(
+                &featurizer,
+                &vectors,
+                scope.targets,
+                folds,
+                &[candidate.n_components],
+                &[candidate.alpha],
+                end,
+            );
+            let Some((_, _, scores, _)) = scored.into_iter().next() else {
+                break;
+            };
+            fold_scores.extend(scores);
+        }
+        let folds: usize = partitions.iter().map(|(_, f)| f.k()).sum();
+        if fold_scores.len() < folds {
+            // The budget ran out: what is not fully re-scored cannot win.
+            break;
+        }
+        let (score, _) = mean_and_spread(&fold_scores);
+        rescored.push(Confirmed {
+            order: candidate.order,
+            fold_scores,
+            score,
+        });
+    }
+    if rescored.is_empty() || rescored[0].order != defaults.order {
+        return Ok(None);
+    }
+    let defaults = rescored.remove(0);
+    Ok(Some(Confirmation {
+        seeds: partitions.iter().map(|(s, _)| *s).collect(),
+        folds: partitions.iter().map(|(_, f)| f.k()).sum(),
+        defaults,
+        leaders: rescored,
+    }))
 }
 
 /// The index of the group field to fold by, if any.
@@ -399,14 +636,14 @@ fn group_column(grouping: &Grouping, names: &[String]) -> Result<Option<usize>, 
 
 fn make_folds(
     clips: &[&Decoded],
-    targets: &[&str],
     column: Option<usize>,
     names: &[String],
     req: &TuneRequest,
+    seed: u64,
 ) -> Result<(Folds, String), TuneError> {
     if let Some(c) = column {
         let groups: Vec<&str> = clips.iter().map(|d| d.clip.groups[c].as_str()).collect();
-        match Folds::grouped(&groups, req.folds, req.seed) {
+        match Folds::grouped(&groups, req.folds, seed) {
             Some(f) => return Ok((f, format!("grouped by {}", names[c]))),
             None if req.grouping != Grouping::Auto => {
                 return Err(TuneError::Usage(format!(
@@ -417,7 +654,8 @@ fn make_folds(
             None => {}
         }
     }
-    Folds::stratified(targets, req.folds, req.seed)
+    let targets: Vec<&str> = clips.iter().map(|d| d.clip.label.as_str()).collect();
+    Folds::stratified(&targets, req.folds, seed)
         .map(|f| (f, "stratified".to_string()))
         .ok_or_else(|| TuneError::Usage(format!("fewer clips than {} folds", req.folds)))
 }
@@ -500,6 +738,7 @@ fn score_front_end(
     targets: &[&str],
     folds: &Folds,
     sizes: &[usize],
+    penalties: &[f64],
     deadline: Instant,
 ) -> Vec<ModelScore> {
     let per_fold: Vec<Vec<(usize, f64, ClassificationMetrics)>> = (0..folds.k())
@@ -511,6 +750,7 @@ fn score_front_end(
                 targets,
                 folds.split(fold),
                 sizes,
+                penalties,
                 deadline,
             )
         })
@@ -535,6 +775,7 @@ fn score_fold(
     targets: &[&str],
     (train_idx, test_idx): (Vec<usize>, Vec<usize>),
     sizes: &[usize],
+    penalties: &[f64],
     deadline: Instant,
 ) -> Vec<(usize, f64, ClassificationMetrics)> {
     if Instant::now() >= deadline {
@@ -568,7 +809,7 @@ fn score_fold(
             })
             .collect();
         let mut previous: Option<Model> = None;
-        for alpha in PENALTIES {
+        for &alpha in penalties {
             if Instant::now() >= deadline {
                 return out;
             }
@@ -631,5 +872,92 @@ mod tests {
     #[test]
     fn spread_is_the_population_deviation() {
         assert_eq!(mean_and_spread(&[1.0, 3.0]), (2.0, 1.0));
+    }
+
+    fn scored(order: usize, fold_scores: Vec<f64>) -> Scored {
+        let (score, spread) = mean_and_spread(&fold_scores);
+        Scored {
+            order,
+            front_end: 0,
+            n_components: if order == 0 { 8 } else { 16 },
+            alpha: TrainConfig::default().alpha,
+            fold_scores,
+            score,
+            spread,
+            accuracy: score,
+            at_seconds: 0.0,
+            changes: Vec::new(),
+        }
+    }
+
+    fn confirmed(order: usize, fold_scores: Vec<f64>) -> Confirmed {
+        let (score, _) = mean_and_spread(&fold_scores);
+        Confirmed {
+            order,
+            fold_scores,
+            score,
+        }
+    }
+
+    /// The defaults (order 0) and two candidates that beat them on every search fold: 1 by more,
+    /// 2 by less.
+    fn outcome(confirmation: Option<Confirmation>) -> TuneOutcome {
+        TuneOutcome {
+            dataset: "d".into(),
+            clips: 100,
+            skipped: Vec::new(),
+            protocol: "grouped by kit".into(),
+            folds: 4,
+            front_ends: vec![FeatureConfig::default()],
+            rejected: Vec::new(),
+            candidates: vec![
+                scored(0, vec![0.70, 0.72, 0.74, 0.76]),
+                scored(1, vec![0.80, 0.83, 0.85, 0.86]),
+                scored(2, vec![0.75, 0.78, 0.79, 0.81]),
+            ],
+            default_components: 8,
+            decode_seconds: 0.0,
+            elapsed_seconds: 0.0,
+            seed: 0,
+            stop: Stop::Count,
+            confirmation,
+        }
+    }
+
+    #[test]
+    fn a_winner_must_also_win_on_fresh_partitions() {
+        let plain = outcome(None);
+        assert_eq!(
+            plain.leaders().iter().map(|c| c.order).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        // Without a confirmation nothing is confirmed: the defaults stay.
+        assert_eq!(plain.best().unwrap().order, 0);
+
+        // Candidate 1's gain vanishes on fresh folds; candidate 2's holds.
+        let conf = Confirmation {
+            seeds: vec![1, 2],
+            folds: 4,
+            defaults: confirmed(0, vec![0.70, 0.74, 0.72, 0.76]),
+            leaders: vec![
+                confirmed(1, vec![0.69, 0.76, 0.71, 0.77]),
+                confirmed(2, vec![0.74, 0.78, 0.77, 0.80]),
+            ],
+        };
+        let o = outcome(Some(conf.clone()));
+        assert!(!o.is_confirmed(&o.candidates[1]));
+        assert!(o.is_confirmed(&o.candidates[2]));
+        assert_eq!(o.best().unwrap().order, 2);
+        let tuned = o.tuned().unwrap();
+        let summary = tuned.cross_validation.confirmation.unwrap();
+        assert_eq!(summary.folds, 4);
+        assert!((summary.gain - 0.0425).abs() < 1e-9, "{summary:?}");
+
+        // Neither holds: the defaults, and no confirmation summary in tuned.json.
+        let mut lost = conf;
+        lost.leaders[1] = confirmed(2, vec![0.71, 0.73, 0.73, 0.75]);
+        let o = outcome(Some(lost));
+        assert_eq!(o.best().unwrap().order, 0);
+        assert!(o.tuned().unwrap().cross_validation.confirmation.is_none());
     }
 }

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use tympan_core::audio::{decode_file, AudioLimits, DecodedAudio};
 use tympan_core::embedding::{Embedder, Featurizer};
-use tympan_core::features::{DatasetProfile, FeatureConfig};
+use tympan_core::features::{DatasetProfile, FeatureConfig, Spectrogram, StftSetting};
 use tympan_core::folds::Folds;
 use tympan_core::model::{train, Model, TrainConfig};
 use tympan_core::tuned::{ConfirmationSummary, CvSummary, TunedConfig, TUNED_FORMAT};
@@ -695,13 +695,39 @@ fn decode_all(
     Ok(decoded)
 }
 
-/// Signals resampled to a front end's rate, computed once per rate.
+/// Spectrograms kept for later front ends with the same STFT setting, at most (bytes): the
+/// drum set's at 32 kHz, 64 ms windows and 10 ms hops take about 300 MB per setting.
+pub const MAX_SPECTROGRAM_BYTES: usize = 512 << 20;
+
+/// Signals resampled to a front end's rate, computed once per rate, and the spectrograms of the
+/// STFT settings used last, within [`MAX_SPECTROGRAM_BYTES`].
 #[derive(Default)]
 struct SignalCache {
     by_rate: HashMap<u32, Vec<Result<Vec<f32>, String>>>,
+    /// `None` where the signal failed.
+    spectrograms: Spectrograms,
 }
 
-/// The clip vector of every decoded clip (or why it failed), in order.
+/// Spectrograms kept per STFT setting, least recently used first.
+type Spectrograms = Vec<(StftSetting, Vec<Option<Spectrogram>>)>;
+
+/// Drops the least recently used spectrograms until `incoming` more bytes fit `budget`
+/// ([`MAX_SPECTROGRAM_BYTES`]), before they are computed; `false` when they cannot fit at all.
+fn make_room(kept: &mut Spectrograms, incoming: usize, budget: usize) -> bool {
+    if incoming > budget {
+        return false;
+    }
+    let bytes = |s: &[Option<Spectrogram>]| -> usize {
+        s.iter().flatten().map(Spectrogram::heap_bytes).sum()
+    };
+    while kept.iter().map(|(_, s)| bytes(s)).sum::<usize>() + incoming > budget {
+        kept.remove(0);
+    }
+    true
+}
+
+/// The clip vector of every decoded clip (or why it failed), in order: the signal resampled once
+/// per rate, the STFT computed once per setting while its spectrograms stay in the cache.
 fn clip_vectors(
     featurizer: &Featurizer,
     decoded: &[Decoded],
@@ -714,17 +740,52 @@ fn clip_vectors(
             .map(|d| featurizer.signal(&d.audio).map_err(|e| e.to_string()))
             .collect()
     });
-    signals
-        .par_iter()
+    let front_end = featurizer.front_end();
+    let setting = front_end.stft_setting();
+    let cached = cache.spectrograms.iter().any(|(s, _)| *s == setting);
+    let incoming: usize = signals
+        .iter()
+        .flatten()
+        .map(|s| setting.spectrogram_bytes(s.len()))
+        .sum();
+    // Room is made before computing, so the cache and the new spectrograms never exceed the
+    // budget together; those that cannot fit are streamed as in `tympan embed`.
+    let keep = cached || make_room(&mut cache.spectrograms, incoming, MAX_SPECTROGRAM_BYTES);
+    if !keep {
+        return signals
+            .par_iter()
+            .zip(decoded)
+            .map(|(signal, d)| {
+                let signal = signal.as_ref().map_err(Clone::clone)?;
+                featurizer
+                    .from_signal(signal, d.audio.duration_seconds())
+                    .map(|f| f.vector)
+                    .map_err(|e| e.to_string())
+            })
+            .collect();
+    }
+    let mut spectrograms = match cache.spectrograms.iter().position(|(s, _)| *s == setting) {
+        Some(i) => cache.spectrograms.remove(i).1,
+        None => signals
+            .par_iter()
+            .map(|s| s.as_ref().ok().map(|s| front_end.spectrogram(s)))
+            .collect(),
+    };
+    let vectors = spectrograms
+        .par_iter_mut()
+        .zip(signals.par_iter())
         .zip(decoded)
-        .map(|(signal, d)| {
+        .map(|((spectrogram, signal), d)| {
             let signal = signal.as_ref().map_err(Clone::clone)?;
+            let spectrogram = spectrogram.as_mut().expect("one for every signal");
             featurizer
-                .from_signal(signal, d.audio.duration_seconds())
+                .from_spectrogram(signal.len(), spectrogram, d.audio.duration_seconds())
                 .map(|f| f.vector)
                 .map_err(|e| e.to_string())
         })
-        .collect()
+        .collect();
+    cache.spectrograms.push((setting, spectrograms));
+    vectors
 }
 
 /// One scored (PCA size, penalty): fold scores and mean accuracy.
@@ -872,6 +933,41 @@ mod tests {
     #[test]
     fn spread_is_the_population_deviation() {
         assert_eq!(mean_and_spread(&[1.0, 3.0]), (2.0, 1.0));
+    }
+
+    #[test]
+    fn spectrograms_are_dropped_least_recently_used_first_to_fit_the_budget() {
+        use tympan_core::features::FrontEnd;
+        let signal = vec![0.1f32; 16_000];
+        let setting = |hop_length| FeatureConfig {
+            hop_length,
+            ..FeatureConfig::default()
+        };
+        let mut kept: Spectrograms = [160, 320, 640]
+            .into_iter()
+            .map(|hop| {
+                let front_end = FrontEnd::new(setting(hop)).unwrap();
+                (
+                    front_end.stft_setting(),
+                    vec![Some(front_end.spectrogram(&signal))],
+                )
+            })
+            .collect();
+        let size = |k: &Spectrograms, i: usize| k[i].1[0].as_ref().unwrap().heap_bytes();
+        let (a, b, c) = (size(&kept, 0), size(&kept, 1), size(&kept, 2));
+        assert_eq!(a, kept[0].0.spectrogram_bytes(signal.len()));
+        // Room for `a` within a + b + c: the oldest (a) goes.
+        assert!(make_room(&mut kept, a, a + b + c));
+        assert_eq!(
+            kept.iter().map(|(s, _)| s.hop_length).collect::<Vec<_>>(),
+            [320, 640]
+        );
+        // More than the budget: refused, nothing dropped.
+        assert!(!make_room(&mut kept, a + b + c + 1, a + b + c));
+        assert_eq!(kept.len(), 2);
+        // All of it: everything goes.
+        assert!(make_room(&mut kept, a + b + c, a + b + c));
+        assert!(kept.is_empty());
     }
 
     fn scored(order: usize, fold_scores: Vec<f64>) -> Scored {

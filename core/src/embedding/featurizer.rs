@@ -6,7 +6,7 @@ use crate::audio::{
     decode_bytes, decode_file, resample_with, AudioError, AudioLimits, DecodedAudio,
     ResamplerRecipe,
 };
-use crate::features::{FeatureConfig, FrontEnd};
+use crate::features::{FeatureConfig, FrontEnd, Spectrogram};
 
 use super::EmbedError;
 
@@ -112,11 +112,35 @@ impl Featurizer {
         signal: &[f32],
         duration_seconds: f64,
     ) -> Result<ClipFeatures, EmbedError> {
+        self.check_length(signal.len(), duration_seconds)?;
+        Ok(ClipFeatures {
+            vector: self.front_end.clip_vector(signal),
+            duration_seconds,
+        })
+    }
+
+    /// [`Featurizer::from_signal`] of a signal of `signal_len` samples through its stored
+    /// spectrogram ([`FrontEnd::spectrogram`], possibly of another featurizer with the same
+    /// [`FrontEnd::stft_setting`]): the same vector without the FFT.
+    pub fn from_spectrogram(
+        &self,
+        signal_len: usize,
+        spectrogram: &mut Spectrogram,
+        duration_seconds: f64,
+    ) -> Result<ClipFeatures, EmbedError> {
+        self.check_length(signal_len, duration_seconds)?;
+        Ok(ClipFeatures {
+            vector: self.front_end.clip_vector_from(spectrogram),
+            duration_seconds,
+        })
+    }
+
+    /// Frames are centred and zero-padded, so a clip shorter than a window still has frames;
+    /// under a quarter of one (or one hop) there is too little sound to describe.
+    fn check_length(&self, len: usize, duration_seconds: f64) -> Result<(), EmbedError> {
         let config = self.front_end.config();
-        // Frames are centred and zero-padded, so a clip shorter than a window still has frames;
-        // under a quarter of one (or one hop) there is too little sound to describe.
         let shortest = (config.n_fft / 4).max(config.hop_length);
-        if signal.len() < shortest {
+        if len < shortest {
             return Err(AudioError::TooShort(format!(
                 "{:.1} ms is shorter than the {:.1} ms this front end needs",
                 duration_seconds * 1000.0,
@@ -124,9 +148,6 @@ impl Featurizer {
             ))
             .into());
         }
-        Ok(ClipFeatures {
-            vector: self.front_end.clip_vector(signal),
-            duration_seconds,
-        })
+        Ok(())
     }
 }

@@ -10,6 +10,47 @@ use super::config::FeatureConfig;
 use super::mel::MelFilterbank;
 use super::pool::{pool, FrameMatrix};
 use super::spectral::{rms_frame, zero_crossing_rate, SpectralDescriptors};
+
+/// What makes two front ends' STFTs of a signal equal: the rate, the window length (the window
+/// is always a periodic Hann) and the hop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StftSetting {
+    /// Pipeline rate, Hz.
+    pub sample_rate: u32,
+    /// Window (FFT) length, samples.
+    pub n_fft: usize,
+    /// Hop, samples.
+    pub hop_length: usize,
+}
+
+impl StftSetting {
+    /// Bytes of the [`Spectrogram`] of a signal of `len` samples, before any descriptors.
+    pub fn spectrogram_bytes(&self, len: usize) -> usize {
+        let frames = 1 + len / self.hop_length;
+        frames * (self.n_fft / 2 + 2) * std::mem::size_of::<f32>()
+    }
+}
+
+/// A signal's STFT power frames, kept so that front ends with the same [`StftSetting`] skip the
+/// FFT ([`FrontEnd::spectrogram`], [`FrontEnd::clip_vector_from`]).
+#[derive(Debug, Clone)]
+pub struct Spectrogram {
+    setting: StftSetting,
+    power: FrameMatrix,
+    zcr: Vec<f32>,
+    /// The spectral-descriptor frames, once a front end that pools them has computed them.
+    descriptors: Option<FrameMatrix>,
+}
+
+impl Spectrogram {
+    /// Bytes held (power frames, zero-crossing rates and descriptors).
+    pub fn heap_bytes(&self) -> usize {
+        let floats = self.power.data.len()
+            + self.zcr.len()
+            + self.descriptors.as_ref().map_or(0, |d| d.data.len());
+        floats * std::mem::size_of::<f32>()
+    }
+}
 use super::trim::trim_frames;
 
 /// The MFCC front end for one configuration, with its FFT plan, window, filterbank and DCT
@@ -177,10 +218,90 @@ impl FrontEnd {
 
     /// The pooled clip vector of a signal at the pipeline rate
     /// ([`FeatureConfig::clip_vector_len`] values): each configured stream (MFCC, log-mel,
-    /// spectral descriptors) over the same trimmed frames, pooled by its statistics.
+    /// spectral descriptors) over the same trimmed frames, pooled by its statistics. Streams the
+    /// STFT frame by frame; [`FrontEnd::clip_vector_from`] reads a stored [`Spectrogram`] instead.
     pub fn clip_vector(&self, signal: &[f32]) -> Vec<f32> {
+        let (mel, spectral) = self.frame_streams(signal);
+        self.pool_streams(mel, spectral)
+    }
+
+    /// The STFT setting this front end analyses with: front ends that share it share a
+    /// [`Spectrogram`].
+    pub fn stft_setting(&self) -> StftSetting {
+        StftSetting {
+            sample_rate: self.config.sample_rate,
+            n_fft: self.config.n_fft,
+            hop_length: self.config.hop_length,
+        }
+    }
+
+    /// The stored STFT of a signal at the pipeline rate, for [`FrontEnd::clip_vector_from`] of
+    /// this and every front end with the same [`FrontEnd::stft_setting`].
+    pub fn spectrogram(&self, signal: &[f32]) -> Spectrogram {
+        Spectrogram {
+            setting: self.stft_setting(),
+            power: self.power_spectrogram(signal),
+            zcr: zero_crossing_rate(signal, self.config.n_fft, self.config.hop_length),
+            descriptors: None,
+        }
+    }
+
+    /// [`FrontEnd::clip_vector`] of the signal `spectrogram` was computed from: the same values,
+    /// without the FFT (and, after the first front end that pools them, without the spectral
+    /// descriptors, which the spectrogram then keeps).
+    ///
+    /// # Panics
+    ///
+    /// When the spectrogram was made with another [`StftSetting`].
+    pub fn clip_vector_from(&self, spectrogram: &mut Spectrogram) -> Vec<f32> {
+        assert_eq!(
+            spectrogram.setting,
+            self.stft_setting(),
+            "a spectrogram of another STFT setting"
+        );
+        let n_mels = self.config.n_mels;
+        let power = &spectrogram.power;
+        let mut mel = vec![0.0f32; power.n_frames() * n_mels];
+        for (p, out) in power
+            .data
+            .chunks_exact(power.n_coeffs)
+            .zip(mel.chunks_exact_mut(n_mels))
+        {
+            self.filterbank.apply(p, out);
+        }
+        let spectral = self.spectral.as_ref().map(|descriptors| {
+            spectrogram
+                .descriptors
+                .get_or_insert_with(|| {
+                    let width = self.config.spectral_stream_len();
+                    let mut data = vec![0.0f32; power.n_frames() * width];
+                    for (t, (p, row)) in power
+                        .data
+                        .chunks_exact(power.n_coeffs)
+                        .zip(data.chunks_exact_mut(width))
+                        .enumerate()
+                    {
+                        self.descriptor_row(descriptors, p, &spectrogram.zcr, t, row);
+                    }
+                    FrameMatrix {
+                        n_coeffs: width,
+                        data,
+                    }
+                })
+                .clone()
+        });
+        self.pool_streams(
+            FrameMatrix {
+                n_coeffs: n_mels,
+                data: mel,
+            },
+            spectral,
+        )
+    }
+
+    /// Trimming, dB and pooling of the mel power frames and the spectral-descriptor frames.
+    fn pool_streams(&self, mut mel: FrameMatrix, spectral: Option<FrameMatrix>) -> Vec<f32> {
         let config = &self.config;
-        let (mut mel, spectral) = self.frame_streams(signal);
         if let Some(p) = config.noise_floor_percentile {
             subtract_noise_floor(&mut mel, p);
         }
@@ -207,6 +328,22 @@ impl FrontEnd {
         out
     }
 
+    /// One frame of the spectral-descriptor stream: the descriptors of its power spectrum, its
+    /// zero-crossing rate and its RMS.
+    fn descriptor_row(
+        &self,
+        descriptors: &SpectralDescriptors,
+        power: &[f32],
+        zcr: &[f32],
+        t: usize,
+        row: &mut [f32],
+    ) {
+        let width = row.len();
+        descriptors.frame(power, &mut row[..width - 2]);
+        row[width - 2] = zcr.get(t).copied().unwrap_or(0.0);
+        row[width - 1] = rms_frame(power, self.config.n_fft);
+    }
+
     /// The mel power frames and, when pooled, the spectral-descriptor frames, from one STFT pass.
     fn frame_streams(&self, signal: &[f32]) -> (FrameMatrix, Option<FrameMatrix>) {
         let Some(spectral) = &self.spectral else {
@@ -221,10 +358,7 @@ impl FrontEnd {
         self.for_each_power_frame(signal, self.config.n_fft / 2 + 1, |t, p| {
             self.filterbank
                 .apply(p, &mut mel[t * n_mels..(t + 1) * n_mels]);
-            let row = &mut desc[t * width..(t + 1) * width];
-            spectral.frame(p, &mut row[..width - 2]);
-            row[width - 2] = zcr.get(t).copied().unwrap_or(0.0);
-            row[width - 1] = rms_frame(p, self.config.n_fft);
+            self.descriptor_row(spectral, p, &zcr, t, &mut desc[t * width..(t + 1) * width]);
         });
         (
             FrameMatrix {
@@ -284,4 +418,73 @@ fn level_to_db(frames: &mut FrameMatrix) {
 #[inline]
 fn norm_sqr(c: &Complex32) -> f32 {
     c.re * c.re + c.im * c.im
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::PoolStat;
+
+    /// A chirp with a noise burst: energy moving across the band, and silence to trim.
+    fn signal(rate: u32) -> Vec<f32> {
+        let mut state = 7u32;
+        (0..rate as usize / 2)
+            .map(|i| {
+                let t = i as f32 / rate as f32;
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let noise = (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+                let burst = if (0.2..0.3).contains(&t) { noise } else { 0.0 };
+                0.3 * (2.0 * std::f32::consts::PI * (200.0 + 3000.0 * t) * t).sin() + burst
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_stored_spectrogram_gives_the_streamed_vector_for_every_front_end_sharing_it() {
+        let base = FeatureConfig {
+            log_mel_pooling: vec![PoolStat::Mean, PoolStat::Std],
+            ..FeatureConfig::default()
+        };
+        let with_descriptors = FeatureConfig {
+            n_mels: 40,
+            n_mfcc: 13,
+            spectral_pooling: vec![PoolStat::Mean, PoolStat::Std, PoolStat::SegmentMeans(3)],
+            ..base.clone()
+        };
+        let narrow = FeatureConfig {
+            fmax: 4_000.0,
+            trim_db: None,
+            spectral_pooling: vec![PoolStat::Mean],
+            ..base.clone()
+        };
+        let x = signal(base.sample_rate);
+        let first = FrontEnd::new(base).unwrap();
+        let mut spectrogram = first.spectrogram(&x);
+        let before = spectrogram.heap_bytes();
+        for config in [first.config().clone(), with_descriptors, narrow] {
+            let front_end = FrontEnd::new(config).unwrap();
+            assert_eq!(front_end.stft_setting(), first.stft_setting());
+            assert_eq!(
+                front_end.clip_vector_from(&mut spectrogram),
+                front_end.clip_vector(&x),
+                "{:?}",
+                front_end.config()
+            );
+        }
+        assert!(spectrogram.heap_bytes() > before, "descriptors kept");
+    }
+
+    #[test]
+    #[should_panic(expected = "another STFT setting")]
+    fn a_spectrogram_of_another_setting_is_refused() {
+        let config = FeatureConfig::default();
+        let x = signal(config.sample_rate);
+        let mut spectrogram = FrontEnd::new(config.clone()).unwrap().spectrogram(&x);
+        let other = FrontEnd::new(FeatureConfig {
+            hop_length: config.hop_length * 2,
+            ..config
+        })
+        .unwrap();
+        other.clip_vector_from(&mut spectrogram);
+    }
 }

@@ -18,7 +18,7 @@ mod trim;
 pub use cepstrum::{power_to_db, Dct, AMIN};
 pub use config::{DbReference, FeatureConfig, PoolStat};
 pub use derive::{ClipProfile, DatasetProfile, DerivedConfig, SCAN_SAMPLE};
-pub use frontend::FrontEnd;
+pub use frontend::{FrontEnd, Spectrogram, StftSetting};
 pub use mel::{hz_to_mel, mel_to_hz, MelBand, MelFilterbank};
 pub use pool::{pool, FrameMatrix};
 pub use spectral::{

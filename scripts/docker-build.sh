@@ -42,14 +42,14 @@ binaries_of() {
     case "$1" in
         serve) echo "tympan-serve" ;;
         report) echo "tympan-report" ;;
-        cli) echo "tympan tympan-embed" ;;
+        cli) echo "tympan tympan-embed tympan-tune" ;;
     esac
 }
 packages_of() {
     case "$1" in
         serve) echo "-p tympan-serve" ;;
         report) echo "-p tympan-report" ;;
-        cli) echo "-p tympan-cli -p tympan-embed" ;;
+        cli) echo "-p tympan-cli -p tympan-embed -p tympan-tune" ;;
     esac
 }
 

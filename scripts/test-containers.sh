@@ -458,7 +458,7 @@ if not tmp or stat.S_IMODE(tmp.mode) != 0o1777: errors.append(f"tmp mode {oct(tm
 for d in ("data", "artifacts", "reports"):
     m = entries.get(d)
     if not m or not m.isdir() or (m.uid, m.gid) != (10001, 10001): errors.append(f"/{d} owner {(m.uid, m.gid) if m else None}")
-bins = {"serve": ["tympan-serve"], "report": ["tympan-report"], "cli": ["tympan", "tympan-embed"]}[sys.argv[2]]
+bins = {"serve": ["tympan-serve"], "report": ["tympan-report"], "cli": ["tympan", "tympan-embed", "tympan-tune"]}[sys.argv[2]]
 for b in bins:
     m = entries.get(f"usr/local/bin/{b}")
     if not m or not m.isfile() or not m.mode & 0o111 or m.uid != 0: errors.append(f"usr/local/bin/{b} missing or not root-owned")
@@ -488,6 +488,8 @@ EOF
     if docker image inspect tympan/cli:"$tag" >/dev/null 2>&1; then
         check "'tympan bootstrap' exists in tympan/cli (the compose init service and the k8s Job run it)" \
             docker run --rm --network none tympan/cli:"$tag" bootstrap --help
+        check "'tympan tune' runs in tympan/cli" \
+            docker run --rm --network none tympan/cli:"$tag" tune --help
     fi
 
     # -----------------------------------------------------------------------------------------

@@ -261,16 +261,30 @@ pub fn differences(defaults: &FeatureConfig, config: &FeatureConfig) -> Vec<Stri
     let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
         return Vec::new();
     };
-    let missing = serde_json::Value::Null;
     let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
     keys.sort();
     keys.dedup();
     keys.into_iter()
         .filter_map(|k| {
-            let (old, new) = (a.get(k).unwrap_or(&missing), b.get(k).unwrap_or(&missing));
+            let (old, new) = match (a.get(k), b.get(k)) {
+                (Some(old), Some(new)) => (old.clone(), new.clone()),
+                (Some(old), None) => (old.clone(), omitted_like(old)),
+                (None, Some(new)) => (omitted_like(new), new.clone()),
+                (None, None) => return None,
+            };
             (old != new).then(|| format!("{k}: {old} -> {new}"))
         })
         .collect()
+}
+
+/// The value a `FeatureConfig` field has when serde omits it (`skip_serializing_if` its default:
+/// `false`, an empty list, `None`), shaped like the value present on the other side.
+fn omitted_like(present: &serde_json::Value) -> serde_json::Value {
+    match present {
+        serde_json::Value::Bool(_) => serde_json::Value::Bool(false),
+        serde_json::Value::Array(_) => serde_json::Value::Array(Vec::new()),
+        _ => serde_json::Value::Null,
+    }
 }
 
 /// PCA sizes to try: [`PCA_SIZES`] and `preferred`, none above `limit`, ascending.
@@ -318,6 +332,19 @@ mod tests {
         };
         assert_eq!(differences(&defaults, &changed), vec!["n_mfcc: 20 -> 13"]);
         assert!(differences(&defaults, &defaults).is_empty());
+        // Fields serde omits at their default read as that default, not as null.
+        let balanced = FeatureConfig {
+            balance_statistics: true,
+            log_mel_pooling: vec![PoolStat::Mean],
+            ..defaults.clone()
+        };
+        assert_eq!(
+            differences(&balanced, &defaults),
+            vec![
+                "balance_statistics: true -> false",
+                "log_mel_pooling: [\"mean\"] -> []"
+            ]
+        );
         assert_eq!(pca_sizes(48, 40), vec![16, 32, 40]);
     }
 }

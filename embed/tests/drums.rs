@@ -68,6 +68,6 @@ fn drums_are_classified_across_kits_by_the_derived_front_end() {
         scores.len(),
         mean * 100.0
     );
-    // Measured 87.3 % (docs/benchmarks.md); the old FSDD-fitted front end scored 65.5 %.
+    // Measured 87.2 % (docs/benchmarks.md); the old FSDD-fitted front end scored 65.5 %.
     assert!(mean >= 0.85, "leave-one-kit-out mean {:.1} %", mean * 100.0);
 }

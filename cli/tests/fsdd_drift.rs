@@ -9,23 +9,18 @@ use tympan_core::embedding::Embedder;
 use tympan_core::evaluation::SplitMix64;
 use tympan_core::model::{train, TrainConfig};
 use tympan_data::{read_table, write_table, LabeledRow, TableKind};
-use tympan_embed::{
-    embed_dataset, EmbedRequest, FilePattern, FrontEndChoice, LabelSource, DEFAULT_PATTERN,
-};
+use tympan_embed::{embed_dataset, EmbedRequest, FilePattern, LabelSource, DEFAULT_PATTERN};
 
 fn embed(dir: &Path, out: &Path, artifacts: &Path, reuse: Option<Embedder>) {
     let summary = embed_dataset(EmbedRequest {
-        dataset_dir: dir.to_path_buf(),
-        source: LabelSource::Pattern(FilePattern::new(DEFAULT_PATTERN).unwrap()),
-        out: out.to_path_buf(),
-        artifacts: artifacts.to_path_buf(),
         reuse,
-        front_end: FrontEndChoice::DataAware,
-        limits: AudioLimits::default(),
         n_components: Some(64),
-        whiten: false,
-        strict: true,
-        progress: false,
+        ..EmbedRequest::new(
+            dir.to_path_buf(),
+            LabelSource::Pattern(FilePattern::new(DEFAULT_PATTERN).unwrap()),
+            out.to_path_buf(),
+            artifacts.to_path_buf(),
+        )
     })
     .unwrap();
     assert!(summary.skipped.is_empty());

@@ -44,6 +44,32 @@ pub struct EmbedRequest {
     pub progress: bool,
 }
 
+impl EmbedRequest {
+    /// Fit a data-aware embedding of `dataset_dir` (default limits and PCA size, no whitening),
+    /// failing on the first unreadable file, without a progress bar; change the rest with
+    /// struct update syntax.
+    pub fn new(
+        dataset_dir: PathBuf,
+        source: LabelSource,
+        out: PathBuf,
+        artifacts: PathBuf,
+    ) -> Self {
+        Self {
+            dataset_dir,
+            source,
+            out,
+            artifacts,
+            reuse: None,
+            front_end: FrontEndChoice::DataAware,
+            limits: AudioLimits::default(),
+            n_components: None,
+            whiten: false,
+            strict: true,
+            progress: false,
+        }
+    }
+}
+
 /// Where the front end of a newly fitted embedding comes from.
 #[derive(Debug, Clone)]
 pub enum FrontEndChoice {

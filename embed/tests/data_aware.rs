@@ -69,17 +69,14 @@ fn write_dataset(dir: &Path) {
 /// Holdout accuracy of the embed + train recipe with the given front end.
 fn holdout_accuracy(dir: &Path, out: &Path, front_end: FrontEndChoice) -> (f64, Embedder) {
     embed_dataset(EmbedRequest {
-        dataset_dir: dir.to_path_buf(),
-        source: LabelSource::Pattern(FilePattern::new("{label}_{n}").unwrap()),
-        out: out.join("ref_data.csv"),
-        artifacts: out.join("artifacts"),
-        reuse: None,
         front_end,
-        limits: AudioLimits::default(),
         n_components: Some(16),
-        whiten: false,
-        strict: true,
-        progress: false,
+        ..EmbedRequest::new(
+            dir.to_path_buf(),
+            LabelSource::Pattern(FilePattern::new("{label}_{n}").unwrap()),
+            out.join("ref_data.csv"),
+            out.join("artifacts"),
+        )
     })
     .unwrap();
     let rows = read_table(&out.join("ref_data.csv")).unwrap().rows;

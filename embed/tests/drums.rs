@@ -3,45 +3,22 @@
 //! end must open the band, pick the one-shot descriptors, and reach the 85 % with a kit
 //! never in training and test at once (leave one kit out).
 
-use std::path::PathBuf;
-
-use tympan_core::audio::AudioLimits;
 use tympan_core::evaluation::leave_one_group_out;
 use tympan_core::model::TrainConfig;
 use tympan_data::read_table;
-use tympan_embed::{
-    embed_dataset, meta_path, EmbedRequest, FilePattern, FrontEndChoice, LabelSource,
-};
-
-fn drums_dir() -> PathBuf {
-    let dir = std::env::var_os("TYMPAN_DRUMS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../datasets/drums"));
-    assert!(
-        dir.join("SOURCE.txt").is_file(),
-        "{} holds no drum set: run scripts/fetch-drums.sh (or set TYMPAN_DRUMS)",
-        dir.display()
-    );
-    dir
-}
+use tympan_embed::{embed_dataset, meta_path, EmbedRequest, FilePattern, LabelSource};
+use tympan_testkit::drums::drum_set;
 
 #[test]
 fn drums_are_classified_across_kits_by_the_derived_front_end() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("ref_data.csv");
-    let summary = embed_dataset(EmbedRequest {
-        dataset_dir: drums_dir(),
-        source: LabelSource::Pattern(FilePattern::new("{label}_{kit}_{n}").unwrap()),
-        out: out.clone(),
-        artifacts: tmp.path().join("artifacts"),
-        reuse: None,
-        front_end: FrontEndChoice::DataAware,
-        limits: AudioLimits::default(),
-        n_components: None,
-        whiten: false,
-        strict: true,
-        progress: false,
-    })
+    let summary = embed_dataset(EmbedRequest::new(
+        drum_set(),
+        LabelSource::Pattern(FilePattern::new("{label}_{kit}_{n}").unwrap()),
+        out.clone(),
+        tmp.path().join("artifacts"),
+    ))
     .unwrap();
     assert!(summary.rows >= 400, "{} samples", summary.rows);
     let decided = summary.decisions.join("\n");

@@ -7,8 +7,8 @@ use tympan_core::audio::AudioLimits;
 use tympan_core::embedding::Embedder;
 use tympan_data::read_table;
 use tympan_embed::{
-    embed_dataset, meta_path, EmbedCommandError, EmbedRequest, FilePattern, FrontEndChoice,
-    LabelSource, DEFAULT_PATTERN,
+    embed_dataset, meta_path, EmbedCommandError, EmbedRequest, FilePattern, LabelSource,
+    DEFAULT_PATTERN,
 };
 
 /// 40 FSDD files (4 digits x 2 speakers x 5 takes) linked into `dir`, plus a broken one.
@@ -35,17 +35,15 @@ fn request(
     reuse: Option<Embedder>,
 ) -> EmbedRequest {
     EmbedRequest {
-        dataset_dir: dataset.to_path_buf(),
-        source,
-        out: out.join("ref_data.csv"),
-        artifacts: out.join("artifacts"),
         reuse,
-        front_end: FrontEndChoice::DataAware,
-        limits: AudioLimits::default(),
         n_components: Some(16),
-        whiten: false,
         strict,
-        progress: false,
+        ..EmbedRequest::new(
+            dataset.to_path_buf(),
+            source,
+            out.join("ref_data.csv"),
+            out.join("artifacts"),
+        )
     }
 }
 

@@ -1,5 +1,5 @@
 //! Fixtures shared by the tests, benches and examples of several Tympan crates: the FSDD
-//! recordings ([`fsdd`]), deterministic synthetic report data ([`synth`]) and a hostile-input
+//! recordings ([`fsdd`]), the drum set ([`drums`]), deterministic synthetic report data ([`synth`]) and a hostile-input
 //! corpus.
 //!
 //! The hostile-input corpus is generated here, from code and from FSDD recordings re-encoded by
@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod deployment;
+pub mod drums;
 pub mod fsdd;
 pub mod fuzz;
 pub mod hostile;

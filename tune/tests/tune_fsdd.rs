@@ -74,17 +74,13 @@ fn tune_embed_train_evaluate_and_the_same_seed_gives_the_same_winner() {
     let table = t.path().join("ref.csv");
     let artifacts = t.path().join("artifacts");
     let summary = embed_dataset(EmbedRequest {
-        dataset_dir: dir.clone(),
-        source: LabelSource::Pattern(FilePattern::new(DEFAULT_PATTERN).unwrap()),
-        out: table.clone(),
-        artifacts: artifacts.clone(),
-        reuse: None,
         front_end: FrontEndChoice::Tuned(Box::new(tuned.clone())),
-        limits: AudioLimits::default(),
-        n_components: None,
-        whiten: false,
-        strict: true,
-        progress: false,
+        ..EmbedRequest::new(
+            dir.clone(),
+            LabelSource::Pattern(FilePattern::new(DEFAULT_PATTERN).unwrap()),
+            table.clone(),
+            artifacts.clone(),
+        )
     })
     .unwrap();
     assert_eq!(summary.rows, 72);

@@ -2,6 +2,7 @@
 //! vectors, and on each fold fit the scaler and PCA on the training rows only and train every
 //! (PCA size, penalty) pair, until the space or the budget runs out.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -575,19 +576,28 @@ fn confirm(
     if partitions.is_empty() {
         return Ok(None);
     }
+    let folds: usize = partitions.iter().map(|(_, f)| f.k()).sum();
+    // Leaders often share a front end (one set of clip vectors, several penalties or PCA sizes).
+    let mut vectors_of: HashMap<usize, (Featurizer, Vec<Vec<f32>>)> = HashMap::new();
     let mut rescored: Vec<Confirmed> = Vec::new();
     for candidate in std::iter::once(defaults).chain(leaders) {
-        let config = &outcome.front_ends[candidate.front_end];
-        let Ok((featurizer, vectors)) = scope.vectors(config, signals) else {
-            continue;
+        let (featurizer, vectors) = match vectors_of.entry(candidate.front_end) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let config = &outcome.front_ends[candidate.front_end];
+                let Ok(computed) = scope.vectors(config, signals) else {
+                    continue;
+                };
+                e.insert(computed)
+            }
         };
         let mut fold_scores = Vec::new();
-        for (_, folds) in &partitions {
+        for (_, partition) in &partitions {
             let scored = score_front_end(
-                &featurizer,
-                &vectors,
+                featurizer,
+                vectors,
                 scope.targets,
-                folds,
+                partition,
                 &[candidate.n_components],
                 &[candidate.alpha],
                 end,
@@ -597,7 +607,6 @@ fn confirm(
             };
             fold_scores.extend(scores);
         }
-        let folds: usize = partitions.iter().map(|(_, f)| f.k()).sum();
         if fold_scores.len() < folds {
             // The budget ran out: what is not fully re-scored cannot win.
             break;
@@ -615,7 +624,7 @@ fn confirm(
     let defaults = rescored.remove(0);
     Ok(Some(Confirmation {
         seeds: partitions.iter().map(|(s, _)| *s).collect(),
-        folds: partitions.iter().map(|(_, f)| f.k()).sum(),
+        folds,
         defaults,
         leaders: rescored,
     }))

@@ -222,7 +222,7 @@ impl FrontEnd {
     /// STFT frame by frame; [`FrontEnd::clip_vector_from`] reads a stored [`Spectrogram`] instead.
     pub fn clip_vector(&self, signal: &[f32]) -> Vec<f32> {
         let (mel, spectral) = self.frame_streams(signal);
-        self.pool_streams(mel, spectral)
+        self.pool_streams(mel, spectral.as_ref())
     }
 
     /// The STFT setting this front end analyses with: front ends that share it share a
@@ -270,25 +270,22 @@ impl FrontEnd {
             self.filterbank.apply(p, out);
         }
         let spectral = self.spectral.as_ref().map(|descriptors| {
-            spectrogram
-                .descriptors
-                .get_or_insert_with(|| {
-                    let width = self.config.spectral_stream_len();
-                    let mut data = vec![0.0f32; power.n_frames() * width];
-                    for (t, (p, row)) in power
-                        .data
-                        .chunks_exact(power.n_coeffs)
-                        .zip(data.chunks_exact_mut(width))
-                        .enumerate()
-                    {
-                        self.descriptor_row(descriptors, p, &spectrogram.zcr, t, row);
-                    }
-                    FrameMatrix {
-                        n_coeffs: width,
-                        data,
-                    }
-                })
-                .clone()
+            &*spectrogram.descriptors.get_or_insert_with(|| {
+                let width = self.config.spectral_stream_len();
+                let mut data = vec![0.0f32; power.n_frames() * width];
+                for (t, (p, row)) in power
+                    .data
+                    .chunks_exact(power.n_coeffs)
+                    .zip(data.chunks_exact_mut(width))
+                    .enumerate()
+                {
+                    self.descriptor_row(descriptors, p, &spectrogram.zcr, t, row);
+                }
+                FrameMatrix {
+                    n_coeffs: width,
+                    data,
+                }
+            })
         });
         self.pool_streams(
             FrameMatrix {
@@ -300,7 +297,7 @@ impl FrontEnd {
     }
 
     /// Trimming, dB and pooling of the mel power frames and the spectral-descriptor frames.
-    fn pool_streams(&self, mut mel: FrameMatrix, spectral: Option<FrameMatrix>) -> Vec<f32> {
+    fn pool_streams(&self, mut mel: FrameMatrix, spectral: Option<&FrameMatrix>) -> Vec<f32> {
         let config = &self.config;
         if let Some(p) = config.noise_floor_percentile {
             subtract_noise_floor(&mut mel, p);

@@ -3,9 +3,12 @@
 //! Every file that matters (artifacts, datasets, the `current` pointer) is written to a temporary
 //! file in the same directory, flushed to disk, renamed over the target and the directory entry
 //! flushed too. A crash at any point leaves either the old or the new file, never a torn one.
+//!
+//! Append-only logs (feedback, keys, predictions) share the helpers that keep them whole: a torn
+//! last line cut off at open, a failed append cut back to the last stored byte.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// Writes `bytes` to `path` atomically and durably (temp file, fsync, rename, fsync directory).
@@ -58,6 +61,46 @@ fn temp_path(path: &Path) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     path.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()))
+}
+
+pub(crate) fn open_for_append(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)
+}
+
+/// Truncates the log to `len` durably. Shrinking takes no space, so this works on a full disk.
+pub(crate) fn cut_back(file: &File, len: u64) -> std::io::Result<()> {
+    file.set_len(len)?;
+    file.sync_all()
+}
+
+/// Truncates a file that does not end with a newline back to its last complete line: the only
+/// damage a crash during an append can leave.
+pub(crate) fn cut_torn_tail(file: &mut File, len: u64) -> std::io::Result<()> {
+    let mut reader = BufReader::new(&mut *file);
+    reader.seek(SeekFrom::Start(0))?;
+    let mut last_complete = 0u64;
+    let mut pos = 0u64;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line)? as u64;
+        if n == 0 {
+            break;
+        }
+        pos += n;
+        if line.last() == Some(&b'\n') {
+            last_complete = pos;
+        }
+    }
+    if last_complete < len {
+        file.set_len(last_complete)?;
+        file.sync_all()?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -60,6 +60,14 @@ pub enum DataError {
     /// A label breaks the label rules ([`crate::validate_label`]).
     #[error("invalid label: {0}")]
     Label(String),
+    /// A keyed row was sent again: its key is stored already, with row `row`.
+    #[error("key {key} is stored already (row {row})")]
+    DuplicateKey {
+        /// The key.
+        key: String,
+        /// The row stored under it (1-based).
+        row: u64,
+    },
     /// An append to the production log failed (disk full, I/O error): the row is not stored and
     /// nothing was acknowledged. The storage is at fault, not the row, so the same append may
     /// succeed later.

@@ -1,13 +1,13 @@
-//! The append-only production log (`prod_data.csv`).
+//! The append-only production log (`prod_data.csv`) and its key ledger.
 
-use std::collections::BTreeSet;
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::collections::{BTreeSet, HashMap};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use crate::columns::ColumnTable;
-use crate::durable::sync_dir;
+use crate::durable::{cut_back, cut_torn_tail, open_for_append, sync_dir};
 use crate::rows::{collect_rows, header_bytes, row_bytes};
 use crate::{validate_label, DataError, LabeledRow, Table, TableKind, TableReader};
 
@@ -18,6 +18,12 @@ use crate::{validate_label, DataError, LabeledRow, Table, TableKind, TableReader
 /// next row never lands glued to a part of this one; when even that fails, the log takes no row
 /// until a later append manages the cut first. Readers see the stored rows only
 /// ([`FeedbackLog::read_table`], [`FeedbackLog::read_columns`]).
+///
+/// A row may be stored under a key ([`FeedbackLog::append_keyed`]): a prediction id, so that one
+/// prediction becomes at most one row. The keys live in a ledger beside the log
+/// (`prod_data.keys.csv`, `key,row`), written before the row under the same lock; an entry whose
+/// row never made it to the log (a crash or a failed append in between) is cut off at open or at
+/// once, so a key is taken exactly when its row is stored.
 #[derive(Debug)]
 pub struct FeedbackLog {
     path: PathBuf,
@@ -36,6 +42,7 @@ struct LogState {
     stored: u64,
     /// A failed append could not be cut back: past `stored`, the file may hold part of a row.
     damaged: bool,
+    keys: KeyLedger,
 }
 
 impl FeedbackLog {
@@ -71,6 +78,7 @@ impl FeedbackLog {
             (scan.rows, scan.targets.into_iter().collect())
         };
         let stored = file.metadata().map_err(io_err)?.len();
+        let keys = KeyLedger::open(&KeyLedger::path_for(path), rows)?;
         Ok(Self {
             path: path.to_path_buf(),
             dim,
@@ -79,6 +87,7 @@ impl FeedbackLog {
                 rows,
                 stored,
                 damaged: false,
+                keys,
             }),
             targets_at_open,
         })
@@ -112,6 +121,24 @@ impl FeedbackLog {
     /// A write or sync that fails gives [`DataError::Append`] and leaves the file as it was
     /// before the call (see the type's documentation).
     pub fn append(&self, row: &LabeledRow) -> Result<u64, DataError> {
+        self.append_row(row, None)
+    }
+
+    /// Appends one production row stored under `key` (see the type's documentation) and returns
+    /// the row count after it; a key stored already gives [`DataError::DuplicateKey`] and stores
+    /// nothing. Keys are 1 to [`MAX_KEY_BYTES`] bytes of ASCII letters, digits, `-`, `_`, `.`
+    /// and `:`.
+    pub fn append_keyed(&self, row: &LabeledRow, key: &str) -> Result<u64, DataError> {
+        validate_key(key)?;
+        self.append_row(row, Some(key))
+    }
+
+    /// The row stored under `key`, if any (1-based).
+    pub fn keyed_row(&self, key: &str) -> Option<u64> {
+        self.lock().keys.rows.get(key).copied()
+    }
+
+    fn append_row(&self, row: &LabeledRow, key: Option<&str>) -> Result<u64, DataError> {
         if row.vector.len() != self.dim || row.prediction.is_none() {
             return Err(DataError::row(
                 &self.path,
@@ -125,9 +152,22 @@ impl FeedbackLog {
         validate_label(&row.target)?;
         let bytes = row_bytes(row);
         let mut state = self.lock();
+        if let Some(&stored_as) = key.and_then(|k| state.keys.rows.get(k)) {
+            return Err(DataError::DuplicateKey {
+                key: key.unwrap_or_default().to_string(),
+                row: stored_as,
+            });
+        }
         if state.damaged {
             self.repair(&mut state)
                 .map_err(|source| self.append_error(source, false))?;
+        }
+        let next = state.rows + 1;
+        if let Some(k) = key {
+            state
+                .keys
+                .write(k, next)
+                .map_err(|(source, rolled_back)| self.append_error(source, rolled_back))?;
         }
         let written = state
             .file
@@ -138,11 +178,19 @@ impl FeedbackLog {
             // that the file holds exactly the acknowledged rows.
             let rolled_back = cut_back(&state.file, state.stored).is_ok();
             state.damaged = !rolled_back;
+            // The key goes with its row; if its entry cannot be cut either, the next open drops
+            // it (its row number is past the log's rows).
+            if key.is_some() {
+                state.keys.undo_last();
+            }
             return Err(self.append_error(source, rolled_back));
         }
         state.stored += bytes.len() as u64;
-        state.rows += 1;
-        Ok(state.rows)
+        state.rows = next;
+        if let Some(k) = key {
+            state.keys.commit(k, next);
+        }
+        Ok(next)
     }
 
     fn append_error(&self, source: std::io::Error, rolled_back: bool) -> DataError {
@@ -195,19 +243,132 @@ impl FeedbackLog {
     }
 }
 
-fn open_for_append(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .open(path)
+/// Longest key [`FeedbackLog::append_keyed`] takes.
+pub const MAX_KEY_BYTES: usize = 128;
+
+fn validate_key(key: &str) -> Result<(), DataError> {
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':');
+    if key.is_empty() || key.len() > MAX_KEY_BYTES || !key.bytes().all(allowed) {
+        return Err(DataError::Label(format!(
+            "a key is 1 to {MAX_KEY_BYTES} ASCII letters, digits, '-', '_', '.' or ':'"
+        )));
+    }
+    Ok(())
 }
 
-/// Truncates the log to `len` durably. Shrinking takes no space, so this works on a full disk.
-fn cut_back(file: &File, len: u64) -> std::io::Result<()> {
-    file.set_len(len)?;
-    file.sync_all()
+/// The keys of keyed rows: `key,row` lines, appended and synced before their row.
+#[derive(Debug)]
+struct KeyLedger {
+    file: File,
+    /// Bytes of the header and the entries whose rows are stored.
+    stored: u64,
+    /// Bytes of the entry written for the append under way, not yet committed.
+    pending: u64,
+    /// An entry could not be cut back: it must go before another is written after it.
+    damaged: bool,
+    rows: HashMap<String, u64>,
 }
+
+impl KeyLedger {
+    /// `prod_data.csv` -> `prod_data.keys.csv`.
+    fn path_for(log: &Path) -> PathBuf {
+        let stem = log
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        log.with_file_name(format!("{stem}.keys.csv"))
+    }
+
+    /// Opens (or creates) the ledger of a log holding `log_rows` rows; entries for rows past
+    /// them, and a torn last line, are cut off.
+    fn open(path: &Path, log_rows: u64) -> Result<Self, DataError> {
+        let io_err = |e| DataError::io(path, e);
+        let mut file = open_for_append(path).map_err(io_err)?;
+        let len = file.metadata().map_err(io_err)?.len();
+        if len == 0 {
+            file.write_all(KEY_HEADER)
+                .and_then(|()| file.sync_all())
+                .map_err(|e| {
+                    let _ = file.set_len(0);
+                    io_err(e)
+                })?;
+        } else {
+            cut_torn_tail(&mut file, len).map_err(io_err)?;
+        }
+        let mut text = String::new();
+        file.seek(SeekFrom::Start(0)).map_err(io_err)?;
+        file.read_to_string(&mut text).map_err(io_err)?;
+        let mut lines = text.split_inclusive('\n');
+        if lines.next().map(str::as_bytes) != Some(KEY_HEADER) {
+            return Err(DataError::Header {
+                path: path.to_path_buf(),
+                expected: "key,row".into(),
+                reason: "this is not a key ledger".into(),
+            });
+        }
+        let mut rows = HashMap::new();
+        let mut stored = KEY_HEADER.len() as u64;
+        for (i, line) in lines.enumerate() {
+            let bad = || DataError::row(path, i as u64 + 2, "expected `key,row`");
+            let (key, row) = line.trim_end().split_once(',').ok_or_else(bad)?;
+            let row: u64 = row.parse().map_err(|_| bad())?;
+            if row > log_rows {
+                // Written before a row that never got stored: entries go in row order, so the
+                // rest are of the same kind.
+                break;
+            }
+            rows.insert(key.to_string(), row);
+            stored += line.len() as u64;
+        }
+        if stored < file.metadata().map_err(io_err)?.len() {
+            cut_back(&file, stored).map_err(io_err)?;
+        }
+        Ok(Self {
+            file,
+            stored,
+            pending: 0,
+            damaged: false,
+            rows,
+        })
+    }
+
+    /// Writes and syncs the entry of the append under way; on failure, cuts it back and tells
+    /// whether that worked.
+    fn write(&mut self, key: &str, row: u64) -> Result<(), (std::io::Error, bool)> {
+        if self.damaged {
+            cut_back(&self.file, self.stored).map_err(|e| (e, false))?;
+            self.damaged = false;
+        }
+        let entry = format!("{key},{row}\n");
+        let written = self
+            .file
+            .write_all(entry.as_bytes())
+            .and_then(|()| self.file.sync_data());
+        match written {
+            Ok(()) => {
+                self.pending = entry.len() as u64;
+                Ok(())
+            }
+            Err(e) => Err((e, self.undo_last())),
+        }
+    }
+
+    /// Cuts the entry of a failed append back off; false if that failed too (the next open
+    /// drops it).
+    fn undo_last(&mut self) -> bool {
+        self.pending = 0;
+        self.damaged = cut_back(&self.file, self.stored).is_err();
+        !self.damaged
+    }
+
+    fn commit(&mut self, key: &str, row: u64) {
+        self.stored += self.pending;
+        self.pending = 0;
+        self.rows.insert(key.to_string(), row);
+    }
+}
+
+const KEY_HEADER: &[u8] = b"key,row\n";
 
 /// Checks that a row appended to the log will read back as a record of its own: the last record
 /// (from `last_start` to the end) followed by a probe row must parse as exactly those two records.
@@ -259,32 +420,6 @@ fn check_appendable(
     }
 }
 
-/// Truncates a file that does not end with a newline back to its last complete line: the only
-/// damage a crash during an append can leave.
-fn cut_torn_tail(file: &mut File, len: u64) -> std::io::Result<()> {
-    let mut reader = BufReader::new(&mut *file);
-    reader.seek(SeekFrom::Start(0))?;
-    let mut last_complete = 0u64;
-    let mut pos = 0u64;
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        let n = reader.read_until(b'\n', &mut line)? as u64;
-        if n == 0 {
-            break;
-        }
-        pos += n;
-        if line.last() == Some(&b'\n') {
-            last_complete = pos;
-        }
-    }
-    if last_complete < len {
-        file.set_len(last_complete)?;
-        file.sync_all()?;
-    }
-    Ok(())
-}
-
 /// Reads the existing log through the one table reader: its row count and where its last record
 /// starts.
 /// What one pass over an existing log finds.
@@ -324,6 +459,7 @@ fn scan_rows(path: &Path, dim: usize) -> Result<LogScan, DataError> {
 mod tests {
     use super::*;
     use crate::read_table;
+    use std::fs::OpenOptions;
 
     fn row(v: f32, t: &str, p: Option<&str>) -> LabeledRow {
         LabeledRow {
@@ -400,5 +536,59 @@ mod tests {
         assert_eq!(FeedbackLog::open(&path, 1).unwrap().rows(), 1);
         std::fs::write(&path, "PCA_1,target,prediction\n").unwrap();
         assert_eq!(FeedbackLog::open(&path, 1).unwrap().rows(), 0);
+    }
+
+    #[test]
+    fn a_key_stores_one_row_across_restarts_and_an_orphan_entry_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("prod.csv");
+        let log = FeedbackLog::open(&path, 2).unwrap();
+        log.append(&row(1.0, "a", Some("a"))).unwrap();
+        assert_eq!(
+            log.append_keyed(&row(2.0, "b", Some("a")), "p-1").unwrap(),
+            2
+        );
+        let again = log.append_keyed(&row(3.0, "c", Some("a")), "p-1");
+        assert!(
+            matches!(again, Err(DataError::DuplicateKey { row: 2, .. })),
+            "{again:?}"
+        );
+        assert!(log.append_keyed(&row(3.0, "c", Some("a")), "a,b").is_err());
+        assert_eq!((log.rows(), log.keyed_row("p-1")), (2, Some(2)));
+        drop(log);
+        // A crash after the ledger entry and before its row: the entry names row 3, which the
+        // log never got, plus a torn line.
+        let keys = dir.path().join("prod.keys.csv");
+        let mut f = OpenOptions::new().append(true).open(&keys).unwrap();
+        f.write_all(b"p-2,3\np-3,").unwrap();
+        drop(f);
+        let log = FeedbackLog::open(&path, 2).unwrap();
+        assert_eq!(log.keyed_row("p-1"), Some(2), "a stored key was forgotten");
+        assert_eq!(log.keyed_row("p-2"), None, "an orphan entry took its key");
+        assert_eq!(std::fs::read_to_string(&keys).unwrap(), "key,row\np-1,2\n");
+        assert_eq!(
+            log.append_keyed(&row(4.0, "d", Some("a")), "p-2").unwrap(),
+            3
+        );
+        assert!(log.append_keyed(&row(4.0, "d", Some("a")), "p-1").is_err());
+        assert_eq!(read_table(&path).unwrap().rows.len(), 3);
+    }
+
+    #[test]
+    fn one_key_sent_from_many_threads_at_once_stores_one_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = FeedbackLog::open(&dir.path().join("prod.csv"), 2).unwrap();
+        let stored = std::thread::scope(|s| {
+            let log = &log;
+            let tries: Vec<_> = (0..8)
+                .map(|i| s.spawn(move || log.append_keyed(&row(i as f32, "a", Some("a")), "k")))
+                .collect();
+            tries
+                .into_iter()
+                .filter_map(|t| t.join().ok())
+                .filter(Result::is_ok)
+                .count()
+        });
+        assert_eq!((stored, log.rows()), (1, 1));
     }
 }

@@ -10,6 +10,7 @@
 //! - [`rows`]: a table as rows of `f32` vectors (training, serving) and its atomic writer.
 //! - [`columns`]: a table as `f64` columns and interned labels (reports over millions of rows).
 //! - [`feedback`]: the append-only production log.
+//! - [`predictions`]: the prediction log, what the server answered.
 //! - [`durable`]: atomic, durable file writes.
 //! - [`metrics`]: classification quality with scikit-learn's definitions.
 //!
@@ -24,13 +25,17 @@ pub mod feedback;
 pub mod label;
 pub mod layout;
 pub mod metrics;
+pub mod predictions;
 pub mod reader;
 pub mod rows;
 
 pub use columns::{ColumnTable, Labels};
 pub use error::DataError;
-pub use feedback::FeedbackLog;
+pub use feedback::{FeedbackLog, MAX_KEY_BYTES};
 pub use label::{sort_labels, validate_label, MAX_LABEL_BYTES};
 pub use layout::TableKind;
+pub use predictions::{
+    read_predictions, PredictionFile, PredictionRecord, Rotation, PREDICTIONS_FILE,
+};
 pub use reader::TableReader;
 pub use rows::{read_table, read_table_from_reader, write_table, LabeledRow, Table};

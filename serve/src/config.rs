@@ -2,8 +2,9 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use tympan_core::audio::{AudioLimits, DEFAULT_MAX_CHANNELS};
 use tympan_core::challenger::RetrainMode;
 use tympan_data::TableKind;
@@ -13,6 +14,18 @@ pub const REF_FILE: &str = TableKind::Reference.file_name();
 
 /// The feedback log's file name in the data folder.
 pub const PROD_FILE: &str = TableKind::Production.file_name();
+
+/// The prediction log's file name in the data folder.
+pub const PREDICTIONS_FILE: &str = tympan_data::PREDICTIONS_FILE;
+
+/// A feature turned on or off.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switch {
+    /// On.
+    On,
+    /// Off.
+    Off,
+}
 
 /// Everything the server is configured with.
 #[derive(Args, Debug, Clone)]
@@ -64,6 +77,26 @@ pub struct ServeConfig {
     #[arg(long, env = "TYMPAN_REPORT_TOP_CLASSES", default_value_t = tympan_report::DEFAULT_TOP_CLASSES,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub report_top_classes: usize,
+    /// Log answered predictions (vector, probabilities, label, model version, clip duration,
+    /// time; never the audio) to predictions.csv in the data folder.
+    #[arg(long, env = "TYMPAN_PREDICTION_LOG", value_enum, default_value_t = Switch::On)]
+    pub prediction_log: Switch,
+    /// Share of predictions written to the prediction log, 0 to 1 (spread evenly).
+    #[arg(long, env = "TYMPAN_PREDICTION_LOG_SAMPLE", default_value_t = 1.0, value_parser = parse_share)]
+    pub prediction_log_sample: f64,
+    /// Size in bytes past which the prediction log is rotated (predictions.csv.1, .2, ...).
+    #[arg(long, env = "TYMPAN_PREDICTION_LOG_MAX_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub prediction_log_max_bytes: u64,
+    /// Rotated prediction logs kept (0: the old rows are dropped at rotation).
+    #[arg(long, env = "TYMPAN_PREDICTION_LOG_KEEP", default_value_t = 4)]
+    pub prediction_log_keep: usize,
+    /// Predictions kept in memory (and reloaded from the log at start-up) for feedback by id;
+    /// about 200 bytes plus 4 per vector value each.
+    #[arg(long, env = "TYMPAN_PREDICTION_MEMORY", default_value_t = 50_000)]
+    pub prediction_memory: usize,
+    /// Age past which a prediction no longer takes feedback by id (e.g. 24h, 30m).
+    #[arg(long, env = "TYMPAN_PREDICTION_TTL", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub prediction_ttl: Duration,
     /// Largest upload, in bytes.
     #[arg(long, env = "TYMPAN_UPLOAD_LIMIT", default_value_t = 10 * 1024 * 1024)]
     pub upload_limit: u64,
@@ -138,5 +171,17 @@ impl ServeConfig {
     /// `data/prod_data.csv`.
     pub fn prod_path(&self) -> PathBuf {
         self.data.join(PROD_FILE)
+    }
+
+    /// `data/predictions.csv`.
+    pub fn predictions_path(&self) -> PathBuf {
+        self.data.join(PREDICTIONS_FILE)
+    }
+}
+
+fn parse_share(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        _ => Err(format!("{s:?} is not a share between 0 and 1")),
     }
 }

@@ -193,6 +193,9 @@ impl From<DataError> for ApiError {
                 Self::new(Status::UnprocessableEntity, "invalid_label", e.to_string())
             }
             DataError::Append { .. } => Self::storage_unavailable(e.to_string()),
+            DataError::DuplicateKey { .. } => {
+                Self::new(Status::Conflict, "feedback_exists", e.to_string())
+            }
             _ => Self::internal(e.to_string()),
         }
     }
@@ -228,6 +231,13 @@ impl From<ServiceError> for ApiError {
                 "too_many_classes",
                 e.to_string(),
             ),
+            ServiceError::UnknownPrediction { .. } => {
+                Self::new(Status::NotFound, "unknown_prediction", e.to_string())
+            }
+            ServiceError::FeedbackExists { .. } => {
+                Self::new(Status::Conflict, "feedback_exists", e.to_string())
+            }
+            ServiceError::PredictionIdNotAClip => Self::unprocessable(e.to_string()),
             ServiceError::NoReport(detail) => Self::new(Status::Conflict, "no_report", detail),
             ServiceError::RetrainingBusy { ref job } => Self {
                 job: job.clone(),

@@ -18,6 +18,9 @@ pub enum ClipInput {
     Vector(Vec<f32>),
     /// Audio the server has embedded already ([`crate::embed_pool::embed`]).
     Embedded(EmbeddedClip),
+    /// A prediction the server answered earlier, by its `prediction_id` (feedback only): its
+    /// logged vector is the clip.
+    Predicted(String),
 }
 
 /// A clip's embedding, made by the server from the audio a client sent.
@@ -51,7 +54,8 @@ pub struct AudioForm<'r> {
     pub prediction: Option<String>,
 }
 
-/// JSON body: exactly one of `audio_base64` and `vector` (422 otherwise).
+/// JSON body: exactly one of `audio_base64`, `vector` and (feedback only) `prediction_id` (422
+/// otherwise).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JsonClip {
@@ -59,6 +63,9 @@ pub struct JsonClip {
     pub audio_base64: Option<String>,
     /// An already embedded vector (`PCA_1..PCA_n`): as many finite values as `/model`'s `dim`.
     pub vector: Option<Vec<f32>>,
+    /// Feedback only: the `prediction_id` of an answer from `/predict`; the row stores that
+    /// prediction's vector and label, so the clip need not be sent again.
+    pub prediction_id: Option<String>,
     /// True label (feedback only, where it is required).
     pub target: Option<String>,
     /// Accepted for older clients and ignored: a feedback row stores the prediction of the
@@ -121,30 +128,30 @@ pub async fn from_json(data: Data<'_>, limit: u64) -> Result<Submission, ApiErro
     let bytes = read_capped(data, limit / 3 * 4 + 4096).await?;
     let body: JsonClip = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::unprocessable(format!("invalid JSON body: {e}")))?;
-    let clip = match (body.audio_base64, body.vector) {
-        (Some(b64), None) => {
-            let audio = base64::engine::general_purpose::STANDARD
-                .decode(b64.trim())
-                .map_err(|e| {
-                    ApiError::unprocessable(format!("audio_base64 is not valid base64: {e}"))
-                })?;
-            if audio.len() as u64 > limit {
-                return Err(ApiError::too_large(limit));
+    let clip =
+        match (body.audio_base64, body.vector, body.prediction_id) {
+            (Some(b64), None, None) => {
+                let audio = base64::engine::general_purpose::STANDARD
+                    .decode(b64.trim())
+                    .map_err(|e| {
+                        ApiError::unprocessable(format!("audio_base64 is not valid base64: {e}"))
+                    })?;
+                if audio.len() as u64 > limit {
+                    return Err(ApiError::too_large(limit));
+                }
+                ClipInput::Audio(audio)
             }
-            ClipInput::Audio(audio)
-        }
-        (None, Some(v)) => {
-            if v.iter().any(|x| !x.is_finite()) {
-                return Err(ApiError::unprocessable("vector has non-finite values"));
+            (None, None, Some(id)) => ClipInput::Predicted(id),
+            (None, Some(v), None) => {
+                if v.iter().any(|x| !x.is_finite()) {
+                    return Err(ApiError::unprocessable("vector has non-finite values"));
+                }
+                ClipInput::Vector(v)
             }
-            ClipInput::Vector(v)
-        }
-        _ => {
-            return Err(ApiError::unprocessable(
-                "give exactly one of `audio_base64` and `vector`",
-            ))
-        }
-    };
+            _ => return Err(ApiError::unprocessable(
+                "give exactly one of `audio_base64`, `vector` and `prediction_id` (feedback only)",
+            )),
+        };
     Ok(Submission {
         clip,
         target: body.target,
@@ -191,6 +198,7 @@ mod tests {
             ClipInput::Audio(a) => format!("audio {} {:?}", a.len(), s.target),
             ClipInput::Vector(v) => format!("vector {v:?} {:?}", s.target),
             ClipInput::Embedded(e) => format!("embedded {:?} {:?}", e.vector, s.target),
+            ClipInput::Predicted(id) => format!("predicted {id} {:?}", s.target),
         }
     }
 

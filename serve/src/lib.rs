@@ -17,6 +17,8 @@ pub mod healthcheck;
 pub mod input;
 pub mod jobs;
 pub mod metrics;
+pub mod prediction_log;
+pub mod recent;
 pub mod request_log;
 pub mod service;
 

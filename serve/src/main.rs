@@ -62,7 +62,10 @@ fn run(args: Args) -> Result<ExitCode> {
         };
     }
     let service = Arc::new(Service::open(args.config)?);
-    rocket::execute(tympan_serve::serve(service))?;
+    let served = rocket::execute(tympan_serve::serve(Arc::clone(&service)));
+    // Whatever ended the serving, the predictions answered so far reach the log.
+    service.close_prediction_log();
+    served?;
     tracing::info!("tympan-serve stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -34,6 +34,10 @@ pub struct Metrics {
     pub drift_share: Gauge,
     /// Macro F1 on production feedback in the latest report.
     pub report_f1: Gauge,
+    /// Predictions written to the prediction log.
+    pub prediction_log_rows: prometheus::IntCounter,
+    /// Predictions meant for the log that it did not get, by reason.
+    pub prediction_log_dropped: IntCounterVec,
 }
 
 impl Metrics {
@@ -109,8 +113,24 @@ impl Metrics {
             .expect("valid metric");
         let report_f1 = Gauge::new("tympan_report_f1", "Macro F1 on production feedback")
             .expect("valid metric");
+        let prediction_log_rows = prometheus::IntCounter::new(
+            "tympan_prediction_log_rows_total",
+            "Predictions written to the prediction log",
+        )
+        .expect("valid metric");
+        let prediction_log_dropped = IntCounterVec::new(
+            Opts::new(
+                "tympan_prediction_log_dropped_total",
+                "Predictions meant for the prediction log that it did not get: queue_full (the \
+                 writer fell behind) or write_failed (the disk refused the batch)",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
         for m in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(prediction_log_rows.clone()),
+            Box::new(prediction_log_dropped.clone()),
             Box::new(latency.clone()),
             Box::new(predictions.clone()),
             Box::new(feedback_rows.clone()),
@@ -139,6 +159,8 @@ impl Metrics {
             challenger_eval_rows,
             drift_share,
             report_f1,
+            prediction_log_rows,
+            prediction_log_dropped,
         }
     }
 

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use arc_swap::ArcSwap;
 use serde::Serialize;
@@ -16,16 +16,19 @@ use tympan_core::embedding::{EmbedError, Embedder, EMBEDDING_FILE};
 use tympan_core::model::ModelError;
 use tympan_core::registry::{ModelRegistry, ModelVersion, RegistryError};
 use tympan_data::{
-    read_table, validate_label, ColumnTable, DataError, FeedbackLog, LabeledRow, Table, TableKind,
+    read_table, validate_label, ColumnTable, DataError, FeedbackLog, LabeledRow, PredictionFile,
+    PredictionRecord, Rotation, Table, TableKind,
 };
 use tympan_report::ReportError;
 
 use crate::classes::{ClassCap, ClassCapReached};
-use crate::config::ServeConfig;
+use crate::config::{ServeConfig, Switch};
 use crate::embed_pool::EmbedPool;
 use crate::input::ClipInput;
 use crate::jobs::{JobCause, RetrainJob, RetrainJobs};
 use crate::metrics::Metrics;
+use crate::prediction_log::PredictionLogger;
+use crate::recent::{RecentPredictions, Remembered};
 
 /// Why the service could not do what was asked; `serve::error` maps each to an HTTP status.
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +101,31 @@ pub enum ServiceError {
     /// The thread embedding a clip failed without an answer.
     #[error("the embedding of the clip was lost")]
     EmbeddingLost,
+    /// A `prediction_id` the server does not keep: never answered, or older than the
+    /// prediction memory (`--prediction-memory`, `--prediction-ttl`).
+    #[error(
+        "no prediction {id} is kept: the id is unknown, or older than the last {capacity} \
+         predictions or than {ttl}; send the clip itself instead"
+    )]
+    UnknownPrediction {
+        /// The id sent.
+        id: String,
+        /// Predictions kept.
+        capacity: usize,
+        /// Their age limit, for people.
+        ttl: String,
+    },
+    /// The prediction has its feedback row already.
+    #[error("prediction {id} has its feedback already (row {row} of the feedback log)")]
+    FeedbackExists {
+        /// The id sent.
+        id: String,
+        /// Its row (1-based).
+        row: u64,
+    },
+    /// `/predict` was sent a `prediction_id`.
+    #[error("`prediction_id` is for /feedback; /predict needs the clip or its vector")]
+    PredictionIdNotAClip,
     /// No report can be computed yet (typically: no feedback row so far).
     #[error("{0}")]
     NoReport(String),
@@ -116,6 +144,9 @@ pub struct PredictResponse {
     pub probabilities: serde_json::Map<String, serde_json::Value>,
     /// Version of the model that answered.
     pub model_version: String,
+    /// This answer's id: `POST /feedback {"prediction_id": ..., "target": ...}` stores the true
+    /// label with exactly this prediction's vector and label, without sending the clip again.
+    pub prediction_id: String,
     /// Duration of the clip (absent for a vector).
     pub duration_seconds: Option<f64>,
     /// Server-side processing time, milliseconds.
@@ -174,7 +205,13 @@ pub struct Service {
     pub metrics: Metrics,
     /// The threads embedding clips too long for a request worker.
     pub embed_pool: EmbedPool,
+    recent: RecentPredictions,
+    prediction_log: Option<PredictionLogger>,
 }
+
+/// Predictions that may wait for the prediction log's writer; beyond, they are dropped from the
+/// log (and counted), never slowing an answer.
+const PREDICTION_LOG_QUEUE: usize = 8192;
 
 impl Service {
     /// Loads the embedding, the current model, the reference rows and the feedback log from the
@@ -226,6 +263,12 @@ impl Service {
             &reference.rows,
         )?;
         let embed_pool = EmbedPool::new(config.embed_workers(), config.embed_queue());
+        let prediction_log = open_prediction_log(&config, reference.dim, &metrics)?;
+        let recent = RecentPredictions::new(config.prediction_memory, config.prediction_ttl);
+        if let Err(e) = recent.load(&config.predictions_path(), reference.dim) {
+            // What was read before the bad line is kept; the log itself is left as it is.
+            tracing::warn!(error = %e, kept = recent.len(), "the prediction log could not be read to the end");
+        }
         Ok(Self {
             config,
             embedder: Arc::new(embedder),
@@ -240,7 +283,21 @@ impl Service {
             jobs: RetrainJobs::default(),
             metrics,
             embed_pool,
+            recent,
+            prediction_log,
         })
+    }
+
+    /// Writes the predictions waiting for the log and stops its writer (at shutdown).
+    pub fn close_prediction_log(&self) {
+        if let Some(log) = &self.prediction_log {
+            log.close();
+        }
+    }
+
+    /// Predictions kept for feedback by id.
+    pub fn remembered_predictions(&self) -> usize {
+        self.recent.len()
     }
 
     /// The served model.
@@ -284,6 +341,7 @@ impl Service {
                 Ok((v.clone(), None))
             }
             ClipInput::Embedded(e) => Ok((e.vector.clone(), Some(e.duration_seconds))),
+            ClipInput::Predicted(_) => Err(ServiceError::PredictionIdNotAClip),
         }
     }
 
@@ -308,13 +366,46 @@ impl Service {
             .zip(&p.probabilities)
             .map(|(c, p)| (c.clone(), serde_json::Value::from(f64::from(*p))))
             .collect();
-        Ok(PredictResponse {
-            label,
-            probabilities,
+        let record = PredictionRecord {
+            id: new_prediction_id(),
+            time: SystemTime::now(),
             model_version: live.meta.version.clone(),
             duration_seconds: duration,
+            prediction: label,
+            probabilities: live
+                .model
+                .classes
+                .iter()
+                .cloned()
+                .zip(p.probabilities.iter().copied())
+                .collect(),
+            vector,
+        };
+        let response = PredictResponse {
+            label: record.prediction.clone(),
+            probabilities,
+            model_version: record.model_version.clone(),
+            prediction_id: record.id.clone(),
+            duration_seconds: duration,
             processing_ms: start.elapsed().as_secs_f64() * 1000.0,
-        })
+        };
+        self.log_prediction(record);
+        Ok(response)
+    }
+
+    /// Remembers an answered prediction for feedback by id and hands it to the prediction log.
+    fn log_prediction(&self, record: PredictionRecord) {
+        self.recent.remember(
+            record.id.clone(),
+            Remembered {
+                vector: record.vector.clone(),
+                prediction: record.prediction.clone(),
+                time: record.time,
+            },
+        );
+        if let Some(log) = &self.prediction_log {
+            log.submit(record);
+        }
     }
 
     /// Stores one feedback row (blocking: it fsyncs), starts a retraining every k rows, and
@@ -324,25 +415,44 @@ impl Service {
     /// The row's prediction is the served model's on this clip. A client's own is never taken:
     /// it would be the quality figures' only source (the report's F1, the F1 trigger) and a free
     /// way to add labels to every report.
+    ///
+    /// A [`ClipInput::Predicted`] clip stores the remembered prediction's vector and the label
+    /// the client was given, once: the id is the row's key in the feedback log.
     pub fn feedback(
         self: &Arc<Self>,
         clip: &ClipInput,
         target: &str,
     ) -> Result<FeedbackResponse, ServiceError> {
         validate_label(target)?;
-        let (vector, _) = self.vector_of(clip)?;
-        let prediction = self.current().model.predict_label(&vector)?.to_string();
-        let row = LabeledRow {
-            vector,
-            target: target.to_string(),
-            prediction: Some(prediction.clone()),
+        let (row, key) = match clip {
+            ClipInput::Predicted(id) => (self.remembered_row(id, target)?, Some(id.as_str())),
+            _ => {
+                let (vector, _) = self.vector_of(clip)?;
+                let prediction = self.current().model.predict_label(&vector)?.to_string();
+                let row = LabeledRow {
+                    vector,
+                    target: target.to_string(),
+                    prediction: Some(prediction),
+                };
+                (row, None)
+            }
         };
         let rows = self.classes.admit(target, || {
-            self.feedback.append(&row).map_err(|e| {
-                tracing::error!(error = %e, "appending the feedback row failed");
-                ServiceError::from(e)
+            let appended = match key {
+                Some(k) => self.feedback.append_keyed(&row, k),
+                None => self.feedback.append(&row),
+            };
+            appended.map_err(|e| match e {
+                DataError::DuplicateKey { key, row } => {
+                    ServiceError::FeedbackExists { id: key, row }
+                }
+                e => {
+                    tracing::error!(error = %e, "appending the feedback row failed");
+                    ServiceError::from(e)
+                }
             })
         })?;
+        let prediction = row.prediction.unwrap_or_default();
         self.metrics.feedback_rows.set(rows as i64);
         let k = self.config.retrain_every;
         let retrain_due = k > 0 && rows.is_multiple_of(k);
@@ -356,6 +466,29 @@ impl Service {
             trigger_check_started,
             prediction,
             model_version: self.current().meta.version.clone(),
+        })
+    }
+
+    /// The feedback row of the remembered prediction `id` with the true label `target`.
+    fn remembered_row(&self, id: &str, target: &str) -> Result<LabeledRow, ServiceError> {
+        if let Some(row) = self.feedback.keyed_row(id) {
+            return Err(ServiceError::FeedbackExists {
+                id: id.to_string(),
+                row,
+            });
+        }
+        let remembered = self
+            .recent
+            .get(id)
+            .ok_or_else(|| ServiceError::UnknownPrediction {
+                id: id.to_string(),
+                capacity: self.recent.capacity(),
+                ttl: humantime::format_duration(self.recent.ttl()).to_string(),
+            })?;
+        Ok(LabeledRow {
+            vector: remembered.vector,
+            target: target.to_string(),
+            prediction: Some(remembered.prediction),
         })
     }
 
@@ -637,6 +770,34 @@ fn busy_detail(job: Option<&str>) -> String {
                  try again shortly"
             .to_string(),
     }
+}
+
+/// A new prediction id: a UUID version 7 (time-ordered, 74 random bits), so ids sort by time in
+/// the log and cannot be guessed.
+fn new_prediction_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}
+
+/// The prediction log's writer, unless the log is off.
+fn open_prediction_log(
+    config: &ServeConfig,
+    dim: usize,
+    metrics: &Metrics,
+) -> Result<Option<PredictionLogger>, ServiceError> {
+    if config.prediction_log == Switch::Off {
+        return Ok(None);
+    }
+    let rotation = Rotation {
+        max_bytes: config.prediction_log_max_bytes,
+        keep: config.prediction_log_keep,
+    };
+    let file = PredictionFile::open(&config.predictions_path(), dim, rotation)?;
+    Ok(Some(PredictionLogger::start(
+        file,
+        PREDICTION_LOG_QUEUE,
+        config.prediction_log_sample,
+        metrics,
+    )))
 }
 
 /// The last component of a path, the only part of it a client may see.

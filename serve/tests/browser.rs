@@ -170,9 +170,19 @@ async fn upload_predict_feedback(
     b.screenshot(&shots.join("predict-mobile.png")).await?;
     b.set_window_rect(0, 0, 1024, 1400).await?;
 
-    // Feedback with the true label of the clip on the page.
+    // Feedback with the true label of the clip on the page: by the prediction's id.
+    let id = js(b, "lastPredictionId").await?;
+    let id = id
+        .as_str()
+        .context("no prediction id on the page")?
+        .to_string();
     let before = server.prod_targets()?;
     let confirm = send_feedback(b, last_digit).await?;
+    let keys = fs::read_to_string(server.dir.path().join("data/prod_data.keys.csv"))?;
+    ensure!(
+        keys.lines().last() == Some(format!("{id},{}", before.len() + 1).as_str()),
+        "the feedback was not stored under the prediction's id {id}: {keys}"
+    );
     let after = server.prod_targets()?;
     ensure!(
         after.len() == before.len() + 1,

@@ -97,6 +97,18 @@ pub enum UploadErrors {
     Internal(ErrorBody),
 }
 
+/// What `POST /feedback` may answer beyond [`UploadErrors`], for a `prediction_id`.
+#[derive(utoipa::IntoResponses)]
+pub enum FeedbackByIdErrors {
+    /// `unknown_prediction`: no prediction with this id is kept (never answered, or older than
+    /// the server's prediction memory).
+    #[response(status = 404)]
+    Unknown(ErrorBody),
+    /// `feedback_exists`: that prediction has its feedback row already.
+    #[response(status = 409)]
+    Exists(ErrorBody),
+}
+
 /// The refusals of every `/admin` route.
 #[derive(utoipa::IntoResponses)]
 pub enum AdminErrors {

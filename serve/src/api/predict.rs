@@ -8,7 +8,7 @@ use rocket::http::ContentType;
 use rocket::serde::json::Json;
 use rocket::{post, tokio};
 
-use super::docs::UploadErrors;
+use super::docs::{FeedbackByIdErrors, UploadErrors};
 use super::State;
 use crate::embed_pool;
 use crate::error::ApiError;
@@ -74,7 +74,8 @@ pub struct AudioBody(pub Vec<u8>);
 
 /// Classify a clip: multipart/form-data (field `file`), JSON (`audio_base64` or an embedded
 /// `vector`, exactly one), or the audio itself as the body (`audio/*`,
-/// `application/octet-stream`, or no content type).
+/// `application/octet-stream`, or no content type). The answer's `prediction_id` lets the
+/// client send the true label later (`POST /feedback`) without the clip.
 #[utoipa::path(post, path = "/predict", tag = "predict",
     request_body(description = "the clip, in one of four forms", content(
         (PredictForm = "multipart/form-data"),
@@ -114,8 +115,10 @@ pub async fn predict_raw(
 }
 
 /// Store a labelled clip as production feedback: multipart/form-data (`file`, `target`), JSON
-/// (`audio_base64` or `vector`, `target`), or the audio itself as the body with the label in the
-/// `target` query parameter. The stored prediction is the served model's; a `prediction` field is
+/// (`audio_base64`, `vector` or the `prediction_id` of an earlier `/predict` answer, and
+/// `target`), or the audio itself as the body with the label in the `target` query parameter.
+/// By `prediction_id`, the row holds exactly that prediction's vector and label, once: the same
+/// id again gets 409 `feedback_exists`, an id the server no longer keeps 404. The stored prediction is the served model's; a `prediction` field is
 /// accepted and ignored. A `target` the reference data lacks is refused (422
 /// `too_many_classes`) once the log holds `--max-new-classes` such classes.
 #[utoipa::path(post, path = "/feedback", tag = "feedback",
@@ -126,7 +129,7 @@ pub async fn predict_raw(
         (AudioBody = "audio/*"),
         (AudioBody = "application/octet-stream"),
     )),
-    responses((status = 200, body = FeedbackResponse, description = "the row is stored (fsynced)"), UploadErrors))]
+    responses((status = 200, body = FeedbackResponse, description = "the row is stored (fsynced)"), UploadErrors, FeedbackByIdErrors))]
 #[post("/feedback", format = "multipart/form-data", data = "<form>", rank = 1)]
 pub async fn feedback_form(
     service: State<'_>,

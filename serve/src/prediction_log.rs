@@ -1,0 +1,176 @@
+//! The prediction log's writer: `/predict` hands each answered prediction to a thread that
+//! appends them in batches (one write and one sync per batch), so the answer never waits for the
+//! disk and the throughput stays that of the model.
+//!
+//! The queue is bounded: when the writer falls behind (a slow or full disk), predictions are
+//! dropped from the log and counted (`tympan_prediction_log_dropped_total`), never queued without
+//! end and never slowing an answer. A crash loses at most the batch being written; the file
+//! keeps whole rows ([`tympan_data::PredictionFile`]).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+
+use tympan_data::{DataError, PredictionFile, PredictionRecord};
+
+use crate::metrics::Metrics;
+
+/// Predictions written in one batch at most.
+const MAX_BATCH: usize = 1024;
+
+enum Message {
+    Record(Box<PredictionRecord>),
+    /// Write what is queued and stop.
+    Close,
+}
+
+/// Hands predictions to the writer thread, keeping `sample` of them.
+pub struct PredictionLogger {
+    tx: SyncSender<Message>,
+    sample: f64,
+    offered: AtomicU64,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    dropped: prometheus::IntCounterVec,
+}
+
+impl PredictionLogger {
+    /// Starts the writer of `file`; `queue` predictions may wait for it, `sample` (0 to 1) is
+    /// the share of predictions logged.
+    pub fn start(file: PredictionFile, queue: usize, sample: f64, metrics: &Metrics) -> Self {
+        let (tx, rx) = sync_channel(queue.max(1));
+        let rows = metrics.prediction_log_rows.clone();
+        let dropped = metrics.prediction_log_dropped.clone();
+        let failed = dropped.with_label_values(&["write_failed"]);
+        let writer = std::thread::Builder::new()
+            .name("prediction-log".into())
+            .spawn(move || write_batches(file, rx, rows, failed))
+            .expect("a thread can be spawned at start-up");
+        Self {
+            tx,
+            sample: sample.clamp(0.0, 1.0),
+            offered: AtomicU64::new(0),
+            writer: Mutex::new(Some(writer)),
+            dropped,
+        }
+    }
+
+    /// Queues `record` if it is in the sample; returns whether it was queued.
+    pub fn submit(&self, record: PredictionRecord) -> bool {
+        if !self.sampled() {
+            return false;
+        }
+        match self.tx.try_send(Message::Record(Box::new(record))) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                self.dropped.with_label_values(&["queue_full"]).inc();
+                false
+            }
+            Err(TrySendError::Disconnected(_)) => false,
+        }
+    }
+
+    /// Whether the next prediction is logged: exactly `sample` of them, spread evenly (the n-th
+    /// is kept when n·sample passes an integer).
+    fn sampled(&self) -> bool {
+        if self.sample >= 1.0 {
+            return true;
+        }
+        let n = self.offered.fetch_add(1, Ordering::Relaxed) as f64;
+        ((n + 1.0) * self.sample).floor() > (n * self.sample).floor()
+    }
+
+    /// Writes what is queued and stops the writer (at shutdown); later predictions are not
+    /// logged.
+    pub fn close(&self) {
+        let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(writer) = writer {
+            let _ = self.tx.send(Message::Close);
+            let _ = writer.join();
+        }
+    }
+}
+
+impl Drop for PredictionLogger {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn write_batches(
+    mut file: PredictionFile,
+    rx: Receiver<Message>,
+    rows: prometheus::IntCounter,
+    failed: prometheus::IntCounter,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut closing = false;
+    while !closing {
+        match rx.recv() {
+            Ok(Message::Record(r)) => batch.push(*r),
+            Ok(Message::Close) | Err(_) => closing = true,
+        }
+        while batch.len() < MAX_BATCH && !closing {
+            match rx.try_recv() {
+                Ok(Message::Record(r)) => batch.push(*r),
+                Ok(Message::Close) => closing = true,
+                Err(_) => break,
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        match file.append(&batch) {
+            Ok(()) => rows.inc_by(batch.len() as u64),
+            Err(e) => {
+                log_failure(&e, batch.len());
+                failed.inc_by(batch.len() as u64);
+            }
+        }
+        batch.clear();
+    }
+}
+
+fn log_failure(e: &DataError, records: usize) {
+    tracing::error!(error = %e, records, "writing to the prediction log failed; those predictions are not logged");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+    use tympan_data::{read_predictions, Rotation};
+
+    fn record(i: usize) -> PredictionRecord {
+        PredictionRecord {
+            id: format!("p{i}"),
+            time: SystemTime::now(),
+            model_version: "v1".into(),
+            duration_seconds: None,
+            prediction: "a".into(),
+            probabilities: vec![("a".into(), 1.0)],
+            vector: vec![i as f32],
+        }
+    }
+
+    #[test]
+    fn a_sample_keeps_that_share_evenly_and_close_writes_what_is_queued() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("predictions.csv");
+        let rotation = Rotation {
+            max_bytes: 1 << 20,
+            keep: 1,
+        };
+        let metrics = Metrics::new();
+        let file = PredictionFile::open(&path, 1, rotation).unwrap();
+        let logger = PredictionLogger::start(file, 10_000, 0.25, &metrics);
+        let queued = (0..1000).filter(|&i| logger.submit(record(i))).count();
+        logger.close();
+        assert_eq!(queued, 250);
+        let mut ids = Vec::new();
+        read_predictions(&path, |r| ids.push(r.id)).unwrap();
+        assert_eq!(ids.len(), 250, "close lost queued predictions");
+        assert_eq!((ids[0].as_str(), ids[1].as_str()), ("p3", "p7"));
+        assert_eq!(metrics.prediction_log_rows.get(), 250);
+    }
+}

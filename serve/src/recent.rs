@@ -1,0 +1,167 @@
+//! The recent predictions a client may turn into feedback by id (`POST /feedback` with a
+//! `prediction_id`): the vector and the label answered, kept in memory for the last
+//! `--prediction-memory` predictions younger than `--prediction-ttl`, and reloaded from the
+//! prediction log at start-up.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use tympan_data::{read_predictions, DataError, PredictionRecord};
+
+/// What a feedback by id needs of a prediction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Remembered {
+    /// The clip's vector, exactly as answered and logged.
+    pub vector: Vec<f32>,
+    /// The label the client was given.
+    pub prediction: String,
+    /// When it was answered.
+    pub time: SystemTime,
+}
+
+/// The last predictions by id, bounded in number and age.
+pub struct RecentPredictions {
+    capacity: usize,
+    ttl: Duration,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    by_id: HashMap<String, Remembered>,
+    /// Ids in the order they were answered (oldest first).
+    order: VecDeque<String>,
+}
+
+impl RecentPredictions {
+    /// Keeps `capacity` predictions at most, none older than `ttl`.
+    pub fn new(capacity: usize, ttl: Duration) -> Self {
+        Self {
+            capacity,
+            ttl,
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    /// Fills the memory from a prediction log of vectors of length `dim` (the newest rows, as
+    /// many as fit); a log of another width (another embedding) gives nothing. Returns the rows
+    /// kept, or the error that stopped the reading (the rows before it are kept).
+    pub fn load(&self, log: &Path, dim: usize) -> Result<usize, DataError> {
+        if !log.is_file() {
+            return Ok(0);
+        }
+        // Only the newest rows are held while reading: the log may be far larger than the memory.
+        let mut newest = VecDeque::with_capacity(self.capacity.min(1 << 16));
+        let read = read_predictions(log, |r| {
+            if r.vector.len() == dim && self.capacity > 0 {
+                if newest.len() == self.capacity {
+                    newest.pop_front();
+                }
+                newest.push_back(r);
+            }
+        });
+        for r in newest {
+            self.remember(r.id.clone(), from_record(r));
+        }
+        read.map(|_| self.len())
+    }
+
+    /// Remembers a prediction, forgetting the oldest beyond the capacity or the age limit.
+    pub fn remember(&self, id: String, prediction: Remembered) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut inner = self.lock();
+        let now = prediction.time;
+        if inner.by_id.insert(id.clone(), prediction).is_none() {
+            inner.order.push_back(id);
+        }
+        self.forget_old(&mut inner, now);
+    }
+
+    /// The prediction `id`, unless it was never answered, is forgotten or is too old.
+    pub fn get(&self, id: &str) -> Option<Remembered> {
+        let mut inner = self.lock();
+        self.forget_old(&mut inner, SystemTime::now());
+        inner.by_id.get(id).cloned()
+    }
+
+    /// Predictions kept.
+    pub fn len(&self) -> usize {
+        self.lock().by_id.len()
+    }
+
+    /// Whether none is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How long a prediction is kept at most.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// How many predictions are kept at most.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    fn forget_old(&self, inner: &mut Inner, now: SystemTime) {
+        while let Some(oldest) = inner.order.front() {
+            let expired = inner
+                .by_id
+                .get(oldest)
+                .is_none_or(|r| now.duration_since(r.time).is_ok_and(|age| age > self.ttl));
+            if inner.order.len() <= self.capacity && !expired {
+                break;
+            }
+            let id = inner.order.pop_front().expect("a front element");
+            inner.by_id.remove(&id);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // Every change leaves both collections whole.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// What the memory keeps of a logged prediction.
+pub fn from_record(r: PredictionRecord) -> Remembered {
+    Remembered {
+        vector: r.vector,
+        prediction: r.prediction,
+        time: r.time,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds_ago: u64, v: f32) -> Remembered {
+        Remembered {
+            vector: vec![v],
+            prediction: "a".into(),
+            time: SystemTime::now() - Duration::from_secs(seconds_ago),
+        }
+    }
+
+    #[test]
+    fn the_memory_forgets_beyond_its_capacity_and_its_age_limit() {
+        let recent = RecentPredictions::new(3, Duration::from_secs(60));
+        for i in 0..5 {
+            recent.remember(format!("p{i}"), at(0, i as f32));
+        }
+        assert_eq!(recent.len(), 3);
+        assert!(recent.get("p1").is_none(), "kept beyond the capacity");
+        assert_eq!(recent.get("p4").unwrap().vector, [4.0]);
+        let recent = RecentPredictions::new(10, Duration::from_secs(60));
+        recent.remember("old".into(), at(120, 0.0));
+        recent.remember("new".into(), at(1, 1.0));
+        assert!(recent.get("old").is_none(), "kept past its age");
+        assert!(recent.get("new").is_some());
+    }
+}

@@ -1,0 +1,256 @@
+//! The prediction log and feedback by id, end to end on real FSDD clips: every answer gets an id
+//! and a row in `data/predictions.csv`; `POST /feedback {"prediction_id", "target"}` turns it into
+//! exactly one feedback row holding the logged vector, across concurrent clients and restarts.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{csv_rows, fsdd_dir, post, TestServer};
+
+const PREDICTIONS: usize = 1000;
+const CLIENTS: usize = 32;
+
+/// 50 real clips (10 per digit... as the sorted folder gives them) with their digit.
+fn clips() -> Vec<(String, Vec<u8>)> {
+    let mut names: Vec<String> = std::fs::read_dir(fsdd_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".wav"))
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .step_by(names.len() / 50)
+        .take(50)
+        .map(|n| (n[..1].to_string(), common::clip(n)))
+        .collect()
+}
+
+/// Runs `work(i)` for i in 0..n on `CLIENTS` threads; results in order of i.
+fn on_clients<T: Send + 'static>(
+    n: usize,
+    work: impl Fn(usize) -> T + Send + Sync + 'static,
+) -> Vec<T> {
+    let work = Arc::new(work);
+    let threads: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let work = Arc::clone(&work);
+            std::thread::spawn(move || {
+                (c..n)
+                    .step_by(CLIENTS)
+                    .map(|i| (i, work(i)))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut out: Vec<(usize, T)> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, t)| t).collect()
+}
+
+/// The prediction log's rows by id, once it holds `n` (the writer is behind the answers).
+fn logged(server: &TestServer, n: usize) -> HashMap<String, csv::StringRecord> {
+    let path = server.path("data/predictions.csv");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let rows = csv_rows(&path);
+        if rows.len() >= n || Instant::now() > deadline {
+            return rows.into_iter().map(|r| (r[0].to_string(), r)).collect();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn feedback_by_id(server: &TestServer, id: &str, target: &str) -> (u16, serde_json::Value) {
+    let body = serde_json::json!({ "prediction_id": id, "target": target });
+    post(
+        &server.url("/feedback"),
+        "application/json",
+        body.to_string().as_bytes(),
+    )
+}
+
+#[test]
+fn feedback_by_id_stores_each_logged_prediction_once() {
+    let mut server = TestServer::start(&[]);
+    let clips = Arc::new(clips());
+    let url = server.url("/predict");
+    let answers = {
+        let clips = Arc::clone(&clips);
+        on_clients(PREDICTIONS, move |i| {
+            let (digit, audio) = &clips[i % clips.len()];
+            let (status, body) = post(&url, "audio/wav", audio);
+            assert_eq!(status, 200, "{body}");
+            let id = body["prediction_id"].as_str().unwrap().to_string();
+            (
+                id,
+                digit.clone(),
+                body["label"].as_str().unwrap().to_string(),
+            )
+        })
+    };
+    let ids: HashSet<&str> = answers.iter().map(|(id, _, _)| id.as_str()).collect();
+    assert_eq!(ids.len(), PREDICTIONS, "prediction ids repeat");
+
+    let log = logged(&server, PREDICTIONS);
+    assert_eq!(log.len(), PREDICTIONS, "predictions missing from the log");
+    for (id, _, label) in &answers {
+        let row = &log[id];
+        assert_eq!(
+            &row[4], label,
+            "the log holds another label than the answer"
+        );
+        let probabilities: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&row[6]).unwrap();
+        assert_eq!(probabilities.len(), 10);
+        assert!(
+            row[3].parse::<f64>().unwrap() > 0.1,
+            "clip duration {}",
+            &row[3]
+        );
+    }
+
+    // Every prediction gets its true label by id, from 32 clients at once.
+    let answers = Arc::new(answers);
+    let statuses = {
+        let (answers, server_url) = (Arc::clone(&answers), server.url("/feedback"));
+        on_clients(PREDICTIONS, move |i| {
+            let (id, digit, _) = &answers[i];
+            let body = serde_json::json!({ "prediction_id": id, "target": digit });
+            post(&server_url, "application/json", body.to_string().as_bytes()).0
+        })
+    };
+    assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
+
+    // Exactly one row per prediction, each holding the logged vector to the byte and the label
+    // the client was given; the key ledger names which row is whose.
+    let prod = csv_rows(&server.path("data/prod_data.csv"));
+    assert_eq!(prod.len(), PREDICTIONS);
+    let keys = csv_rows(&server.path("data/prod_data.keys.csv"));
+    assert_eq!(keys.len(), PREDICTIONS);
+    let targets: HashMap<&str, &str> = answers
+        .iter()
+        .map(|(id, digit, _)| (id.as_str(), digit.as_str()))
+        .collect();
+    for key in &keys {
+        let (id, row) = (&key[0], key[1].parse::<usize>().unwrap());
+        let stored = &prod[row - 1];
+        let logged = &log[id];
+        let dim = stored.len() - 2;
+        let stored_vector: Vec<&str> = stored.iter().take(dim).collect();
+        let logged_vector: Vec<&str> = logged.iter().skip(7).collect();
+        assert_eq!(
+            stored_vector, logged_vector,
+            "row {row} is not {id}'s vector"
+        );
+        assert_eq!(&stored[dim], targets[id], "row {row}'s target");
+        assert_eq!(&stored[dim + 1], &logged[4], "row {row}'s prediction");
+    }
+
+    // Replays and strangers.
+    let (id, digit, _) = &answers[7];
+    let (status, body) = feedback_by_id(&server, id, digit);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some("feedback_exists"))
+    );
+    let (status, body) = feedback_by_id(&server, "0193a5b2c3d47e8f9a0b1c2d3e4f5a6b", "1");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (404, Some("unknown_prediction"))
+    );
+    let body = serde_json::json!({ "prediction_id": id });
+    let (status, _) = post(
+        &server.url("/predict"),
+        "application/json",
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(status, 422, "/predict took a prediction id");
+    assert_eq!(
+        csv_rows(&server.path("data/prod_data.csv")).len(),
+        PREDICTIONS
+    );
+
+    // The same id from 8 clients at once: one row.
+    let (_, once) = post(&server.url("/predict"), "audio/wav", &clips[5].1);
+    let once = Arc::new((
+        server.url("/feedback"),
+        once["prediction_id"].as_str().unwrap().to_string(),
+    ));
+    let racing: Vec<u16> = (0..8)
+        .map(|_| {
+            let once = Arc::clone(&once);
+            std::thread::spawn(move || {
+                let body = serde_json::json!({ "prediction_id": once.1, "target": "0" });
+                post(&once.0, "application/json", body.to_string().as_bytes()).0
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    assert_eq!(
+        racing.iter().filter(|&&s| s == 200).count(),
+        1,
+        "{racing:?}"
+    );
+    assert_eq!(
+        racing.iter().filter(|&&s| s == 409).count(),
+        7,
+        "{racing:?}"
+    );
+
+    // Across a restart: an unused id is remembered from the log, a used one stays used.
+    let (_, fresh) = post(&server.url("/predict"), "audio/wav", &clips[3].1);
+    let fresh = fresh["prediction_id"].as_str().unwrap().to_string();
+    assert_eq!(server.terminate(), Some(0));
+    server.launch();
+    assert_eq!(
+        feedback_by_id(&server, &fresh, "2").0,
+        200,
+        "forgotten at restart"
+    );
+    assert_eq!(feedback_by_id(&server, &fresh, "2").0, 409);
+    assert_eq!(
+        feedback_by_id(&server, id, digit).0,
+        409,
+        "reusable after restart"
+    );
+    assert_eq!(
+        csv_rows(&server.path("data/prod_data.csv")).len(),
+        PREDICTIONS + 2
+    );
+}
+
+#[test]
+fn the_prediction_log_can_be_turned_off_and_sampled() {
+    let server = TestServer::start(&[("TYMPAN_PREDICTION_LOG_SAMPLE", "0.25")]);
+    let audio = common::clip("4_theo_10.wav");
+    let ids: Vec<String> = (0..40)
+        .map(|_| {
+            let (_, body) = post(&server.url("/predict"), "audio/wav", &audio);
+            body["prediction_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let log = logged(&server, 10);
+    assert_eq!(log.len(), 10, "a quarter of 40 predictions");
+    // Feedback by id does not depend on the log's sample: every answer is remembered.
+    let unlogged = ids.iter().find(|id| !log.contains_key(*id)).unwrap();
+    assert_eq!(feedback_by_id(&server, unlogged, "4").0, 200);
+
+    let off = TestServer::start(&[("TYMPAN_PREDICTION_LOG", "off")]);
+    let (status, body) = post(&off.url("/predict"), "audio/wav", &audio);
+    assert_eq!(status, 200);
+    let id = body["prediction_id"].as_str().unwrap();
+    assert!(
+        !off.path("data/predictions.csv").exists(),
+        "logged while off"
+    );
+    assert_eq!(feedback_by_id(&off, id, "4").0, 200);
+}

@@ -35,7 +35,7 @@ pub use feedback::{FeedbackLog, MAX_KEY_BYTES};
 pub use label::{sort_labels, validate_label, MAX_LABEL_BYTES};
 pub use layout::TableKind;
 pub use predictions::{
-    read_predictions, PredictionFile, PredictionRecord, Rotation, PREDICTIONS_FILE,
+    read_predictions, PredictionFile, PredictionId, PredictionRecord, Rotation, PREDICTIONS_FILE,
 };
 pub use reader::TableReader;
 pub use rows::{read_table, read_table_from_reader, write_table, LabeledRow, Table};

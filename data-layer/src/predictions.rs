@@ -11,6 +11,7 @@
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::ser::{SerializeMap, Serializer};
@@ -32,48 +33,81 @@ pub const PREDICTION_COLUMNS: [&str; 7] = [
     "probabilities",
 ];
 
-/// One answered prediction.
+/// A prediction's id: 128 bits, written as 32 lowercase hexadecimal digits (a UUID's simple
+/// form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PredictionId(pub u128);
+
+impl std::fmt::Display for PredictionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
+
+impl std::str::FromStr for PredictionId {
+    type Err = String;
+
+    /// Exactly 32 hexadecimal digits (either case).
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!("{s:?} is not 32 hexadecimal digits"));
+        }
+        u128::from_str_radix(s, 16)
+            .map(PredictionId)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// One answered prediction. What many predictions share (the model's classes and version, the
+/// vector kept for feedback by id) is shared, not copied: a server builds one per answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PredictionRecord {
     /// The id the client was given.
-    pub id: String,
+    pub id: PredictionId,
     /// When it was answered.
     pub time: SystemTime,
     /// The model that answered.
-    pub model_version: String,
+    pub model_version: Arc<str>,
     /// Duration of the clip (none for a vector sent by the client).
     pub duration_seconds: Option<f64>,
-    /// The label answered.
-    pub prediction: String,
-    /// Every class with its probability, in the model's class order.
-    pub probabilities: Vec<(String, f32)>,
+    /// The model's classes.
+    pub classes: Arc<[String]>,
+    /// The probability of each class, in the order of `classes`.
+    pub probabilities: Vec<f32>,
+    /// Index of the answered class in `classes`.
+    pub predicted: usize,
     /// The clip's `PCA_1..PCA_n` vector.
-    pub vector: Vec<f32>,
+    pub vector: Arc<[f32]>,
 }
 
 impl PredictionRecord {
-    /// The answered label's probability (the largest).
+    /// The label answered.
+    pub fn prediction(&self) -> &str {
+        self.classes.get(self.predicted).map_or("", String::as_str)
+    }
+
+    /// The answered label's probability.
     pub fn confidence(&self) -> f32 {
         self.probabilities
-            .iter()
-            .map(|(_, p)| *p)
-            .fold(0.0, f32::max)
+            .get(self.predicted)
+            .copied()
+            .unwrap_or(0.0)
     }
 
     fn write_csv<W: Write>(&self, w: &mut csv::Writer<W>) -> csv::Result<()> {
         use std::fmt::Write as _;
         let mut field = String::with_capacity(32);
-        w.write_field(&self.id)?;
+        w.write_field(self.id.to_string())?;
         w.write_field(humantime::format_rfc3339_millis(self.time).to_string())?;
-        w.write_field(&self.model_version)?;
+        w.write_field(&*self.model_version)?;
         match self.duration_seconds {
             Some(d) => w.write_field(d.to_string())?,
             None => w.write_field("")?,
         }
-        w.write_field(&self.prediction)?;
+        w.write_field(self.prediction())?;
         w.write_field(self.confidence().to_string())?;
-        w.write_field(probabilities_json(&self.probabilities))?;
-        for v in &self.vector {
+        w.write_field(probabilities_json(&self.classes, &self.probabilities))?;
+        for v in self.vector.iter() {
             field.clear();
             write!(field, "{v}").expect("formatting into a String");
             w.write_field(&field)?;
@@ -82,13 +116,13 @@ impl PredictionRecord {
     }
 }
 
-fn probabilities_json(probabilities: &[(String, f32)]) -> String {
+fn probabilities_json(classes: &[String], probabilities: &[f32]) -> String {
     let mut out = Vec::with_capacity(probabilities.len() * 24);
     let mut ser = serde_json::Serializer::new(&mut out);
     let mut map = ser
         .serialize_map(Some(probabilities.len()))
         .expect("in-memory JSON");
-    for (class, p) in probabilities {
+    for (class, p) in classes.iter().zip(probabilities) {
         map.serialize_entry(class, p).expect("in-memory JSON");
     }
     map.end().expect("in-memory JSON");
@@ -123,6 +157,9 @@ pub struct PredictionFile {
     file: File,
     /// Bytes of the header and the stored rows.
     stored: u64,
+    /// The text of a batch, kept between batches: a buffer of a megabyte made and freed at every
+    /// batch goes to and from the kernel (mmap, munmap) and stalls the other threads.
+    text: Vec<u8>,
 }
 
 impl PredictionFile {
@@ -150,6 +187,7 @@ impl PredictionFile {
             rotation,
             stored: file.metadata().map_err(io_err)?.len(),
             file,
+            text: Vec::new(),
         };
         if log.stored == 0 {
             log.write_header().map_err(io_err)?;
@@ -195,18 +233,26 @@ impl PredictionFile {
                 ),
             ));
         }
-        let mut w = csv::Writer::from_writer(Vec::with_capacity(records.len() * self.dim * 12));
+        let mut bytes = std::mem::take(&mut self.text);
+        bytes.clear();
+        let mut w = csv::Writer::from_writer(bytes);
         for r in records {
             r.write_csv(&mut w).expect("in-memory write");
         }
         let bytes = w.into_inner().expect("in-memory flush");
+        let result = self.append_bytes(&bytes);
+        self.text = bytes;
+        result
+    }
+
+    fn append_bytes(&mut self, bytes: &[u8]) -> Result<(), DataError> {
         let header = header_bytes(self.dim).len() as u64;
         if self.stored > header && self.stored + bytes.len() as u64 > self.rotation.max_bytes {
             self.rotate().map_err(|e| DataError::io(&self.path, e))?;
         }
         let written = self
             .file
-            .write_all(&bytes)
+            .write_all(bytes)
             .and_then(|()| self.file.sync_data());
         if let Err(source) = written {
             let rolled_back = cut_back(&self.file, self.stored).is_ok();
@@ -327,15 +373,21 @@ fn parse_record(record: &csv::StringRecord, dim: usize) -> Result<PredictionReco
         "" => None,
         d => Some(d.parse().map_err(|_| format!("duration_seconds: {d:?}"))?),
     };
-    let probabilities: serde_json::Map<String, serde_json::Value> =
+    let map: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(&record[6]).map_err(|e| format!("probabilities: {e}"))?;
-    let probabilities = probabilities
-        .into_iter()
-        .map(|(class, p)| match p.as_f64() {
-            Some(p) => Ok((class, p as f32)),
-            None => Err(format!("probability of {class} is not a number")),
-        })
-        .collect::<Result<_, _>>()?;
+    let mut classes = Vec::with_capacity(map.len());
+    let mut probabilities = Vec::with_capacity(map.len());
+    for (class, p) in map {
+        let p = p
+            .as_f64()
+            .ok_or_else(|| format!("probability of {class} is not a number"))?;
+        classes.push(class);
+        probabilities.push(p as f32);
+    }
+    let predicted = classes
+        .iter()
+        .position(|c| *c == record[4])
+        .ok_or_else(|| format!("prediction {:?} is not among the probabilities", &record[4]))?;
     let vector = record
         .iter()
         .skip(fixed)
@@ -343,13 +395,16 @@ fn parse_record(record: &csv::StringRecord, dim: usize) -> Result<PredictionReco
         .collect::<Option<Vec<f32>>>()
         .ok_or("a PCA value is not a finite number")?;
     Ok(PredictionRecord {
-        id: record[0].to_string(),
+        id: record[0]
+            .parse()
+            .map_err(|e| format!("prediction_id: {e}"))?,
         time,
-        model_version: record[2].to_string(),
+        model_version: record[2].into(),
         duration_seconds,
-        prediction: record[4].to_string(),
+        classes: classes.into(),
         probabilities,
-        vector,
+        predicted,
+        vector: vector.into(),
     })
 }
 
@@ -358,15 +413,16 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn record(id: &str, v: f32) -> PredictionRecord {
+    fn record(id: u128, v: f32) -> PredictionRecord {
         PredictionRecord {
-            id: id.into(),
+            id: PredictionId(id),
             time: SystemTime::UNIX_EPOCH + Duration::from_millis(1_765_000_000_123),
             model_version: "v3".into(),
             duration_seconds: (v > 0.0).then_some(0.5),
-            prediction: "b,\"c\"".into(),
-            probabilities: vec![("a".into(), 0.25), ("b,\"c\"".into(), 0.75)],
-            vector: vec![v, -v / 3.0],
+            classes: vec!["a".to_string(), "b,\"c\"".to_string()].into(),
+            probabilities: vec![0.25, 0.75],
+            predicted: 1,
+            vector: vec![v, -v / 3.0].into(),
         }
     }
 
@@ -385,11 +441,11 @@ mod tests {
             keep: 2,
         };
         let mut log = PredictionFile::open(&path, 2, rotation).unwrap();
-        let batch = [record("p1", 1.0), record("p2", -0.1)];
+        let batch = [record(1, 1.0), record(u128::MAX, -0.1)];
         log.append(&batch).unwrap();
-        assert!(log.append(&[record("p3", 0.0), record("bad", 1.0)]).is_ok());
-        let mut short = record("p4", 1.0);
-        short.vector.pop();
+        assert!(log.append(&[record(3, 0.0), record(4, 1.0)]).is_ok());
+        let mut short = record(5, 1.0);
+        short.vector = vec![1.0].into();
         assert!(log.append(&[short]).is_err(), "a short vector was logged");
         drop(log);
         let mut f = open_for_append(&path).unwrap();
@@ -404,7 +460,11 @@ mod tests {
             batch,
             "a record changed on its way through the file"
         );
-        assert_eq!(back[0].confidence(), 0.75);
+        assert_eq!(
+            (back[0].confidence(), back[0].prediction()),
+            (0.75, "b,\"c\"")
+        );
+        assert_eq!(back[1].id.to_string(), "f".repeat(32));
     }
 
     #[test]
@@ -417,8 +477,7 @@ mod tests {
         };
         let mut log = PredictionFile::open(&path, 2, rotation).unwrap();
         for i in 0..20 {
-            log.append(&[record(&format!("p{i}"), i as f32 + 1.0)])
-                .unwrap();
+            log.append(&[record(i, i as f32 + 1.0)]).unwrap();
         }
         let sizes: Vec<u64> = [PathBuf::from(&path), path.with_extension("csv.1")]
             .iter()
@@ -428,11 +487,13 @@ mod tests {
         assert!(path.with_extension("csv.2").exists());
         assert!(!path.with_extension("csv.3").exists(), "kept too many");
         let newest = read_all(&path);
-        assert_eq!(newest.last().unwrap().id, "p19");
+        assert_eq!(newest.last().unwrap().id, PredictionId(19));
         let older = read_all(&path.with_extension("csv.1"));
-        let first_new: usize = newest[0].id[1..].parse().unwrap();
-        let last_old: usize = older.last().unwrap().id[1..].parse().unwrap();
-        assert_eq!(last_old + 1, first_new, "a row was lost at rotation");
+        assert_eq!(
+            older.last().unwrap().id.0 + 1,
+            newest[0].id.0,
+            "a row was lost at rotation"
+        );
         // Another embedding's width: the old log is moved aside, not appended to.
         drop(log);
         let log = PredictionFile::open(&path, 3, rotation).unwrap();

@@ -61,11 +61,13 @@
 #![warn(missing_docs)]
 
 pub mod drift;
+pub mod embedding_drift;
 pub mod error;
 pub mod html;
 pub mod interval;
 pub mod json;
 pub mod ks;
+pub mod live;
 pub mod output;
 pub mod report;
 pub mod snapshot;

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
+use tympan_report::embedding_drift::EmbeddingDriftConfig;
+use tympan_report::live::{live_section, read_window, LiveConfig, LiveSection, LiveWindow};
 use tympan_report::{
     parse_interval, write_outputs, DriftOptions, JsBase, Report, ReportConfig, StatTest,
     DEFAULT_TOP_CLASSES,
@@ -69,6 +71,19 @@ struct Cli {
     /// Model version label stored in the report and the history (marks retrainings on the dashboard).
     #[arg(long, value_name = "VERSION")]
     model_version: Option<String>,
+    /// Report on live traffic instead: drift of the latest predictions of this prediction log
+    /// (data/predictions.csv) against --ref, with no label needed; writes live.json in --out.
+    #[arg(long, value_name = "PATH")]
+    live: Option<PathBuf>,
+    /// With --live: the window is the last N predictions.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    window: usize,
+    /// With --live: only predictions younger than this (e.g. 30m, 1h) count.
+    #[arg(long, value_name = "AGE", value_parser = parse_interval_arg)]
+    window_age: Option<Duration>,
+    /// With --live: the domain classifier's ROC AUC above which the window drifts.
+    #[arg(long, value_name = "AUC", default_value_t = 0.55)]
+    auc_threshold: f64,
     #[command(flatten)]
     log: tympan_log::LogArgs,
 }
@@ -107,9 +122,69 @@ impl Cli {
             top_classes: self.top_classes,
         }
     }
+
+    fn live_config(&self) -> LiveConfig {
+        LiveConfig {
+            window: LiveWindow {
+                rows: self.window,
+                max_age: self.window_age,
+            },
+            drift: EmbeddingDriftConfig {
+                auc_threshold: self.auc_threshold,
+                ..EmbeddingDriftConfig::default()
+            },
+        }
+    }
+}
+
+fn run_live(cli: &Cli, log: &std::path::Path) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let config = cli.live_config();
+    let reference = tympan_data::read_table(&cli.reference)?.rows;
+    let window = read_window(log, &config.window, std::time::SystemTime::now())?;
+    let section = live_section(&reference, &window, &config)
+        .with_context(|| format!("live section of {}", log.display()))?;
+    let path = cli.out.join("live.json");
+    let json = serde_json::to_vec_pretty(&section)?;
+    tympan_data::durable::write_atomic(&path, &json)
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!("{}", live_summary(&section));
+    println!("{} ({:.2}s)", path.display(), start.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn live_summary(s: &LiveSection) -> String {
+    let e = &s.embedding;
+    let verdict = |d: bool| if d { "drift" } else { "no drift" };
+    format!(
+        "live: {} predictions ({} to {}): {}; domain classifier AUC {:.3} (p {:.2e}, {}), \
+         MMD p {:.3} ({}), {}/{} components drifted ({:.1} %, {}); predicted labels p {:.3} ({})",
+        s.window_rows,
+        s.from,
+        s.to,
+        if e.drift {
+            "EMBEDDING DRIFT"
+        } else {
+            "no embedding drift"
+        },
+        e.domain_auc,
+        e.domain_auc_p_value,
+        verdict(e.domain_drift),
+        e.mmd_p_value,
+        verdict(e.mmd_drift),
+        e.drifted_components,
+        e.components,
+        e.drifted_share * 100.0,
+        verdict(e.share_drift),
+        s.predictions.p_value,
+        verdict(s.predictions.drift),
+    )
 }
 
 fn run_once(cli: &Cli, config: &ReportConfig) -> anyhow::Result<()> {
+    if let Some(log) = &cli.live {
+        return run_live(cli, log);
+    }
     let start = Instant::now();
     let report =
         Report::compute(config, &cli.reference, &cli.production).context("computing the report")?;

@@ -94,9 +94,9 @@ fn work(receiver: &Mutex<Receiver<Job>>) {
     }
 }
 
-/// Lowers the calling thread's CPU priority (on Linux, `setpriority` on a thread id applies to
-/// that thread only).
-fn lower_priority() {
+/// Lowers the calling thread's CPU priority to [`POOL_NICE`] (on Linux, `setpriority` on a
+/// thread id applies to that thread only); background threads of the server use it too.
+pub(crate) fn lower_priority() {
     // SAFETY: plain system calls on the calling thread's own id, no memory handed over.
     let result = unsafe {
         let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
@@ -105,7 +105,7 @@ fn lower_priority() {
     if result != 0 {
         tracing::warn!(
             error = %std::io::Error::last_os_error(),
-            "embedding threads keep the normal CPU priority"
+            "a background thread keeps the normal CPU priority"
         );
     }
 }

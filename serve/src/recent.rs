@@ -5,20 +5,40 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use tympan_data::{read_predictions, DataError, PredictionRecord};
+use tympan_data::{read_predictions, DataError, PredictionId, PredictionRecord};
 
-/// What a feedback by id needs of a prediction.
+/// What a feedback by id needs of a prediction (shared with the prediction log's record, not
+/// copied).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Remembered {
     /// The clip's vector, exactly as answered and logged.
-    pub vector: Vec<f32>,
-    /// The label the client was given.
-    pub prediction: String,
+    pub vector: Arc<[f32]>,
+    /// The answering model's classes.
+    pub classes: Arc<[String]>,
+    /// Index of the label the client was given.
+    pub predicted: usize,
     /// When it was answered.
     pub time: SystemTime,
+}
+
+impl Remembered {
+    /// What the memory keeps of an answered or logged prediction.
+    pub fn of(r: &PredictionRecord) -> Self {
+        Self {
+            vector: Arc::clone(&r.vector),
+            classes: Arc::clone(&r.classes),
+            predicted: r.predicted,
+            time: r.time,
+        }
+    }
+
+    /// The label the client was given.
+    pub fn prediction(&self) -> &str {
+        self.classes.get(self.predicted).map_or("", String::as_str)
+    }
 }
 
 /// The last predictions by id, bounded in number and age.
@@ -28,20 +48,25 @@ pub struct RecentPredictions {
     inner: Mutex<Inner>,
 }
 
-#[derive(Default)]
 struct Inner {
-    by_id: HashMap<String, Remembered>,
+    by_id: HashMap<PredictionId, Remembered>,
     /// Ids in the order they were answered (oldest first).
-    order: VecDeque<String>,
+    order: VecDeque<PredictionId>,
 }
 
 impl RecentPredictions {
     /// Keeps `capacity` predictions at most, none older than `ttl`.
     pub fn new(capacity: usize, ttl: Duration) -> Self {
+        // Allocated whole at start: a table that doubled while full of entries would hold the
+        // lock for milliseconds, a latency spike on the request that triggered it.
+        let inner = Inner {
+            by_id: HashMap::with_capacity(capacity + 1),
+            order: VecDeque::with_capacity(capacity + 1),
+        };
         Self {
             capacity,
             ttl,
-            inner: Mutex::new(Inner::default()),
+            inner: Mutex::new(inner),
         }
     }
 
@@ -63,29 +88,29 @@ impl RecentPredictions {
             }
         });
         for r in newest {
-            self.remember(r.id.clone(), from_record(r));
+            self.remember(r.id, Remembered::of(&r));
         }
         read.map(|_| self.len())
     }
 
     /// Remembers a prediction, forgetting the oldest beyond the capacity or the age limit.
-    pub fn remember(&self, id: String, prediction: Remembered) {
+    pub fn remember(&self, id: PredictionId, prediction: Remembered) {
         if self.capacity == 0 {
             return;
         }
         let mut inner = self.lock();
         let now = prediction.time;
-        if inner.by_id.insert(id.clone(), prediction).is_none() {
+        if inner.by_id.insert(id, prediction).is_none() {
             inner.order.push_back(id);
         }
         self.forget_old(&mut inner, now);
     }
 
     /// The prediction `id`, unless it was never answered, is forgotten or is too old.
-    pub fn get(&self, id: &str) -> Option<Remembered> {
+    pub fn get(&self, id: PredictionId) -> Option<Remembered> {
         let mut inner = self.lock();
         self.forget_old(&mut inner, SystemTime::now());
-        inner.by_id.get(id).cloned()
+        inner.by_id.get(&id).cloned()
     }
 
     /// Predictions kept.
@@ -128,23 +153,15 @@ impl RecentPredictions {
     }
 }
 
-/// What the memory keeps of a logged prediction.
-pub fn from_record(r: PredictionRecord) -> Remembered {
-    Remembered {
-        vector: r.vector,
-        prediction: r.prediction,
-        time: r.time,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn at(seconds_ago: u64, v: f32) -> Remembered {
         Remembered {
-            vector: vec![v],
-            prediction: "a".into(),
+            vector: vec![v].into(),
+            classes: vec!["a".to_string()].into(),
+            predicted: 0,
             time: SystemTime::now() - Duration::from_secs(seconds_ago),
         }
     }
@@ -153,15 +170,18 @@ mod tests {
     fn the_memory_forgets_beyond_its_capacity_and_its_age_limit() {
         let recent = RecentPredictions::new(3, Duration::from_secs(60));
         for i in 0..5 {
-            recent.remember(format!("p{i}"), at(0, i as f32));
+            recent.remember(PredictionId(i), at(0, i as f32));
         }
         assert_eq!(recent.len(), 3);
-        assert!(recent.get("p1").is_none(), "kept beyond the capacity");
-        assert_eq!(recent.get("p4").unwrap().vector, [4.0]);
+        assert!(
+            recent.get(PredictionId(1)).is_none(),
+            "kept beyond the capacity"
+        );
+        assert_eq!(*recent.get(PredictionId(4)).unwrap().vector, [4.0]);
         let recent = RecentPredictions::new(10, Duration::from_secs(60));
-        recent.remember("old".into(), at(120, 0.0));
-        recent.remember("new".into(), at(1, 1.0));
-        assert!(recent.get("old").is_none(), "kept past its age");
-        assert!(recent.get("new").is_some());
+        recent.remember(PredictionId(1), at(120, 0.0));
+        recent.remember(PredictionId(2), at(1, 1.0));
+        assert!(recent.get(PredictionId(1)).is_none(), "kept past its age");
+        assert!(recent.get(PredictionId(2)).is_some());
     }
 }

@@ -17,7 +17,7 @@ use tympan_core::model::ModelError;
 use tympan_core::registry::{ModelRegistry, ModelVersion, RegistryError};
 use tympan_data::{
     read_table, validate_label, ColumnTable, DataError, FeedbackLog, LabeledRow, PredictionFile,
-    PredictionRecord, Rotation, Table, TableKind,
+    PredictionId, PredictionRecord, Rotation, Table, TableKind,
 };
 use tympan_report::ReportError;
 
@@ -191,7 +191,7 @@ pub struct Service {
     pub config: ServeConfig,
     /// The fitted embedding (never changes while serving).
     pub embedder: Arc<Embedder>,
-    live: ArcSwap<ModelVersion>,
+    live: ArcSwap<Served>,
     feedback: FeedbackLog,
     classes: ClassCap,
     registry: ModelRegistry,
@@ -272,7 +272,7 @@ impl Service {
         Ok(Self {
             config,
             embedder: Arc::new(embedder),
-            live: ArcSwap::from_pointee(live),
+            live: ArcSwap::from_pointee(Served::new(live)),
             feedback,
             classes,
             registry,
@@ -302,7 +302,7 @@ impl Service {
 
     /// The served model.
     pub fn current(&self) -> Arc<ModelVersion> {
-        self.live.load_full()
+        Arc::clone(&self.live.load().model)
     }
 
     /// The registry.
@@ -352,40 +352,33 @@ impl Service {
             _ => Instant::now(),
         };
         let (vector, duration) = self.vector_of(clip)?;
-        let live = self.current();
-        let p = live.model.predict(&vector)?;
-        let label = live.model.label(p.class_index).to_string();
+        let served = self.live.load_full();
+        let model = &served.model.model;
+        let p = model.predict(&vector)?;
         self.metrics
             .predictions
-            .with_label_values(&[label.as_str()])
+            .with_label_values(&[model.label(p.class_index)])
             .inc();
-        let probabilities = live
-            .model
-            .classes
-            .iter()
-            .zip(&p.probabilities)
-            .map(|(c, p)| (c.clone(), serde_json::Value::from(f64::from(*p))))
-            .collect();
         let record = PredictionRecord {
             id: new_prediction_id(),
             time: SystemTime::now(),
-            model_version: live.meta.version.clone(),
+            model_version: Arc::clone(&served.version),
             duration_seconds: duration,
-            prediction: label,
-            probabilities: live
-                .model
-                .classes
-                .iter()
-                .cloned()
-                .zip(p.probabilities.iter().copied())
-                .collect(),
-            vector,
+            classes: Arc::clone(&served.classes),
+            probabilities: p.probabilities,
+            predicted: p.class_index,
+            vector: vector.into(),
         };
         let response = PredictResponse {
-            label: record.prediction.clone(),
-            probabilities,
-            model_version: record.model_version.clone(),
-            prediction_id: record.id.clone(),
+            label: record.prediction().to_string(),
+            probabilities: record
+                .classes
+                .iter()
+                .zip(&record.probabilities)
+                .map(|(c, p)| (c.clone(), serde_json::Value::from(f64::from(*p))))
+                .collect(),
+            model_version: served.model.meta.version.clone(),
+            prediction_id: record.id.to_string(),
             duration_seconds: duration,
             processing_ms: start.elapsed().as_secs_f64() * 1000.0,
         };
@@ -395,14 +388,7 @@ impl Service {
 
     /// Remembers an answered prediction for feedback by id and hands it to the prediction log.
     fn log_prediction(&self, record: PredictionRecord) {
-        self.recent.remember(
-            record.id.clone(),
-            Remembered {
-                vector: record.vector.clone(),
-                prediction: record.prediction.clone(),
-                time: record.time,
-            },
-        );
+        self.recent.remember(record.id, Remembered::of(&record));
         if let Some(log) = &self.prediction_log {
             log.submit(record);
         }
@@ -425,7 +411,10 @@ impl Service {
     ) -> Result<FeedbackResponse, ServiceError> {
         validate_label(target)?;
         let (row, key) = match clip {
-            ClipInput::Predicted(id) => (self.remembered_row(id, target)?, Some(id.as_str())),
+            ClipInput::Predicted(id) => {
+                let (row, key) = self.remembered_row(id, target)?;
+                (row, Some(key))
+            }
             _ => {
                 let (vector, _) = self.vector_of(clip)?;
                 let prediction = self.current().model.predict_label(&vector)?.to_string();
@@ -437,6 +426,7 @@ impl Service {
                 (row, None)
             }
         };
+        let key = key.as_deref();
         let rows = self.classes.admit(target, || {
             let appended = match key {
                 Some(k) => self.feedback.append_keyed(&row, k),
@@ -469,27 +459,26 @@ impl Service {
         })
     }
 
-    /// The feedback row of the remembered prediction `id` with the true label `target`.
-    fn remembered_row(&self, id: &str, target: &str) -> Result<LabeledRow, ServiceError> {
-        if let Some(row) = self.feedback.keyed_row(id) {
-            return Err(ServiceError::FeedbackExists {
-                id: id.to_string(),
-                row,
-            });
+    /// The feedback row of the remembered prediction `id` with the true label `target`, and the
+    /// id's canonical form, the row's key (so `ABC...` and `abc...` are one prediction).
+    fn remembered_row(&self, id: &str, target: &str) -> Result<(LabeledRow, String), ServiceError> {
+        let unknown = || ServiceError::UnknownPrediction {
+            id: id.to_string(),
+            capacity: self.recent.capacity(),
+            ttl: humantime::format_duration(self.recent.ttl()).to_string(),
+        };
+        let parsed = id.parse::<PredictionId>().map_err(|_| unknown())?;
+        let key = parsed.to_string();
+        if let Some(row) = self.feedback.keyed_row(&key) {
+            return Err(ServiceError::FeedbackExists { id: key, row });
         }
-        let remembered = self
-            .recent
-            .get(id)
-            .ok_or_else(|| ServiceError::UnknownPrediction {
-                id: id.to_string(),
-                capacity: self.recent.capacity(),
-                ttl: humantime::format_duration(self.recent.ttl()).to_string(),
-            })?;
-        Ok(LabeledRow {
-            vector: remembered.vector,
+        let remembered = self.recent.get(parsed).ok_or_else(unknown)?;
+        let row = LabeledRow {
+            vector: remembered.vector.to_vec(),
             target: target.to_string(),
-            prediction: Some(remembered.prediction),
-        })
+            prediction: Some(remembered.prediction().to_string()),
+        };
+        Ok((row, key))
     }
 
     /// Whether this row count is one at which the optional triggers (dataset drift, production
@@ -631,7 +620,7 @@ impl Service {
             let loaded = self
                 .registry
                 .load_for_embedding(&version, self.embedder.fingerprint())?;
-            self.live.store(Arc::new(loaded));
+            self.live.store(Arc::new(Served::new(loaded)));
             self.metrics.set_model(&version);
             version.clone()
         } else {
@@ -693,7 +682,7 @@ impl Service {
         let loaded = self
             .registry
             .load_for_embedding(&version, self.embedder.fingerprint())?;
-        self.live.store(Arc::new(loaded));
+        self.live.store(Arc::new(Served::new(loaded)));
         self.metrics.set_model(&version);
         Ok(version)
     }
@@ -774,8 +763,26 @@ fn busy_detail(job: Option<&str>) -> String {
 
 /// A new prediction id: a UUID version 7 (time-ordered, 74 random bits), so ids sort by time in
 /// the log and cannot be guessed.
-fn new_prediction_id() -> String {
-    uuid::Uuid::now_v7().simple().to_string()
+fn new_prediction_id() -> PredictionId {
+    PredictionId(uuid::Uuid::now_v7().as_u128())
+}
+
+/// The served model with what every answer shares of it, made once per model rather than copied
+/// into each prediction log record.
+struct Served {
+    model: Arc<ModelVersion>,
+    classes: Arc<[String]>,
+    version: Arc<str>,
+}
+
+impl Served {
+    fn new(model: ModelVersion) -> Self {
+        Self {
+            classes: model.model.classes.clone().into(),
+            version: model.meta.version.as_str().into(),
+            model: Arc::new(model),
+        }
+    }
 }
 
 /// The prediction log's writer, unless the log is off.

@@ -160,6 +160,8 @@ fn feedback_by_id_stores_each_logged_prediction_once() {
         (status, body["error"].as_str()),
         (409, Some("feedback_exists"))
     );
+    let (status, _) = feedback_by_id(&server, &id.to_uppercase(), digit);
+    assert_eq!(status, 409, "the same id in capitals stored a second row");
     let (status, body) = feedback_by_id(&server, "0193a5b2c3d47e8f9a0b1c2d3e4f5a6b", "1");
     assert_eq!(
         (status, body["error"].as_str()),

@@ -1,0 +1,204 @@
+//! Live drift on real audio with no label: an embedding and a model fitted on five FSDD speakers
+//! (44 of each speaker's 50 takes of each digit), then two windows of 300 predictions written to
+//! a prediction log as the server writes it: the sixth speaker, never seen (drift), and the 6
+//! held-out takes of the five (no drift, where Evidently's per-column default raises a false
+//! alarm on small windows).
+//!
+//! The held-out takes are spread over the recording sessions: FSDD's takes were recorded in
+//! order, and holding out the *last* takes (40-45) is a real change of recording conditions,
+//! which every method here detects (domain classifier AUC 0.63, p 1e-12).
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use tympan_core::audio::AudioLimits;
+use tympan_core::embedding::Embedder;
+use tympan_core::model::{train, Model, TrainConfig};
+use tympan_data::{read_table, PredictionFile, PredictionId, PredictionRecord, Rotation};
+use tympan_embed::{embed_dataset, EmbedRequest, LabelSource};
+use tympan_report::live::{live_section, read_window, LiveConfig, LiveSection, LiveWindow};
+
+const KNOWN: [&str; 5] = ["george", "jackson", "lucas", "nicolas", "theo"];
+const NEW: &str = "yweweler";
+
+fn clip(speaker: &str, digit: usize, take: usize) -> PathBuf {
+    tympan_testkit::fsdd::recordings().join(format!("{digit}_{speaker}_{take}.wav"))
+}
+
+/// Whether take `t` of `digit` by the `speaker`-th speaker is held out: 6 of 50, spread over
+/// the takes by a fixed stride.
+fn held_out(speaker: usize, digit: usize, t: usize) -> bool {
+    (t * 17 + digit * 7 + speaker * 3) % 50 < 6
+}
+
+/// Every digit by `speakers`, the takes `keep` selects.
+fn clips(speakers: &[&str], keep: impl Fn(usize, usize, usize) -> bool) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for (i, s) in speakers.iter().enumerate() {
+        for d in 0..10 {
+            out.extend((0..50).filter(|&t| keep(i, d, t)).map(|t| clip(s, d, t)));
+        }
+    }
+    out
+}
+
+/// Predicts `files` with the model and writes them to a new prediction log; returns its window.
+fn predict_to_log(
+    dir: &Path,
+    name: &str,
+    files: &[PathBuf],
+    embedder: &Embedder,
+    model: &Model,
+) -> PathBuf {
+    let path = dir.join(name);
+    let rotation = Rotation {
+        max_bytes: 1 << 30,
+        keep: 0,
+    };
+    let mut log = PredictionFile::open(&path, embedder.dim(), rotation).unwrap();
+    let classes: std::sync::Arc<[String]> = model.classes.clone().into();
+    // Traffic in no particular order (a fixed permutation: 7,919 is prime to 300), so that the
+    // last 100 predictions are a mix of speakers, digits and sessions like the rest.
+    assert_eq!(files.len(), 300);
+    let records: Vec<PredictionRecord> = (0..files.len())
+        .map(|k| &files[k * 7919 % files.len()])
+        .enumerate()
+        .map(|(i, f)| {
+            let e = embedder.embed_file(f).unwrap();
+            let p = model.predict(&e.vector).unwrap();
+            PredictionRecord {
+                id: PredictionId(i as u128),
+                time: SystemTime::now(),
+                model_version: "v0001".into(),
+                duration_seconds: Some(e.duration_seconds),
+                classes: classes.clone(),
+                probabilities: p.probabilities,
+                predicted: p.class_index,
+                vector: e.vector.into(),
+            }
+        })
+        .collect();
+    log.append(&records).unwrap();
+    path
+}
+
+fn section(reference: &[tympan_data::LabeledRow], log: &Path) -> LiveSection {
+    let config = LiveConfig::default();
+    let window = read_window(log, &config.window, SystemTime::now()).unwrap();
+    assert_eq!(window.len(), 300);
+    live_section(reference, &window, &config).unwrap()
+}
+
+#[test]
+fn a_new_speaker_drifts_and_new_takes_of_known_speakers_do_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    let manifest = tmp.path().join("manifest.csv");
+    let mut rows = String::from("path,label\n");
+    for path in clips(&KNOWN, |s, d, t| !held_out(s, d, t)) {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        rows.push_str(&format!("{},{}\n", path.display(), &name[..1]));
+    }
+    std::fs::write(&manifest, rows).unwrap();
+    let (out, artifacts) = (
+        tmp.path().join("ref_data.csv"),
+        tmp.path().join("artifacts"),
+    );
+    embed_dataset(EmbedRequest::new(
+        tmp.path().to_path_buf(),
+        LabelSource::Manifest(manifest),
+        out.clone(),
+        artifacts.clone(),
+    ))
+    .unwrap();
+    let reference = read_table(&out).unwrap().rows;
+    assert_eq!(reference.len(), 2200);
+    let embedder = Embedder::load(&artifacts, AudioLimits::default()).unwrap();
+    let model = train(
+        &reference,
+        &TrainConfig::default(),
+        None,
+        embedder.fingerprint(),
+    )
+    .unwrap();
+
+    let new_speaker = predict_to_log(
+        tmp.path(),
+        "new.csv",
+        &clips(&[NEW], |_, _, t| t < 30),
+        &embedder,
+        &model,
+    );
+    let known = predict_to_log(
+        tmp.path(),
+        "known.csv",
+        &clips(&KNOWN, held_out),
+        &embedder,
+        &model,
+    );
+    let drifted = section(&reference, &new_speaker);
+    let calm = section(&reference, &known);
+    println!("new speaker: {:?}", drifted.embedding);
+    println!("known speakers, new takes: {:?}", calm.embedding);
+    let e = &drifted.embedding;
+    assert!(e.drift && e.domain_drift && e.share_drift, "{e:?}");
+    let e = &calm.embedding;
+    assert!(!e.drift && !e.domain_drift && !e.share_drift, "{e:?}");
+
+    // A window of 100: the per-column default of the labelled report (normed Wasserstein > 0.1
+    // once the reference has more than 1,000 rows) raises the false alarm the live section must
+    // not raise.
+    let small = LiveWindow {
+        rows: 100,
+        max_age: None,
+    };
+    let hundred = read_window(&known, &small, SystemTime::now()).unwrap();
+    let flagged = (0..embedder.dim())
+        .filter(|&c| {
+            let sorted = |v: Vec<f64>| {
+                let mut v = v;
+                v.sort_by(f64::total_cmp);
+                v
+            };
+            let r = sorted(reference.iter().map(|r| f64::from(r.vector[c])).collect());
+            let w = sorted(hundred.iter().map(|r| f64::from(r.vector[c])).collect());
+            tympan_report::stattest::wasserstein_normed(&r, &w) > 0.1
+        })
+        .count();
+    let config = LiveConfig {
+        window: small,
+        ..LiveConfig::default()
+    };
+    let live = live_section(&reference, &hundred, &config)
+        .unwrap()
+        .embedding;
+    println!(
+        "100 held-out takes: the per-column default flags {flagged} of {} components; live: {live:?}",
+        embedder.dim()
+    );
+    assert!(
+        !live.drift && !live.domain_drift && !live.share_drift,
+        "{live:?}"
+    );
+    assert!(
+        flagged * 2 > embedder.dim(),
+        "the per-column default flags {flagged}: this window no longer shows the false alarm"
+    );
+
+    // The command line: the same window through `tympan-report --live`.
+    let reports = tmp.path().join("reports");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_tympan-report"))
+        .args([
+            "--ref",
+            out.to_str().unwrap(),
+            "--out",
+            reports.to_str().unwrap(),
+        ])
+        .args(["--live", new_speaker.to_str().unwrap(), "--window", "300"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(reports.join("live.json")).unwrap()).unwrap();
+    assert_eq!(written["embedding"]["drift"], true, "{written}");
+    assert_eq!(written["window_rows"], 300);
+}

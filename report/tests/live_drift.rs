@@ -57,9 +57,9 @@ fn predict_to_log(
     };
     let mut log = PredictionFile::open(&path, embedder.dim(), rotation).unwrap();
     let classes: std::sync::Arc<[String]> = model.classes.clone().into();
-    // Traffic in no particular order (a fixed permutation: 7,919 is prime to 300), so that the
-    // last 100 predictions are a mix of speakers, digits and sessions like the rest.
-    assert_eq!(files.len(), 300);
+    // Traffic in no particular order (a fixed permutation: 7,919 is a prime), so that the last
+    // 100 predictions are a mix of speakers, digits and sessions like the rest.
+    assert_ne!(files.len() % 7919, 0);
     let records: Vec<PredictionRecord> = (0..files.len())
         .map(|k| &files[k * 7919 % files.len()])
         .enumerate()
@@ -82,36 +82,35 @@ fn predict_to_log(
     path
 }
 
-fn section(reference: &[tympan_data::LabeledRow], log: &Path) -> LiveSection {
+fn section(reference: &[tympan_data::LabeledRow], log: &Path, rows: usize) -> LiveSection {
     let config = LiveConfig::default();
     let window = read_window(log, &config.window, SystemTime::now()).unwrap();
-    assert_eq!(window.len(), 300);
+    assert_eq!(window.len(), rows);
     live_section(reference, &window, &config).unwrap()
 }
 
-#[test]
-fn a_new_speaker_drifts_and_new_takes_of_known_speakers_do_not() {
-    let tmp = tempfile::tempdir().unwrap();
-    let manifest = tmp.path().join("manifest.csv");
+/// Embeds the `(path, label)` clips into `dir` (fitting the embedding on them, as `tympan embed`
+/// does) and trains a model; returns the reference rows, the embedding and the model.
+fn deploy(
+    dir: &Path,
+    clips: &[(PathBuf, String)],
+) -> (Vec<tympan_data::LabeledRow>, Embedder, Model) {
+    let manifest = dir.join("manifest.csv");
     let mut rows = String::from("path,label\n");
-    for path in clips(&KNOWN, |s, d, t| !held_out(s, d, t)) {
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        rows.push_str(&format!("{},{}\n", path.display(), &name[..1]));
+    for (path, label) in clips {
+        rows.push_str(&format!("{},{label}\n", path.display()));
     }
     std::fs::write(&manifest, rows).unwrap();
-    let (out, artifacts) = (
-        tmp.path().join("ref_data.csv"),
-        tmp.path().join("artifacts"),
-    );
+    let (out, artifacts) = (dir.join("ref_data.csv"), dir.join("artifacts"));
     embed_dataset(EmbedRequest::new(
-        tmp.path().to_path_buf(),
+        dir.to_path_buf(),
         LabelSource::Manifest(manifest),
         out.clone(),
         artifacts.clone(),
     ))
     .unwrap();
     let reference = read_table(&out).unwrap().rows;
-    assert_eq!(reference.len(), 2200);
+    assert_eq!(reference.len(), clips.len());
     let embedder = Embedder::load(&artifacts, AudioLimits::default()).unwrap();
     let model = train(
         &reference,
@@ -120,6 +119,25 @@ fn a_new_speaker_drifts_and_new_takes_of_known_speakers_do_not() {
         embedder.fingerprint(),
     )
     .unwrap();
+    (reference, embedder, model)
+}
+
+/// The label of an FSDD or drum file: the name up to its first `_`.
+fn labelled(path: PathBuf) -> (PathBuf, String) {
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    let label = name.split('_').next().unwrap().to_string();
+    (path, label)
+}
+
+#[test]
+fn a_new_speaker_drifts_and_new_takes_of_known_speakers_do_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    let training: Vec<(PathBuf, String)> = clips(&KNOWN, |s, d, t| !held_out(s, d, t))
+        .into_iter()
+        .map(labelled)
+        .collect();
+    let (reference, embedder, model) = deploy(tmp.path(), &training);
+    let out = tmp.path().join("ref_data.csv");
 
     let new_speaker = predict_to_log(
         tmp.path(),
@@ -135,8 +153,8 @@ fn a_new_speaker_drifts_and_new_takes_of_known_speakers_do_not() {
         &embedder,
         &model,
     );
-    let drifted = section(&reference, &new_speaker);
-    let calm = section(&reference, &known);
+    let drifted = section(&reference, &new_speaker, 300);
+    let calm = section(&reference, &known, 300);
     println!("new speaker: {:?}", drifted.embedding);
     println!("known speakers, new takes: {:?}", calm.embedding);
     let e = &drifted.embedding;
@@ -201,4 +219,46 @@ fn a_new_speaker_drifts_and_new_takes_of_known_speakers_do_not() {
         serde_json::from_slice(&std::fs::read(reports.join("live.json")).unwrap()).unwrap();
     assert_eq!(written["embedding"]["drift"], true, "{written}");
     assert_eq!(written["window_rows"], 300);
+}
+
+/// The second domain: drum one-shots. A model of eleven kits; traffic from two kits it never saw
+/// drifts, a fifth of the eleven kits' samples held out from training does not.
+#[test]
+fn unseen_drum_kits_drift_and_held_out_samples_of_known_kits_do_not() {
+    // Two kits with every kind of drum between them (78 samples).
+    const UNSEEN: [&str; 2] = ["MilloMultiLayered2", "MilloMultiLayered3"];
+    let mut files: Vec<PathBuf> = std::fs::read_dir(tympan_testkit::drums::drum_set())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e != "txt"))
+        .collect();
+    files.sort();
+    let kit = |p: &PathBuf| {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        name.split('_').nth(1).unwrap_or_default().to_string()
+    };
+    let (unseen, known): (Vec<PathBuf>, Vec<PathBuf>) = files
+        .into_iter()
+        .partition(|p| UNSEEN.contains(&kit(p).as_str()));
+    let (held, training): (Vec<(usize, PathBuf)>, Vec<(usize, PathBuf)>) =
+        known.into_iter().enumerate().partition(|(i, _)| i % 5 == 0);
+    let training: Vec<(PathBuf, String)> = training.into_iter().map(|(_, p)| labelled(p)).collect();
+    let held: Vec<PathBuf> = held.into_iter().map(|(_, p)| p).collect();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (reference, embedder, model) = deploy(tmp.path(), &training);
+    let new_kits = predict_to_log(tmp.path(), "new.csv", &unseen, &embedder, &model);
+    let known_kits = predict_to_log(tmp.path(), "known.csv", &held, &embedder, &model);
+    let drifted = section(&reference, &new_kits, unseen.len()).embedding;
+    let calm = section(&reference, &known_kits, held.len()).embedding;
+    println!("unseen kits ({} samples): {drifted:?}", unseen.len());
+    println!("held-out samples of known kits ({}): {calm:?}", held.len());
+    assert!(
+        drifted.drift && drifted.domain_drift && drifted.share_drift,
+        "{drifted:?}"
+    );
+    assert!(
+        !calm.drift && !calm.domain_drift && !calm.share_drift,
+        "{calm:?}"
+    );
 }

@@ -93,22 +93,55 @@ pub fn read_window(
     Ok(kept.into())
 }
 
+/// A window as the live section reads it: the vectors and predicted labels, oldest first.
+#[derive(Debug, Clone, Default)]
+pub struct WindowView<'a> {
+    /// The predictions' vectors.
+    pub vectors: Vec<&'a [f32]>,
+    /// Their predicted labels.
+    pub predictions: Vec<&'a str>,
+    /// When the oldest and the newest were answered.
+    pub span: Option<(SystemTime, SystemTime)>,
+    /// Model versions that answered, in order of first appearance (empty when unknown).
+    pub model_versions: Vec<String>,
+}
+
+impl<'a> WindowView<'a> {
+    /// The view of records read from a prediction log.
+    pub fn of_records(records: &'a [PredictionRecord]) -> Self {
+        let mut model_versions: Vec<String> = Vec::new();
+        for r in records {
+            if !model_versions.iter().any(|v| **v == *r.model_version) {
+                model_versions.push(r.model_version.to_string());
+            }
+        }
+        Self {
+            vectors: records.iter().map(|r| &r.vector[..]).collect(),
+            predictions: records.iter().map(PredictionRecord::prediction).collect(),
+            span: records
+                .first()
+                .zip(records.last())
+                .map(|(a, b)| (a.time, b.time)),
+            model_versions,
+        }
+    }
+}
+
 /// Computes the live section for `window` against `reference`.
 pub fn live_section(
     reference: &[LabeledRow],
-    window: &[PredictionRecord],
+    window: &WindowView<'_>,
     config: &LiveConfig,
 ) -> Result<LiveSection, ReportError> {
     let reference_vectors: Vec<&[f32]> = reference.iter().map(|r| r.vector.as_slice()).collect();
-    let window_vectors: Vec<&[f32]> = window.iter().map(|r| &r.vector[..]).collect();
-    let embedding = embedding_drift(&reference_vectors, &window_vectors, &config.drift)
+    let embedding = embedding_drift(&reference_vectors, &window.vectors, &config.drift)
         .map_err(|e| ReportError::Config(e.to_string()))?;
     let mut counts: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     for r in reference {
         counts.entry(r.target.clone()).or_default().0 += 1;
     }
-    for r in window {
-        counts.entry(r.prediction().to_string()).or_default().1 += 1;
+    for p in &window.predictions {
+        counts.entry(p.to_string()).or_default().1 += 1;
     }
     let (reference_counts, window_counts): (Vec<u64>, Vec<u64>) = counts.values().copied().unzip();
     // A label the reference lacks has no expected count: it is drift by itself.
@@ -121,21 +154,12 @@ pub fn live_section(
     } else {
         chi_square_drift(&reference_counts, &window_counts).1
     };
-    let mut model_versions: Vec<String> = Vec::new();
-    for r in window {
-        if !model_versions.iter().any(|v| **v == *r.model_version) {
-            model_versions.push(r.model_version.to_string());
-        }
-    }
-    let time = |r: Option<&PredictionRecord>| {
-        r.map(|r| humantime::format_rfc3339_millis(r.time).to_string())
-            .unwrap_or_default()
-    };
+    let time = |t: SystemTime| humantime::format_rfc3339_millis(t).to_string();
     Ok(LiveSection {
-        window_rows: window.len(),
-        from: time(window.first()),
-        to: time(window.last()),
-        model_versions,
+        window_rows: window.vectors.len(),
+        from: window.span.map(|s| time(s.0)).unwrap_or_default(),
+        to: window.span.map(|s| time(s.1)).unwrap_or_default(),
+        model_versions: window.model_versions.clone(),
         embedding,
         predictions: PredictionDrift {
             counts,

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Parser;
 use tympan_report::embedding_drift::EmbeddingDriftConfig;
-use tympan_report::live::{live_section, read_window, LiveConfig, LiveSection, LiveWindow};
+use tympan_report::live::{
+    live_section, read_window, LiveConfig, LiveSection, LiveWindow, WindowView,
+};
 use tympan_report::{
     parse_interval, write_outputs, DriftOptions, JsBase, Report, ReportConfig, StatTest,
     DEFAULT_TOP_CLASSES,
@@ -142,7 +144,7 @@ fn run_live(cli: &Cli, log: &std::path::Path) -> anyhow::Result<()> {
     let config = cli.live_config();
     let reference = tympan_data::read_table(&cli.reference)?.rows;
     let window = read_window(log, &config.window, std::time::SystemTime::now())?;
-    let section = live_section(&reference, &window, &config)
+    let section = live_section(&reference, &WindowView::of_records(&window), &config)
         .with_context(|| format!("live section of {}", log.display()))?;
     let path = cli.out.join("live.json");
     let json = serde_json::to_vec_pretty(&section)?;

@@ -16,7 +16,9 @@ use tympan_core::embedding::Embedder;
 use tympan_core::model::{train, Model, TrainConfig};
 use tympan_data::{read_table, PredictionFile, PredictionId, PredictionRecord, Rotation};
 use tympan_embed::{embed_dataset, EmbedRequest, LabelSource};
-use tympan_report::live::{live_section, read_window, LiveConfig, LiveSection, LiveWindow};
+use tympan_report::live::{
+    live_section, read_window, LiveConfig, LiveSection, LiveWindow, WindowView,
+};
 
 const KNOWN: [&str; 5] = ["george", "jackson", "lucas", "nicolas", "theo"];
 const NEW: &str = "yweweler";
@@ -86,7 +88,7 @@ fn section(reference: &[tympan_data::LabeledRow], log: &Path, rows: usize) -> Li
     let config = LiveConfig::default();
     let window = read_window(log, &config.window, SystemTime::now()).unwrap();
     assert_eq!(window.len(), rows);
-    live_section(reference, &window, &config).unwrap()
+    live_section(reference, &WindowView::of_records(&window), &config).unwrap()
 }
 
 /// Embeds the `(path, label)` clips into `dir` (fitting the embedding on them, as `tympan embed`
@@ -186,7 +188,7 @@ fn a_new_speaker_drifts_and_new_takes_of_known_speakers_do_not() {
         window: small,
         ..LiveConfig::default()
     };
-    let live = live_section(&reference, &hundred, &config)
+    let live = live_section(&reference, &WindowView::of_records(&hundred), &config)
         .unwrap()
         .embedding;
     println!(

@@ -97,6 +97,13 @@ pub struct ServeConfig {
     /// Age past which a prediction no longer takes feedback by id (e.g. 24h, 30m).
     #[arg(long, env = "TYMPAN_PREDICTION_TTL", default_value = "24h", value_parser = humantime::parse_duration)]
     pub prediction_ttl: Duration,
+    /// How often the live-traffic drift (the last --live-window predictions against the
+    /// reference rows, no label needed) is computed, on a background thread; 0s turns it off.
+    #[arg(long, env = "TYMPAN_LIVE_EVERY", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub live_every: Duration,
+    /// Predictions in the live-traffic window (the newest remembered ones).
+    #[arg(long, env = "TYMPAN_LIVE_WINDOW", default_value_t = 500)]
+    pub live_window: usize,
     /// Largest upload, in bytes.
     #[arg(long, env = "TYMPAN_UPLOAD_LIMIT", default_value_t = 10 * 1024 * 1024)]
     pub upload_limit: u64,

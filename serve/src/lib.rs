@@ -16,6 +16,7 @@ pub mod guard;
 pub mod healthcheck;
 pub mod input;
 pub mod jobs;
+pub mod live;
 pub mod metrics;
 pub mod prediction_log;
 pub mod recent;
@@ -53,6 +54,7 @@ pub enum LaunchError {
 /// Serves until shutdown (SIGTERM or ctrl-c). With the connection guard on (the default) the
 /// guard owns the configured address and Rocket listens on a loopback port behind it.
 pub async fn serve(service: Arc<Service>) -> Result<(), LaunchError> {
+    live::start(&service);
     let c = &service.config;
     let public = SocketAddr::new(c.address, c.port);
     if !c.guard {

@@ -38,6 +38,8 @@ pub struct Metrics {
     pub prediction_log_rows: prometheus::IntCounter,
     /// Predictions meant for the log that it did not get, by reason.
     pub prediction_log_dropped: IntCounterVec,
+    /// The latest live-traffic drift, by figure (see [`crate::live`]).
+    pub live: prometheus::GaugeVec,
 }
 
 impl Metrics {
@@ -127,8 +129,18 @@ impl Metrics {
             &["reason"],
         )
         .expect("valid metric");
+        let live = prometheus::GaugeVec::new(
+            Opts::new(
+                "tympan_live",
+                "Latest drift of the live traffic (no label): figure = domain_auc, mmd_p_value, \
+                 drifted_share (components), drift (1 or 0), prediction_p_value, window_rows",
+            ),
+            &["figure"],
+        )
+        .expect("valid metric");
         for m in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(live.clone()),
             Box::new(prediction_log_rows.clone()),
             Box::new(prediction_log_dropped.clone()),
             Box::new(latency.clone()),
@@ -161,6 +173,7 @@ impl Metrics {
             report_f1,
             prediction_log_rows,
             prediction_log_dropped,
+            live,
         }
     }
 

@@ -113,6 +113,19 @@ impl RecentPredictions {
         inner.by_id.get(&id).cloned()
     }
 
+    /// The newest `n` predictions kept, oldest first (shared, not copied).
+    pub fn latest(&self, n: usize) -> Vec<Remembered> {
+        let mut inner = self.lock();
+        self.forget_old(&mut inner, SystemTime::now());
+        let skip = inner.order.len().saturating_sub(n);
+        inner
+            .order
+            .iter()
+            .skip(skip)
+            .filter_map(|id| inner.by_id.get(id).cloned())
+            .collect()
+    }
+
     /// Predictions kept.
     pub fn len(&self) -> usize {
         self.lock().by_id.len()

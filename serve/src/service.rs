@@ -207,6 +207,7 @@ pub struct Service {
     pub embed_pool: EmbedPool,
     recent: RecentPredictions,
     prediction_log: Option<PredictionLogger>,
+    live_traffic: arc_swap::ArcSwapOption<crate::live::LiveStatus>,
 }
 
 /// Predictions that may wait for the prediction log's writer; beyond, they are dropped from the
@@ -285,7 +286,28 @@ impl Service {
             embed_pool,
             recent,
             prediction_log,
+            live_traffic: arc_swap::ArcSwapOption::empty(),
         })
+    }
+
+    /// The newest `n` remembered predictions, oldest first.
+    pub fn recent_predictions(&self, n: usize) -> Vec<Remembered> {
+        self.recent.latest(n)
+    }
+
+    /// The reference rows.
+    pub fn reference_rows(&self) -> &[LabeledRow] {
+        &self.reference
+    }
+
+    /// The latest live-traffic drift, once computed.
+    pub fn live_status(&self) -> Option<Arc<crate::live::LiveStatus>> {
+        self.live_traffic.load_full()
+    }
+
+    /// Publishes a live-traffic drift result.
+    pub fn set_live(&self, status: crate::live::LiveStatus) {
+        self.live_traffic.store(Some(Arc::new(status)));
     }
 
     /// Writes the predictions waiting for the log and stops its writer (at shutdown).

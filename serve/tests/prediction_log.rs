@@ -256,3 +256,69 @@ fn the_prediction_log_can_be_turned_off_and_sampled() {
     );
     assert_eq!(feedback_by_id(&off, id, "4").0, 200);
 }
+
+/// `GET /live` once it reports a window of `rows` predictions.
+fn live_with(server: &TestServer, rows: u64) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = ureq::get(&server.url("/live")).call() {
+            let body: serde_json::Value = r.into_json().unwrap();
+            if body["live"]["window_rows"] == rows {
+                return body;
+            }
+        }
+        assert!(Instant::now() < deadline, "no live report of {rows} rows");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn the_live_monitor_finds_drift_in_unlabelled_traffic() {
+    let server = TestServer::start(&[("TYMPAN_LIVE_EVERY", "1s"), ("TYMPAN_LIVE_WINDOW", "40")]);
+    match ureq::get(&server.url("/live")).call() {
+        Err(ureq::Error::Status(409, r)) => {
+            let body: serde_json::Value = r.into_json().unwrap();
+            assert_eq!(body["error"], "no_live_report");
+        }
+        other => panic!("/live before any prediction: {other:?}"),
+    }
+    // Clips like the reference's (FSDD itself): no drift.
+    for (_, audio) in clips().iter().take(40) {
+        assert_eq!(post(&server.url("/predict"), "audio/wav", audio).0, 200);
+    }
+    let calm = live_with(&server, 40);
+    assert_eq!(calm["live"]["embedding"]["drift"], false, "{calm}");
+    // Then drums, which the model never heard: the window of the newest 40 drifts.
+    let drums: Vec<std::path::PathBuf> = std::fs::read_dir(tympan_testkit::drums::drum_set())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wav"))
+        .take(40)
+        .collect();
+    assert_eq!(drums.len(), 40);
+    let first_drum = std::time::SystemTime::now();
+    for drum in &drums {
+        let (status, body) = post(
+            &server.url("/predict"),
+            "audio/wav",
+            &std::fs::read(drum).unwrap(),
+        );
+        assert_eq!(status, 200, "{}: {body}", drum.display());
+    }
+    // The monitor recomputes every second: wait for a window of drums only (its oldest
+    // prediction answered after the first drum was sent).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let drifted = loop {
+        let body = live_with(&server, 40);
+        let from = humantime::parse_rfc3339(body["live"]["from"].as_str().unwrap()).unwrap();
+        if from >= first_drum {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "no window of drums only: {body}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let e = &drifted["live"]["embedding"];
+    assert_eq!(e["drift"], true, "{drifted}");
+    assert!(e["domain_auc"].as_f64().unwrap() > 0.75, "{drifted}");
+    assert_eq!(server.metric("tympan_live{figure=\"drift\"}"), 1.0);
+}

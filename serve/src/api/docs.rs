@@ -133,7 +133,7 @@ pub struct Internal(pub ErrorBody);
         predict::predict_form, predict::feedback_form,
         status::model, status::health, status::ready, status::metrics,
         admin::retrain, admin::retrain_job, admin::rollback, admin::reload,
-        reports::report, reports::report_json, reports::dashboard
+        reports::report, reports::report_json, reports::dashboard, reports::live
     ),
     components(schemas(
         crate::service::PredictResponse, crate::service::FeedbackResponse, crate::service::RetrainReport,

@@ -34,6 +34,7 @@ pub fn routes() -> Vec<rocket::Route> {
         reports::report,
         reports::report_json,
         reports::dashboard,
+        reports::live,
         page::index,
         docs::openapi_json,
     ];

@@ -1,5 +1,5 @@
-//! `GET /report`, `/report.json` (computed on request from the data files) and `/dashboard`
-//! (from the report history).
+//! `GET /report`, `/report.json` (computed on request from the data files), `/dashboard`
+//! (from the report history) and `/live` (the live-traffic monitor's latest result).
 //!
 //! While there is nothing to draw yet, a browser (`Accept: text/html`) gets a page saying what is
 //! missing and how to get it; other clients keep the JSON error of `/report`.
@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use rocket::http::ContentType;
 use rocket::request::{FromRequest, Outcome, Request};
+use rocket::serde::json::Json;
 use rocket::{get, tokio};
 
 use super::docs::Internal;
@@ -77,6 +78,28 @@ pub async fn report(service: State<'_>, client: WantsHtml) -> Result<Page, ApiEr
 #[get("/report.json")]
 pub async fn report_json(service: State<'_>) -> Result<(ContentType, String), ApiError> {
     Ok((ContentType::JSON, compute(service).await?.to_json()))
+}
+
+/// The latest drift of the live traffic (no label needed): the newest `--live-window`
+/// predictions against the reference rows, recomputed every `--live-every` off the request path.
+#[utoipa::path(get, path = "/live", tag = "reports", responses(
+    (status = 200, body = Object, content_type = "application/json", description = "`computed_at`, `seconds` and `live`: the window, the domain classifier's ROC AUC, the MMD p-value, the share of drifted components, their verdicts and the prediction drift"),
+    (status = 409, body = ErrorBody, description = "`no_live_report`: not computed yet (fewer than 10 predictions so far, or the first period has not passed)")))]
+#[get("/live")]
+pub fn live(service: State<'_>) -> Result<Json<crate::live::LiveStatus>, ApiError> {
+    match service.live_status() {
+        Some(status) => Ok(Json((*status).clone())),
+        None => Err(ApiError::new(
+            rocket::http::Status::Conflict,
+            "no_live_report",
+            format!(
+                "the live-traffic drift is computed every {} once {} predictions are remembered; \
+                 none yet",
+                humantime::format_duration(service.config.live_every),
+                tympan_report::embedding_drift::MIN_ROWS
+            ),
+        )),
+    }
 }
 
 /// The dashboard of `history`, or for a browser while it is empty the page that says how to

@@ -340,7 +340,7 @@ EOF
             [ "$(json "$pdir/up.json" 'd["data"]["result"][0]["value"][1] if d["data"]["result"] else ""')" = 1 ]
     }
     check "Prometheus scrapes $target: up{job=\"tympan\"} == 1" wait_for 30 up_is_1
-    check "Prometheus holds tympan_ series, evaluates the 5 alert rules and answers every dashboard query" \
+    check "Prometheus holds tympan_ series, evaluates the 6 alert rules and answers every dashboard query" \
         python3 - "$url" "$repo/docker/monitoring/grafana/dashboards/tympan.json" <<'EOF'
 import json, sys, time, urllib.parse, urllib.request
 url, dash_path = sys.argv[1], sys.argv[2]
@@ -354,7 +354,7 @@ if len(tympan) < 8:
     errors.append(f"only {len(tympan)} tympan_ series names: {tympan}")
 for _ in range(20):
     rules = [r for g in get("/api/v1/rules")["data"]["groups"] for r in g["rules"]]
-    if len(rules) == 5 and all(r.get("health") == "ok" for r in rules):
+    if len(rules) == 6 and all(r.get("health") == "ok" for r in rules):
         break
     time.sleep(1)
 else:

@@ -68,6 +68,9 @@ pub struct LiveSection {
     pub embedding: EmbeddingDrift,
     /// Drift of the predicted labels.
     pub predictions: PredictionDrift,
+    /// Accuracy estimated without labels: the mean probability of the predicted labels (what
+    /// the model expects to get right, exact for a calibrated model).
+    pub estimated_accuracy: f64,
 }
 
 /// Reads the window from a prediction log (`data/predictions.csv`).
@@ -100,6 +103,8 @@ pub struct WindowView<'a> {
     pub vectors: Vec<&'a [f32]>,
     /// Their predicted labels.
     pub predictions: Vec<&'a str>,
+    /// The probability the model gave each predicted label.
+    pub confidences: Vec<f32>,
     /// When the oldest and the newest were answered.
     pub span: Option<(SystemTime, SystemTime)>,
     /// Model versions that answered, in order of first appearance (empty when unknown).
@@ -118,6 +123,7 @@ impl<'a> WindowView<'a> {
         Self {
             vectors: records.iter().map(|r| &r.vector[..]).collect(),
             predictions: records.iter().map(PredictionRecord::prediction).collect(),
+            confidences: records.iter().map(PredictionRecord::confidence).collect(),
             span: records
                 .first()
                 .zip(records.last())
@@ -166,5 +172,11 @@ pub fn live_section(
             p_value,
             drift: p_value < config.drift.alpha,
         },
+        estimated_accuracy: window
+            .confidences
+            .iter()
+            .map(|&c| f64::from(c))
+            .sum::<f64>()
+            / window.confidences.len().max(1) as f64,
     })
 }

@@ -160,7 +160,8 @@ fn live_summary(s: &LiveSection) -> String {
     let verdict = |d: bool| if d { "drift" } else { "no drift" };
     format!(
         "live: {} predictions ({} to {}): {}; domain classifier AUC {:.3} (p {:.2e}, {}), \
-         MMD p {:.3} ({}), {}/{} components drifted ({:.1} %, {}); predicted labels p {:.3} ({})",
+         MMD p {:.3} ({}), {}/{} components drifted ({:.1} %, {}); predicted labels p {:.3} ({}); \
+         accuracy estimated without labels {:.3}",
         s.window_rows,
         s.from,
         s.to,
@@ -180,6 +181,7 @@ fn live_summary(s: &LiveSection) -> String {
         verdict(e.share_drift),
         s.predictions.p_value,
         verdict(s.predictions.drift),
+        s.estimated_accuracy,
     )
 }
 

@@ -44,14 +44,15 @@ fn clips(speakers: &[&str], keep: impl Fn(usize, usize, usize) -> bool) -> Vec<P
     out
 }
 
-/// Predicts `files` with the model and writes them to a new prediction log; returns its window.
+/// Predicts `files` with the model and writes them to a new prediction log; returns its path and
+/// the accuracy of the predictions (the labels are in the file names).
 fn predict_to_log(
     dir: &Path,
     name: &str,
     files: &[PathBuf],
     embedder: &Embedder,
     model: &Model,
-) -> PathBuf {
+) -> (PathBuf, f64) {
     let path = dir.join(name);
     let rotation = Rotation {
         max_bytes: 1 << 30,
@@ -81,7 +82,23 @@ fn predict_to_log(
         })
         .collect();
     log.append(&records).unwrap();
-    path
+    let order = (0..files.len()).map(|k| &files[k * 7919 % files.len()]);
+    let right = order
+        .zip(&records)
+        .filter(|(f, r)| labelled((*f).clone()).1 == r.prediction())
+        .count();
+    (path, right as f64 / records.len() as f64)
+}
+
+/// The live section's accuracy estimate (no label) must be within 5 points of the accuracy the
+/// files' true labels give.
+fn assert_estimate(name: &str, section: &LiveSection, realised: f64) {
+    let estimate = section.estimated_accuracy;
+    println!("{name}: accuracy {realised:.3}, estimated without labels {estimate:.3}");
+    assert!(
+        (estimate - realised).abs() <= 0.05,
+        "{name}: estimated accuracy {estimate:.3}, realised {realised:.3}"
+    );
 }
 
 fn section(reference: &[tympan_data::LabeledRow], log: &Path, rows: usize) -> LiveSection {
@@ -141,14 +158,14 @@ fn a_new_speaker_drifts_and_new_takes_of_known_speakers_do_not() {
     let (reference, embedder, model) = deploy(tmp.path(), &training);
     let out = tmp.path().join("ref_data.csv");
 
-    let new_speaker = predict_to_log(
+    let (new_speaker, new_accuracy) = predict_to_log(
         tmp.path(),
         "new.csv",
         &clips(&[NEW], |_, _, t| t < 30),
         &embedder,
         &model,
     );
-    let known = predict_to_log(
+    let (known, known_accuracy) = predict_to_log(
         tmp.path(),
         "known.csv",
         &clips(&KNOWN, held_out),
@@ -157,6 +174,8 @@ fn a_new_speaker_drifts_and_new_takes_of_known_speakers_do_not() {
     );
     let drifted = section(&reference, &new_speaker, 300);
     let calm = section(&reference, &known, 300);
+    assert_estimate("new speaker", &drifted, new_accuracy);
+    assert_estimate("held-out takes", &calm, known_accuracy);
     println!("new speaker: {:?}", drifted.embedding);
     println!("known speakers, new takes: {:?}", calm.embedding);
     let e = &drifted.embedding;
@@ -253,10 +272,15 @@ fn unseen_drum_kits_drift_and_held_out_samples_of_known_kits_do_not() {
 
     let tmp = tempfile::tempdir().unwrap();
     let (reference, embedder, model) = deploy(tmp.path(), &training);
-    let new_kits = predict_to_log(tmp.path(), "new.csv", &unseen, &embedder, &model);
-    let known_kits = predict_to_log(tmp.path(), "known.csv", &held, &embedder, &model);
-    let drifted = section(&reference, &new_kits, unseen.len()).embedding;
-    let calm = section(&reference, &known_kits, held.len()).embedding;
+    let (new_kits, new_accuracy) =
+        predict_to_log(tmp.path(), "new.csv", &unseen, &embedder, &model);
+    let (known_kits, known_accuracy) =
+        predict_to_log(tmp.path(), "known.csv", &held, &embedder, &model);
+    let drifted = section(&reference, &new_kits, unseen.len());
+    let calm = section(&reference, &known_kits, held.len());
+    assert_estimate("unseen kits", &drifted, new_accuracy);
+    assert_estimate("held-out samples", &calm, known_accuracy);
+    let (drifted, calm) = (drifted.embedding, calm.embedding);
     println!("unseen kits ({} samples): {drifted:?}", unseen.len());
     println!("held-out samples of known kits ({}): {calm:?}", held.len());
     assert!(

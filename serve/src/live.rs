@@ -58,6 +58,7 @@ fn compute(service: &Service) -> Option<LiveStatus> {
     let view = WindowView {
         vectors: window.iter().map(|r| &r.vector[..]).collect(),
         predictions: window.iter().map(|r| r.prediction()).collect(),
+        confidences: window.iter().map(|r| r.confidence).collect(),
         span: window
             .first()
             .zip(window.last())
@@ -87,12 +88,14 @@ fn publish(service: &Service, status: LiveStatus) {
     gauge("drift", if e.drift { 1.0 } else { 0.0 });
     gauge("prediction_p_value", status.live.predictions.p_value);
     gauge("window_rows", status.live.window_rows as f64);
+    gauge("estimated_accuracy", status.live.estimated_accuracy);
     tracing::info!(
         window_rows = status.live.window_rows,
         drift = e.drift,
         domain_auc = e.domain_auc,
         mmd_p_value = e.mmd_p_value,
         drifted_share = e.drifted_share,
+        estimated_accuracy = status.live.estimated_accuracy,
         seconds = status.seconds,
         "live traffic"
     );

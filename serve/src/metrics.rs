@@ -133,7 +133,8 @@ impl Metrics {
             Opts::new(
                 "tympan_live",
                 "Latest drift of the live traffic (no label): figure = domain_auc, mmd_p_value, \
-                 drifted_share (components), drift (1 or 0), prediction_p_value, window_rows",
+                 drifted_share (components), drift (1 or 0), prediction_p_value, window_rows, \
+                 estimated_accuracy (mean probability of the predicted labels)",
             ),
             &["figure"],
         )

@@ -20,6 +20,8 @@ pub struct Remembered {
     pub classes: Arc<[String]>,
     /// Index of the label the client was given.
     pub predicted: usize,
+    /// The probability the model gave it.
+    pub confidence: f32,
     /// When it was answered.
     pub time: SystemTime,
 }
@@ -31,6 +33,7 @@ impl Remembered {
             vector: Arc::clone(&r.vector),
             classes: Arc::clone(&r.classes),
             predicted: r.predicted,
+            confidence: r.confidence(),
             time: r.time,
         }
     }
@@ -175,6 +178,7 @@ mod tests {
             vector: vec![v].into(),
             classes: vec!["a".to_string()].into(),
             predicted: 0,
+            confidence: 1.0,
             time: SystemTime::now() - Duration::from_secs(seconds_ago),
         }
     }

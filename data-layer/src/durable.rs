@@ -103,6 +103,18 @@ pub(crate) fn cut_torn_tail(file: &mut File, len: u64) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Writes the header of a new, empty append-only log at `path` and makes it durable (the file
+/// and its directory entry). A header cut short by a full disk would make the next start refuse
+/// the file: on failure the file is emptied again, and written anew at the next open.
+pub(crate) fn start_log(file: &mut File, path: &Path, header: &[u8]) -> io::Result<()> {
+    let written = file.write_all(header).and_then(|()| file.sync_all());
+    if let Err(e) = written {
+        let _ = cut_back(file, 0);
+        return Err(e);
+    }
+    sync_dir(&parent_dir(path))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

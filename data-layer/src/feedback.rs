@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use crate::columns::ColumnTable;
-use crate::durable::{cut_back, cut_torn_tail, open_for_append, sync_dir};
+use crate::durable::{cut_back, cut_torn_tail, open_for_append, start_log};
 use crate::rows::{collect_rows, header_bytes, row_bytes};
 use crate::{validate_label, DataError, LabeledRow, Table, TableKind, TableReader};
 
@@ -58,18 +58,8 @@ impl FeedbackLog {
         let mut file = open_for_append(path).map_err(io_err)?;
         let len = file.metadata().map_err(io_err)?.len();
         let (rows, targets_at_open) = if len == 0 {
-            let written = file
-                .write_all(&header_bytes(TableKind::Production, dim))
-                .and_then(|()| file.sync_all());
-            if let Err(e) = written {
-                // A header cut short by a full disk would make the next start refuse the file;
-                // an empty one is written again then.
-                let _ = file.set_len(0);
-                return Err(io_err(e));
-            }
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                sync_dir(dir).map_err(io_err)?;
-            }
+            start_log(&mut file, path, &header_bytes(TableKind::Production, dim))
+                .map_err(io_err)?;
             (0, Vec::new())
         } else {
             cut_torn_tail(&mut file, len).map_err(io_err)?;
@@ -286,12 +276,7 @@ impl KeyLedger {
         let mut file = open_for_append(path).map_err(io_err)?;
         let len = file.metadata().map_err(io_err)?.len();
         if len == 0 {
-            file.write_all(KEY_HEADER)
-                .and_then(|()| file.sync_all())
-                .map_err(|e| {
-                    let _ = file.set_len(0);
-                    io_err(e)
-                })?;
+            start_log(&mut file, path, KEY_HEADER).map_err(io_err)?;
         } else {
             cut_torn_tail(&mut file, len).map_err(io_err)?;
         }

@@ -16,7 +16,8 @@ use std::time::SystemTime;
 
 use serde::ser::{SerializeMap, Serializer};
 
-use crate::durable::{cut_back, cut_torn_tail, open_for_append, sync_dir};
+use crate::durable::{cut_back, cut_torn_tail, open_for_append, start_log, sync_dir};
+use crate::rows::write_vector;
 use crate::DataError;
 
 /// The prediction log's file name in the data folder.
@@ -95,8 +96,6 @@ impl PredictionRecord {
     }
 
     fn write_csv<W: Write>(&self, w: &mut csv::Writer<W>) -> csv::Result<()> {
-        use std::fmt::Write as _;
-        let mut field = String::with_capacity(32);
         w.write_field(self.id.to_string())?;
         w.write_field(humantime::format_rfc3339_millis(self.time).to_string())?;
         w.write_field(&*self.model_version)?;
@@ -107,11 +106,8 @@ impl PredictionRecord {
         w.write_field(self.prediction())?;
         w.write_field(self.confidence().to_string())?;
         w.write_field(probabilities_json(&self.classes, &self.probabilities))?;
-        for v in self.vector.iter() {
-            field.clear();
-            write!(field, "{v}").expect("formatting into a String");
-            w.write_field(&field)?;
-        }
+        // The same text as a table row's vector: feedback by id stores it byte for byte.
+        write_vector(w, &self.vector)?;
         w.write_record(None::<&[u8]>)
     }
 }
@@ -157,6 +153,8 @@ pub struct PredictionFile {
     file: File,
     /// Bytes of the header and the stored rows.
     stored: u64,
+    /// Bytes of the header alone.
+    header_len: u64,
     /// The text of a batch, kept between batches: a buffer of a megabyte made and freed at every
     /// batch goes to and from the kernel (mmap, munmap) and stalls the other threads.
     text: Vec<u8>,
@@ -186,6 +184,7 @@ impl PredictionFile {
             dim,
             rotation,
             stored: file.metadata().map_err(io_err)?.len(),
+            header_len: header.len() as u64,
             file,
             text: Vec::new(),
         };
@@ -202,18 +201,8 @@ impl PredictionFile {
 
     fn write_header(&mut self) -> std::io::Result<()> {
         let header = header_bytes(self.dim);
-        let written = self
-            .file
-            .write_all(&header)
-            .and_then(|()| self.file.sync_all());
-        if let Err(e) = written {
-            let _ = cut_back(&self.file, 0);
-            return Err(e);
-        }
+        start_log(&mut self.file, &self.path, &header)?;
         self.stored = header.len() as u64;
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            sync_dir(dir)?;
-        }
         Ok(())
     }
 
@@ -246,8 +235,9 @@ impl PredictionFile {
     }
 
     fn append_bytes(&mut self, bytes: &[u8]) -> Result<(), DataError> {
-        let header = header_bytes(self.dim).len() as u64;
-        if self.stored > header && self.stored + bytes.len() as u64 > self.rotation.max_bytes {
+        if self.stored > self.header_len
+            && self.stored + bytes.len() as u64 > self.rotation.max_bytes
+        {
             self.rotate().map_err(|e| DataError::io(&self.path, e))?;
         }
         let written = self

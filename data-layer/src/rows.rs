@@ -61,18 +61,25 @@ pub(crate) fn collect_rows<R: Read>(mut reader: TableReader<R>) -> Result<Table,
 
 /// Serialises one row; floats use Rust's shortest round-trip form, so output is deterministic.
 pub(crate) fn write_row<W: Write>(w: &mut csv::Writer<W>, row: &LabeledRow) -> csv::Result<()> {
-    use std::fmt::Write as _;
-    let mut field = String::with_capacity(16);
-    for v in &row.vector {
-        field.clear();
-        write!(field, "{v}").expect("formatting into a String");
-        w.write_field(&field)?;
-    }
+    write_vector(w, &row.vector)?;
     w.write_field(&row.target)?;
     if let Some(p) = &row.prediction {
         w.write_field(p)?;
     }
     w.write_record(None::<&[u8]>)
+}
+
+/// Writes a vector's values as fields, each in Rust's shortest round-trip form: every table and
+/// log of vectors writes them this way, so the same vector is the same text everywhere.
+pub(crate) fn write_vector<W: Write>(w: &mut csv::Writer<W>, vector: &[f32]) -> csv::Result<()> {
+    use std::fmt::Write as _;
+    let mut field = String::with_capacity(16);
+    for v in vector {
+        field.clear();
+        write!(field, "{v}").expect("formatting into a String");
+        w.write_field(&field)?;
+    }
+    Ok(())
 }
 
 /// One row as CSV bytes, ready to append.

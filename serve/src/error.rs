@@ -193,9 +193,6 @@ impl From<DataError> for ApiError {
                 Self::new(Status::UnprocessableEntity, "invalid_label", e.to_string())
             }
             DataError::Append { .. } => Self::storage_unavailable(e.to_string()),
-            DataError::DuplicateKey { .. } => {
-                Self::new(Status::Conflict, "feedback_exists", e.to_string())
-            }
             _ => Self::internal(e.to_string()),
         }
     }

@@ -317,11 +317,6 @@ impl Service {
         }
     }
 
-    /// Predictions kept for feedback by id.
-    pub fn remembered_predictions(&self) -> usize {
-        self.recent.len()
-    }
-
     /// The served model.
     pub fn current(&self) -> Arc<ModelVersion> {
         Arc::clone(&self.live.load().model)

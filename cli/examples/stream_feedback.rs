@@ -43,6 +43,7 @@ fn version(model: Model, name: String, prod_rows: usize) -> ModelVersion {
             train_config: TrainConfig::default(),
             metrics: None,
             notes,
+            monitoring: None,
         },
     }
 }

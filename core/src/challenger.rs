@@ -343,6 +343,7 @@ mod tests {
                 train_config: TrainConfig::default(),
                 metrics: None,
                 notes: Default::default(),
+                monitoring: None,
             },
         }
     }

@@ -5,6 +5,7 @@
 //! - [`embedding`]: [`embedding::Embedder`], the fitted scaler + PCA over the front end.
 //! - [`model`], [`training`], [`evaluation`]: the classifier, its one training entry point and
 //!   evaluation protocols.
+//! - [`monitoring`]: calibration and the unusual-clip detector, fitted at training time.
 //! - [`registry`]: [`registry::ModelRegistry`], versioned models with promote and rollback.
 //!
 //! The tables, labels, durable writes and metrics it works on live in `tympan-data`.
@@ -19,6 +20,7 @@ pub mod features;
 pub mod folds;
 pub mod fsdd;
 pub mod model;
+pub mod monitoring;
 pub mod registry;
 mod solver;
 pub mod training;

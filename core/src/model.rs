@@ -93,18 +93,7 @@ impl Model {
                 got: x.len(),
             });
         }
-        let scores: Vec<f64> = self
-            .weights
-            .iter()
-            .zip(&self.intercept)
-            .map(|(w, b)| {
-                w.iter()
-                    .zip(x)
-                    .map(|(a, b)| f64::from(*a) * f64::from(*b))
-                    .sum::<f64>()
-                    + f64::from(*b)
-            })
-            .collect();
+        let scores = self.scores(x);
         let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let exp: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
         let total: f64 = exp.iter().sum();
@@ -118,6 +107,21 @@ impl Model {
             class_index,
             probabilities,
         })
+    }
+
+    /// The class scores `weights[k] · x + intercept[k]` of a vector of [`Model::dim`] values.
+    pub fn scores(&self, x: &[f32]) -> Vec<f64> {
+        self.weights
+            .iter()
+            .zip(&self.intercept)
+            .map(|(w, b)| {
+                w.iter()
+                    .zip(x)
+                    .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                    .sum::<f64>()
+                    + f64::from(*b)
+            })
+            .collect()
     }
 
     /// The predicted label of one vector.

@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::model::{Model, TrainConfig};
 use tympan_data::durable::{sync_dir, write_atomic};
 use tympan_data::metrics::ClassificationMetrics;
+use tympan_data::monitoring::Monitoring;
 use tympan_data::LabeledRow;
 
 /// Why a registry operation failed.
@@ -84,6 +85,10 @@ pub struct ModelMeta {
     /// Free-form facts (how it was made, champion/challenger decision...).
     #[serde(default)]
     pub notes: serde_json::Map<String, serde_json::Value>,
+    /// Calibration and unusual-clip detector, fitted on the holdout; `None` for models trained
+    /// before they existed or on too few rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitoring: Option<Monitoring>,
 }
 
 /// A model with its metadata.
@@ -340,6 +345,7 @@ mod tests {
             train_config: TrainConfig::default(),
             metrics: None,
             notes: Default::default(),
+            monitoring: None,
         }
     }
 

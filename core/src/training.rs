@@ -1,10 +1,12 @@
 //! The one training entry point used by `tympan train` and by the server's retraining: train on
 //! any rows, measure on a stratified holdout, and describe the result for the registry.
 
-use crate::evaluation::{stratified_split, train_and_score};
-use crate::model::{train_with_convergence, Model, ModelError, TrainConfig};
+use crate::evaluation::stratified_split;
+use crate::model::{train, train_with_convergence, Model, ModelError, TrainConfig};
+use crate::monitoring::fit_monitoring;
 use crate::registry::{data_fingerprint, now_rfc3339, ModelMeta};
 use tympan_data::metrics::ClassificationMetrics;
+use tympan_data::monitoring::Monitoring;
 use tympan_data::LabeledRow;
 
 /// Share of rows held out to measure a new model.
@@ -21,7 +23,8 @@ pub struct TrainedModel {
     pub meta: ModelMeta,
 }
 
-/// Trains on all `rows` and measures the same recipe on a stratified 80/20 holdout.
+/// Trains on all `rows` and measures the same recipe on a stratified 80/20 holdout, where it also
+/// fits the model's [`Monitoring`] profile (calibration, unusual-clip threshold).
 /// `warm_start` (with its version as the parent) starts the solver from an existing model.
 pub fn train_version(
     rows: &[LabeledRow],
@@ -29,7 +32,10 @@ pub fn train_version(
     warm_start: Option<(&Model, &str)>,
     embedding_fingerprint: &str,
 ) -> Result<TrainedModel, ModelError> {
-    let metrics = holdout_metrics(rows, config)?;
+    let (metrics, monitoring) = match holdout_fit(rows, config)? {
+        Some((metrics, monitoring)) => (Some(metrics), monitoring),
+        None => (None, None),
+    };
     let (model, convergence) = train_with_convergence(
         rows,
         config,
@@ -62,24 +68,38 @@ pub fn train_version(
             train_config: *config,
             metrics,
             notes,
+            monitoring,
         },
     })
 }
 
-/// Holdout quality of the training recipe, or `None` when there are too few rows to hold any out.
-fn holdout_metrics(
+/// Holdout quality of the training recipe and the monitoring profile fitted on the holdout, or
+/// `None` when there are too few rows to hold any out.
+fn holdout_fit(
     rows: &[LabeledRow],
     config: &TrainConfig,
-) -> Result<Option<ClassificationMetrics>, ModelError> {
+) -> Result<Option<(ClassificationMetrics, Option<Monitoring>)>, ModelError> {
     let targets: Vec<&str> = rows.iter().map(|r| r.target.as_str()).collect();
     let (train_idx, test_idx) = stratified_split(&targets, HOLDOUT_SHARE, HOLDOUT_SEED);
     if test_idx.is_empty() {
         return Ok(None);
     }
-    match train_and_score(rows, &train_idx, &test_idx, config) {
-        Ok(m) => Ok(Some(m)),
+    let pick = |idx: &[usize]| idx.iter().map(|&i| rows[i].clone()).collect::<Vec<_>>();
+    let (train_rows, test_rows) = (pick(&train_idx), pick(&test_idx));
+    let model = match train(&train_rows, config, None, "") {
+        Ok(m) => m,
         // A split that leaves one class in training cannot be measured; the full fit may still work.
-        Err(ModelError::Data(_)) => Ok(None),
-        Err(e) => Err(e),
+        Err(ModelError::Data(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut predictions = Vec::with_capacity(test_rows.len());
+    for r in &test_rows {
+        predictions.push(model.predict_label(&r.vector)?);
     }
+    let targets: Vec<&str> = test_rows.iter().map(|r| r.target.as_str()).collect();
+    let metrics = ClassificationMetrics::compute(&targets, &predictions);
+    Ok(Some((
+        metrics,
+        fit_monitoring(&model, &train_rows, &test_rows),
+    )))
 }

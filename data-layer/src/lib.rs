@@ -25,6 +25,7 @@ pub mod feedback;
 pub mod label;
 pub mod layout;
 pub mod metrics;
+pub mod monitoring;
 pub mod predictions;
 pub mod reader;
 pub mod rows;

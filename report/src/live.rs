@@ -9,6 +9,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
+use tympan_data::monitoring::{Calibration, Monitoring};
 use tympan_data::{read_predictions, LabeledRow, PredictionRecord};
 
 use crate::embedding_drift::{embedding_drift, EmbeddingDrift, EmbeddingDriftConfig};
@@ -68,9 +69,15 @@ pub struct LiveSection {
     pub embedding: EmbeddingDrift,
     /// Drift of the predicted labels.
     pub predictions: PredictionDrift,
-    /// Accuracy estimated without labels: the mean probability of the predicted labels (what
-    /// the model expects to get right, exact for a calibrated model).
+    /// Accuracy estimated without labels ([`Estimate::accuracy`], kept at the top level for
+    /// the readers of the first format).
     pub estimated_accuracy: f64,
+    /// Accuracy and macro F1 estimated without labels.
+    pub estimate: Estimate,
+    /// Unusual clips in the window (absent when the model has no detector).
+    pub unusual: Option<UnusualShare>,
+    /// Accuracy on the predictions whose true label came back (absent when none did).
+    pub realised: Option<Realised>,
 }
 
 /// Reads the window from a prediction log (`data/predictions.csv`).
@@ -96,58 +103,165 @@ pub fn read_window(
     Ok(kept.into())
 }
 
-/// A window as the live section reads it: the vectors and predicted labels, oldest first.
+/// One prediction of the window.
+#[derive(Debug, Clone, Copy)]
+pub struct WindowRow<'a> {
+    /// Its vector.
+    pub vector: &'a [f32],
+    /// The answering model's classes.
+    pub classes: &'a [String],
+    /// Index of the predicted class.
+    pub predicted: usize,
+    /// The model's probabilities, in `classes` order.
+    pub probabilities: &'a [f32],
+    /// When it was answered.
+    pub time: SystemTime,
+    /// The answering model's version, when known.
+    pub model_version: Option<&'a str>,
+    /// The true label, once a client has sent it (feedback by id).
+    pub target: Option<&'a str>,
+}
+
+impl<'a> WindowRow<'a> {
+    /// The row of a record read from a prediction log (no true label).
+    pub fn of_record(r: &'a PredictionRecord) -> Self {
+        Self {
+            vector: &r.vector,
+            classes: &r.classes,
+            predicted: r.predicted,
+            probabilities: &r.probabilities,
+            time: r.time,
+            model_version: Some(&r.model_version),
+            target: None,
+        }
+    }
+
+    /// The predicted label.
+    pub fn prediction(&self) -> &'a str {
+        self.classes.get(self.predicted).map_or("", String::as_str)
+    }
+}
+
+/// A window as the live section reads it, oldest first.
 #[derive(Debug, Clone, Default)]
 pub struct WindowView<'a> {
-    /// The predictions' vectors.
+    /// The predictions.
+    pub rows: Vec<WindowRow<'a>>,
+    /// Their vectors (the drift tests' input).
     pub vectors: Vec<&'a [f32]>,
-    /// Their predicted labels.
-    pub predictions: Vec<&'a str>,
-    /// The probability the model gave each predicted label.
-    pub confidences: Vec<f32>,
-    /// When the oldest and the newest were answered.
-    pub span: Option<(SystemTime, SystemTime)>,
-    /// Model versions that answered, in order of first appearance (empty when unknown).
-    pub model_versions: Vec<String>,
 }
 
 impl<'a> WindowView<'a> {
     /// The view of records read from a prediction log.
     pub fn of_records(records: &'a [PredictionRecord]) -> Self {
-        let mut model_versions: Vec<String> = Vec::new();
-        for r in records {
-            if !model_versions.iter().any(|v| **v == *r.model_version) {
-                model_versions.push(r.model_version.to_string());
+        Self::of_rows(records.iter().map(WindowRow::of_record).collect())
+    }
+
+    /// The view of rows.
+    pub fn of_rows(rows: Vec<WindowRow<'a>>) -> Self {
+        Self {
+            vectors: rows.iter().map(|r| r.vector).collect(),
+            rows,
+        }
+    }
+
+    /// Model versions that answered, in order of first appearance.
+    pub fn model_versions(&self) -> Vec<String> {
+        let mut versions: Vec<String> = Vec::new();
+        for v in self.rows.iter().filter_map(|r| r.model_version) {
+            if !versions.iter().any(|seen| seen == v) {
+                versions.push(v.to_string());
             }
         }
-        Self {
-            vectors: records.iter().map(|r| &r.vector[..]).collect(),
-            predictions: records.iter().map(PredictionRecord::prediction).collect(),
-            confidences: records.iter().map(PredictionRecord::confidence).collect(),
-            span: records
-                .first()
-                .zip(records.last())
-                .map(|(a, b)| (a.time, b.time)),
-            model_versions,
-        }
+        versions
     }
 }
 
-/// Computes the live section for `window` against `reference`.
+/// How many predictions of the window are unusual clips.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct UnusualShare {
+    /// Unusual predictions.
+    pub unusual: usize,
+    /// Their share of the window.
+    pub rate: f64,
+}
+
+/// Accuracy on the predictions of the window whose true label came back.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Realised {
+    /// Predictions with a true label.
+    pub rows: usize,
+    /// The share of them predicted right.
+    pub accuracy: f64,
+}
+
+/// Quality estimated without labels (confidence-based performance estimation, as NannyML's
+/// CBPE): with calibrated probabilities `q`, a prediction of class `k` is right with probability
+/// `q_k`, so the expected confusion matrix, and from it accuracy and macro F1, follow.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Estimate {
+    /// Expected accuracy: the mean calibrated probability of the predicted labels.
+    pub accuracy: f64,
+    /// Expected macro F1 over the classes predicted or expected in the window.
+    pub macro_f1: f64,
+    /// Whether the probabilities were calibrated (the model has a stored calibration); if not,
+    /// the model's own probabilities were used.
+    pub calibrated: bool,
+}
+
+/// Computes the live section for `window` against `reference`. `monitoring` is the serving
+/// model's profile: its calibration for the estimates, its detector for the unusual share.
 pub fn live_section(
     reference: &[LabeledRow],
     window: &WindowView<'_>,
     config: &LiveConfig,
+    monitoring: Option<&Monitoring>,
 ) -> Result<LiveSection, ReportError> {
     let reference_vectors: Vec<&[f32]> = reference.iter().map(|r| r.vector.as_slice()).collect();
     let embedding = embedding_drift(&reference_vectors, &window.vectors, &config.drift)
         .map_err(|e| ReportError::Config(e.to_string()))?;
+    let predictions = prediction_drift(reference, window, config.drift.alpha);
+    let time = |t: SystemTime| humantime::format_rfc3339_millis(t).to_string();
+    let span = window.rows.first().zip(window.rows.last());
+    let unusual = monitoring.and_then(|m| m.unusual.as_ref()).map(|detector| {
+        let unusual = window
+            .rows
+            .iter()
+            .filter(|r| detector.is_unusual(detector.score(r.vector)))
+            .count();
+        UnusualShare {
+            unusual,
+            rate: unusual as f64 / window.rows.len().max(1) as f64,
+        }
+    });
+    let calibration = monitoring.map(|m| m.calibration);
+    let estimate = estimate(window, calibration.as_ref());
+    Ok(LiveSection {
+        window_rows: window.rows.len(),
+        from: span.map(|s| time(s.0.time)).unwrap_or_default(),
+        to: span.map(|s| time(s.1.time)).unwrap_or_default(),
+        model_versions: window.model_versions(),
+        embedding,
+        predictions,
+        estimated_accuracy: estimate.accuracy,
+        estimate,
+        unusual,
+        realised: realised(window),
+    })
+}
+
+/// Chi-square test of the window's predicted labels against the reference labels.
+fn prediction_drift(
+    reference: &[LabeledRow],
+    window: &WindowView<'_>,
+    alpha: f64,
+) -> PredictionDrift {
     let mut counts: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     for r in reference {
         counts.entry(r.target.clone()).or_default().0 += 1;
     }
-    for p in &window.predictions {
-        counts.entry(p.to_string()).or_default().1 += 1;
+    for r in &window.rows {
+        counts.entry(r.prediction().to_string()).or_default().1 += 1;
     }
     let (reference_counts, window_counts): (Vec<u64>, Vec<u64>) = counts.values().copied().unzip();
     // A label the reference lacks has no expected count: it is drift by itself.
@@ -160,23 +274,59 @@ pub fn live_section(
     } else {
         chi_square_drift(&reference_counts, &window_counts).1
     };
-    let time = |t: SystemTime| humantime::format_rfc3339_millis(t).to_string();
-    Ok(LiveSection {
-        window_rows: window.vectors.len(),
-        from: window.span.map(|s| time(s.0)).unwrap_or_default(),
-        to: window.span.map(|s| time(s.1)).unwrap_or_default(),
-        model_versions: window.model_versions.clone(),
-        embedding,
-        predictions: PredictionDrift {
-            counts,
-            p_value,
-            drift: p_value < config.drift.alpha,
-        },
-        estimated_accuracy: window
-            .confidences
-            .iter()
-            .map(|&c| f64::from(c))
-            .sum::<f64>()
-            / window.confidences.len().max(1) as f64,
+    PredictionDrift {
+        counts,
+        p_value,
+        drift: p_value < alpha,
+    }
+}
+
+/// The expected accuracy and macro F1 of the window (see [`Estimate`]).
+pub fn estimate(window: &WindowView<'_>, calibration: Option<&Calibration>) -> Estimate {
+    // Per class: expected true positives, false positives, false negatives.
+    let mut expected: BTreeMap<&str, [f64; 3]> = BTreeMap::new();
+    let mut accuracy = 0.0;
+    for r in &window.rows {
+        let q = match calibration {
+            Some(c) => c.calibrate(r.probabilities),
+            None => r.probabilities.to_vec(),
+        };
+        for (k, (class, &p)) in r.classes.iter().zip(&q).enumerate() {
+            let p = f64::from(p);
+            let e = expected.entry(class.as_str()).or_default();
+            if k == r.predicted {
+                e[0] += p;
+                e[1] += 1.0 - p;
+                accuracy += p;
+            } else {
+                e[2] += p;
+            }
+        }
+    }
+    let f1s: Vec<f64> = expected
+        .values()
+        // The classes the realised macro F1 would average over: those predicted, and those
+        // expected at least half a time among the true labels (not every class the model knows,
+        // whose tiny leftover probabilities would count as F1 0).
+        .filter(|[tp, fp, fn_]| tp + fp > 0.5 || tp + fn_ >= 0.5)
+        .map(|[tp, fp, fn_]| 2.0 * tp / (2.0 * tp + fp + fn_))
+        .collect();
+    Estimate {
+        accuracy: accuracy / window.rows.len().max(1) as f64,
+        macro_f1: f1s.iter().sum::<f64>() / f1s.len().max(1) as f64,
+        calibrated: calibration.is_some(),
+    }
+}
+
+/// Accuracy on the labelled predictions of the window, if any.
+fn realised(window: &WindowView<'_>) -> Option<Realised> {
+    let labelled: Vec<bool> = window
+        .rows
+        .iter()
+        .filter_map(|r| r.target.map(|t| t == r.prediction()))
+        .collect();
+    (!labelled.is_empty()).then(|| Realised {
+        rows: labelled.len(),
+        accuracy: labelled.iter().filter(|&&right| right).count() as f64 / labelled.len() as f64,
     })
 }

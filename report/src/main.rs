@@ -144,7 +144,7 @@ fn run_live(cli: &Cli, log: &std::path::Path) -> anyhow::Result<()> {
     let config = cli.live_config();
     let reference = tympan_data::read_table(&cli.reference)?.rows;
     let window = read_window(log, &config.window, std::time::SystemTime::now())?;
-    let section = live_section(&reference, &WindowView::of_records(&window), &config)
+    let section = live_section(&reference, &WindowView::of_records(&window), &config, None)
         .with_context(|| format!("live section of {}", log.display()))?;
     let path = cli.out.join("live.json");
     let json = serde_json::to_vec_pretty(&section)?;
@@ -161,7 +161,7 @@ fn live_summary(s: &LiveSection) -> String {
     format!(
         "live: {} predictions ({} to {}): {}; domain classifier AUC {:.3} (p {:.2e}, {}), \
          MMD p {:.3} ({}), {}/{} components drifted ({:.1} %, {}); predicted labels p {:.3} ({}); \
-         accuracy estimated without labels {:.3}",
+         estimated without labels ({}): accuracy {:.3}, macro F1 {:.3}{}",
         s.window_rows,
         s.from,
         s.to,
@@ -181,7 +181,16 @@ fn live_summary(s: &LiveSection) -> String {
         verdict(e.share_drift),
         s.predictions.p_value,
         verdict(s.predictions.drift),
-        s.estimated_accuracy,
+        if s.estimate.calibrated {
+            "calibrated"
+        } else {
+            "uncalibrated"
+        },
+        s.estimate.accuracy,
+        s.estimate.macro_f1,
+        s.unusual
+            .map(|u| format!("; {} unusual clips ({:.1} %)", u.unusual, u.rate * 100.0))
+            .unwrap_or_default(),
     )
 }
 

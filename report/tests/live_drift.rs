@@ -105,7 +105,7 @@ fn section(reference: &[tympan_data::LabeledRow], log: &Path, rows: usize) -> Li
     let config = LiveConfig::default();
     let window = read_window(log, &config.window, SystemTime::now()).unwrap();
     assert_eq!(window.len(), rows);
-    live_section(reference, &WindowView::of_records(&window), &config).unwrap()
+    live_section(reference, &WindowView::of_records(&window), &config, None).unwrap()
 }
 
 /// Embeds the `(path, label)` clips into `dir` (fitting the embedding on them, as `tympan embed`
@@ -148,30 +148,47 @@ fn labelled(path: PathBuf) -> (PathBuf, String) {
     (path, label)
 }
 
-#[test]
-fn a_new_speaker_drifts_and_new_takes_of_known_speakers_do_not() {
-    let tmp = tempfile::tempdir().unwrap();
+/// The FSDD deployment of the live test in `dir`: the reference rows of the five known speakers'
+/// training takes, the embedding, and the prediction logs (with their accuracies) of the new
+/// speaker's 300 takes and of the 300 held-out takes of the five.
+#[allow(clippy::type_complexity)]
+fn fsdd_deployment(
+    dir: &Path,
+) -> (
+    Vec<tympan_data::LabeledRow>,
+    Embedder,
+    (PathBuf, f64),
+    (PathBuf, f64),
+) {
     let training: Vec<(PathBuf, String)> = clips(&KNOWN, |s, d, t| !held_out(s, d, t))
         .into_iter()
         .map(labelled)
         .collect();
-    let (reference, embedder, model) = deploy(tmp.path(), &training);
-    let out = tmp.path().join("ref_data.csv");
-
-    let (new_speaker, new_accuracy) = predict_to_log(
-        tmp.path(),
+    let (reference, embedder, model) = deploy(dir, &training);
+    let new_speaker = predict_to_log(
+        dir,
         "new.csv",
         &clips(&[NEW], |_, _, t| t < 30),
         &embedder,
         &model,
     );
-    let (known, known_accuracy) = predict_to_log(
-        tmp.path(),
+    let known = predict_to_log(
+        dir,
         "known.csv",
         &clips(&KNOWN, held_out),
         &embedder,
         &model,
     );
+    (reference, embedder, new_speaker, known)
+}
+
+#[test]
+fn a_new_speaker_drifts_and_new_takes_of_known_speakers_do_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (reference, embedder, (new_speaker, new_accuracy), (known, known_accuracy)) =
+        fsdd_deployment(tmp.path());
+    let out = tmp.path().join("ref_data.csv");
+
     let drifted = section(&reference, &new_speaker, 300);
     let calm = section(&reference, &known, 300);
     assert_estimate("new speaker", &drifted, new_accuracy);
@@ -207,7 +224,7 @@ fn a_new_speaker_drifts_and_new_takes_of_known_speakers_do_not() {
         window: small,
         ..LiveConfig::default()
     };
-    let live = live_section(&reference, &WindowView::of_records(&hundred), &config)
+    let live = live_section(&reference, &WindowView::of_records(&hundred), &config, None)
         .unwrap()
         .embedding;
     println!(
@@ -291,4 +308,59 @@ fn unseen_drum_kits_drift_and_held_out_samples_of_known_kits_do_not() {
         !calm.drift && !calm.domain_drift && !calm.share_drift,
         "{calm:?}"
     );
+}
+
+/// Reference rows written for the Evidently cross-check (a seeded draw of the 2,200).
+const EVIDENTLY_REFERENCE_ROWS: usize = 600;
+
+/// Writes the vectors of the FSDD live test to `tests/evidently/` for
+/// `tests/evidently/gen_embedding_drift.py` (Evidently's embedding-drift methods on the same
+/// vectors) and `tests/evidently_embeddings.rs`: a seeded draw of 600 reference rows, the new
+/// speaker's window (300), the held-out takes' window (300) and its last 100.
+#[test]
+#[ignore = "rewrites tests/evidently/*.csv"]
+fn write_evidently_vectors() {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (reference, embedder, (new_speaker, _), (known, _)) = fsdd_deployment(tmp.path());
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/evidently");
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, rows: &[&[f32]]| {
+        let mut text = (1..=embedder.dim())
+            .map(|i| format!("PCA_{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        text.push('\n');
+        for row in rows {
+            assert_eq!(row.len(), embedder.dim());
+            // 4 decimals: under 1e-4 of every component's spread (0.6 to 5), and small files.
+            let values: Vec<String> = row.iter().map(|v| format!("{v:.4}")).collect();
+            text.push_str(&values.join(","));
+            text.push('\n');
+        }
+        std::fs::write(dir.join(name), text).unwrap();
+        println!("{name}: {} rows of {}", rows.len(), embedder.dim());
+    };
+    let mut drawn: Vec<usize> = (0..reference.len()).collect();
+    drawn.shuffle(&mut rand::rngs::StdRng::seed_from_u64(0));
+    drawn.truncate(EVIDENTLY_REFERENCE_ROWS);
+    drawn.sort_unstable();
+    let rows: Vec<&[f32]> = drawn.iter().map(|&i| &reference[i].vector[..]).collect();
+    write("reference.csv", &rows);
+    let now = SystemTime::now();
+    for (name, log, rows) in [
+        ("new_speaker.csv", &new_speaker, 300),
+        ("held_out.csv", &known, 300),
+        ("held_out_small.csv", &known, 100),
+    ] {
+        let window = LiveWindow {
+            rows,
+            max_age: None,
+        };
+        let records = read_window(log, &window, now).unwrap();
+        assert_eq!(records.len(), rows);
+        write(name, &WindowView::of_records(&records).vectors);
+    }
 }

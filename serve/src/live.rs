@@ -3,11 +3,12 @@
 //! (`tympan_report::live`). `GET /live` answers the latest result and the `tympan_live` gauges
 //! carry its figures, so neither waits for the computation.
 
-use std::sync::{Arc, Weak};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
-use tympan_report::live::{live_section, LiveConfig, LiveSection, WindowView};
+use tympan_report::live::{live_section, LiveConfig, LiveSection, WindowRow, WindowView};
 
 use crate::service::Service;
 
@@ -20,6 +21,82 @@ pub struct LiveStatus {
     pub seconds: f64,
     /// The figures.
     pub live: LiveSection,
+}
+
+/// `GET /live`: the latest result and the headline figures of the ones before.
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveAnswer {
+    /// The latest result.
+    #[serde(flatten)]
+    pub latest: LiveStatus,
+    /// The last computations' headline figures, oldest first (the latest included).
+    pub history: Vec<LivePoint>,
+}
+
+/// One computation's headline figures, for the plot over time.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct LivePoint {
+    /// When it was computed (RFC 3339).
+    pub time: String,
+    /// Predictions in the window.
+    pub window_rows: usize,
+    /// The embedding drift verdict.
+    pub drift: bool,
+    /// The domain classifier's ROC AUC.
+    pub domain_auc: f64,
+    /// Accuracy estimated without labels.
+    pub estimated_accuracy: f64,
+    /// Macro F1 estimated without labels.
+    pub estimated_macro_f1: f64,
+    /// Share of unusual clips (absent when the model has no detector).
+    pub unusual_rate: Option<f64>,
+    /// Accuracy on the window's predictions whose true label came back (absent when none).
+    pub realised_accuracy: Option<f64>,
+    /// How many that is.
+    pub realised_rows: usize,
+}
+
+impl LivePoint {
+    pub(crate) fn of(status: &LiveStatus) -> Self {
+        let live = &status.live;
+        Self {
+            time: status.computed_at.clone(),
+            window_rows: live.window_rows,
+            drift: live.embedding.drift,
+            domain_auc: live.embedding.domain_auc,
+            estimated_accuracy: live.estimate.accuracy,
+            estimated_macro_f1: live.estimate.macro_f1,
+            unusual_rate: live.unusual.map(|u| u.rate),
+            realised_accuracy: live.realised.map(|r| r.accuracy),
+            realised_rows: live.realised.map_or(0, |r| r.rows),
+        }
+    }
+}
+
+/// The last [`LiveHistory::CAPACITY`] points, in memory: the long-term series are Prometheus'
+/// (the `tympan_live` gauges).
+#[derive(Debug, Default)]
+pub struct LiveHistory {
+    points: Mutex<VecDeque<LivePoint>>,
+}
+
+impl LiveHistory {
+    /// Points kept: 6 hours at the default `--live-every` of 30 s.
+    pub const CAPACITY: usize = 720;
+
+    pub(crate) fn push(&self, point: LivePoint) {
+        let mut points = self.points.lock().unwrap_or_else(|p| p.into_inner());
+        if points.len() == Self::CAPACITY {
+            points.pop_front();
+        }
+        points.push_back(point);
+    }
+
+    /// The points, oldest first.
+    pub fn points(&self) -> Vec<LivePoint> {
+        let points = self.points.lock().unwrap_or_else(|p| p.into_inner());
+        points.iter().cloned().collect()
+    }
 }
 
 /// Starts the monitor thread; it stops when the service is dropped.
@@ -55,17 +132,28 @@ fn compute(service: &Service) -> Option<LiveStatus> {
     if window.len() < tympan_report::embedding_drift::MIN_ROWS {
         return None;
     }
-    let view = WindowView {
-        vectors: window.iter().map(|r| &r.vector[..]).collect(),
-        predictions: window.iter().map(|r| r.prediction()).collect(),
-        confidences: window.iter().map(|r| r.confidence).collect(),
-        span: window
-            .first()
-            .zip(window.last())
-            .map(|(a, b)| (a.time, b.time)),
-        model_versions: Vec::new(),
-    };
-    match live_section(service.reference_rows(), &view, &LiveConfig::default()) {
+    let served = service.current();
+    let view = WindowView::of_rows(
+        window
+            .iter()
+            .map(|r| WindowRow {
+                vector: &r.vector,
+                classes: &r.classes,
+                predicted: r.predicted,
+                probabilities: &r.probabilities,
+                time: r.time,
+                model_version: None,
+                target: r.target.as_deref(),
+            })
+            .collect(),
+    );
+    let monitoring = served.meta.monitoring.as_ref();
+    match live_section(
+        service.reference_rows(),
+        &view,
+        &LiveConfig::default(),
+        monitoring,
+    ) {
         Ok(live) => Some(LiveStatus {
             computed_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
             seconds: started.elapsed().as_secs_f64(),
@@ -88,14 +176,25 @@ fn publish(service: &Service, status: LiveStatus) {
     gauge("drift", if e.drift { 1.0 } else { 0.0 });
     gauge("prediction_p_value", status.live.predictions.p_value);
     gauge("window_rows", status.live.window_rows as f64);
-    gauge("estimated_accuracy", status.live.estimated_accuracy);
+    let live = &status.live;
+    gauge("estimated_accuracy", live.estimate.accuracy);
+    gauge("estimated_macro_f1", live.estimate.macro_f1);
+    if let Some(u) = live.unusual {
+        gauge("unusual_rate", u.rate);
+    }
+    if let Some(r) = live.realised {
+        gauge("realised_accuracy", r.accuracy);
+    }
+    gauge("realised_rows", live.realised.map_or(0, |r| r.rows) as f64);
     tracing::info!(
         window_rows = status.live.window_rows,
         drift = e.drift,
         domain_auc = e.domain_auc,
         mmd_p_value = e.mmd_p_value,
         drifted_share = e.drifted_share,
-        estimated_accuracy = status.live.estimated_accuracy,
+        estimated_accuracy = live.estimate.accuracy,
+        estimated_macro_f1 = live.estimate.macro_f1,
+        unusual_rate = live.unusual.map(|u| u.rate),
         seconds = status.seconds,
         "live traffic"
     );

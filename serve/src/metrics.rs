@@ -3,8 +3,8 @@
 use std::time::Instant;
 
 use prometheus::{
-    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
-    Opts, Registry, TextEncoder,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::{Data, Request, Response};
@@ -40,6 +40,8 @@ pub struct Metrics {
     pub prediction_log_dropped: IntCounterVec,
     /// The latest live-traffic drift, by figure (see [`crate::live`]).
     pub live: prometheus::GaugeVec,
+    /// Predictions of clips unlike the training data.
+    pub unusual_predictions: IntCounter,
 }
 
 impl Metrics {
@@ -134,14 +136,22 @@ impl Metrics {
                 "tympan_live",
                 "Latest drift of the live traffic (no label): figure = domain_auc, mmd_p_value, \
                  drifted_share (components), drift (1 or 0), prediction_p_value, window_rows, \
-                 estimated_accuracy (mean probability of the predicted labels)",
+                 estimated_accuracy and estimated_macro_f1 (from calibrated probabilities), \
+                 unusual_rate (share of unusual clips), realised_accuracy and realised_rows (on \
+                 the window's predictions whose true label came back by id)",
             ),
             &["figure"],
+        )
+        .expect("valid metric");
+        let unusual_predictions = IntCounter::new(
+            "tympan_unusual_predictions_total",
+            "Predictions of clips unlike the training data (beyond the model's unusual threshold)",
         )
         .expect("valid metric");
         for m in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(live.clone()),
+            Box::new(unusual_predictions.clone()),
             Box::new(prediction_log_rows.clone()),
             Box::new(prediction_log_dropped.clone()),
             Box::new(latency.clone()),
@@ -175,6 +185,7 @@ impl Metrics {
             prediction_log_rows,
             prediction_log_dropped,
             live,
+            unusual_predictions,
         }
     }
 

@@ -20,10 +20,12 @@ pub struct Remembered {
     pub classes: Arc<[String]>,
     /// Index of the label the client was given.
     pub predicted: usize,
-    /// The probability the model gave it.
-    pub confidence: f32,
+    /// The probability the model gave each class.
+    pub probabilities: Arc<[f32]>,
     /// When it was answered.
     pub time: SystemTime,
+    /// The true label, once feedback by id brought it.
+    pub target: Option<Arc<str>>,
 }
 
 impl Remembered {
@@ -33,8 +35,9 @@ impl Remembered {
             vector: Arc::clone(&r.vector),
             classes: Arc::clone(&r.classes),
             predicted: r.predicted,
-            confidence: r.confidence(),
+            probabilities: r.probabilities.as_slice().into(),
             time: r.time,
+            target: None,
         }
     }
 
@@ -116,6 +119,14 @@ impl RecentPredictions {
         inner.by_id.get(&id).cloned()
     }
 
+    /// Records the true label of the prediction `id` (its feedback row is stored), for the
+    /// realised accuracy of the live window.
+    pub fn set_target(&self, id: PredictionId, target: &str) {
+        if let Some(r) = self.lock().by_id.get_mut(&id) {
+            r.target = Some(target.into());
+        }
+    }
+
     /// The newest `n` predictions kept, oldest first (shared, not copied).
     pub fn latest(&self, n: usize) -> Vec<Remembered> {
         let mut inner = self.lock();
@@ -178,8 +189,9 @@ mod tests {
             vector: vec![v].into(),
             classes: vec!["a".to_string()].into(),
             predicted: 0,
-            confidence: 1.0,
+            probabilities: vec![1.0].into(),
             time: SystemTime::now() - Duration::from_secs(seconds_ago),
+            target: None,
         }
     }
 

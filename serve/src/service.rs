@@ -149,6 +149,16 @@ pub struct PredictResponse {
     pub prediction_id: String,
     /// Duration of the clip (absent for a vector).
     pub duration_seconds: Option<f64>,
+    /// Whether the clip is unlike the training data (its `unusual_score` beyond the threshold
+    /// fitted with the model): the prediction is then a guess. Absent when the model has no
+    /// detector (trained before it existed, or on too few rows).
+    pub unusual: Option<bool>,
+    /// The clip's distance to the training data, in within-class standard deviations (the
+    /// Mahalanobis distance of its vector to the nearest class mean).
+    pub unusual_score: Option<f64>,
+    /// The distance beyond which a clip is unusual (the 99th percentile of the distances of
+    /// training clips held out of the fit).
+    pub unusual_threshold: Option<f64>,
     /// Server-side processing time, milliseconds.
     pub processing_ms: f64,
 }
@@ -208,6 +218,7 @@ pub struct Service {
     recent: RecentPredictions,
     prediction_log: Option<PredictionLogger>,
     live_traffic: arc_swap::ArcSwapOption<crate::live::LiveStatus>,
+    live_history: crate::live::LiveHistory,
 }
 
 /// Predictions that may wait for the prediction log's writer; beyond, they are dropped from the
@@ -287,6 +298,7 @@ impl Service {
             recent,
             prediction_log,
             live_traffic: arc_swap::ArcSwapOption::empty(),
+            live_history: crate::live::LiveHistory::default(),
         })
     }
 
@@ -300,6 +312,11 @@ impl Service {
         &self.reference
     }
 
+    /// The figures of the last live-traffic computations, oldest first.
+    pub fn live_history(&self) -> Vec<crate::live::LivePoint> {
+        self.live_history.points()
+    }
+
     /// The latest live-traffic drift, once computed.
     pub fn live_status(&self) -> Option<Arc<crate::live::LiveStatus>> {
         self.live_traffic.load_full()
@@ -307,6 +324,7 @@ impl Service {
 
     /// Publishes a live-traffic drift result.
     pub fn set_live(&self, status: crate::live::LiveStatus) {
+        self.live_history.push(crate::live::LivePoint::of(&status));
         self.live_traffic.store(Some(Arc::new(status)));
     }
 
@@ -376,6 +394,17 @@ impl Service {
             .predictions
             .with_label_values(&[model.label(p.class_index)])
             .inc();
+        let detector = served
+            .model
+            .meta
+            .monitoring
+            .as_ref()
+            .and_then(|m| m.unusual.as_ref());
+        let unusual_score = detector.map(|d| d.score(&vector));
+        let unusual = detector.zip(unusual_score).map(|(d, s)| d.is_unusual(s));
+        if unusual == Some(true) {
+            self.metrics.unusual_predictions.inc();
+        }
         let record = PredictionRecord {
             id: new_prediction_id(),
             time: SystemTime::now(),
@@ -397,6 +426,9 @@ impl Service {
             model_version: served.model.meta.version.clone(),
             prediction_id: record.id.to_string(),
             duration_seconds: duration,
+            unusual,
+            unusual_score,
+            unusual_threshold: detector.map(|d| d.threshold),
             processing_ms: start.elapsed().as_secs_f64() * 1000.0,
         };
         self.log_prediction(record);
@@ -459,6 +491,9 @@ impl Service {
                 }
             })
         })?;
+        if let Some(id) = key.and_then(|k| k.parse::<PredictionId>().ok()) {
+            self.recent.set_target(id, target);
+        }
         let prediction = row.prediction.unwrap_or_default();
         self.metrics.feedback_rows.set(rows as i64);
         let k = self.config.retrain_every;

@@ -282,13 +282,45 @@ fn the_live_monitor_finds_drift_in_unlabelled_traffic() {
         }
         other => panic!("/live before any prediction: {other:?}"),
     }
-    // Clips like the reference's (FSDD itself): no drift.
-    for (_, audio) in clips().iter().take(40) {
-        assert_eq!(post(&server.url("/predict"), "audio/wav", audio).0, 200);
+    // Clips like the reference's (FSDD itself): no drift, and hardly any unusual clip.
+    let mut unusual_fsdd = 0;
+    let mut right = 0;
+    for (i, (digit, audio)) in clips().iter().take(40).enumerate() {
+        let (status, answer) = post(&server.url("/predict"), "audio/wav", audio);
+        assert_eq!(status, 200, "{answer}");
+        unusual_fsdd += usize::from(answer["unusual"] == true);
+        // The true label of the first 10 comes back by id: the window's realised accuracy.
+        if i < 10 {
+            right += usize::from(answer["label"] == digit.as_str());
+            let id = answer["prediction_id"].as_str().unwrap();
+            assert_eq!(feedback_by_id(&server, id, digit).0, 200);
+        }
     }
+    assert!(unusual_fsdd <= 2, "{unusual_fsdd} of 40 FSDD clips unusual");
     let calm = live_with(&server, 40);
-    assert_eq!(calm["live"]["embedding"]["drift"], false, "{calm}");
-    // Then drums, which the model never heard: the window of the newest 40 drifts.
+    let live = &calm["live"];
+    assert_eq!(live["embedding"]["drift"], false, "{calm}");
+    assert_eq!(live["estimate"]["calibrated"], true, "{calm}");
+    assert!(
+        live["estimate"]["accuracy"].as_f64().unwrap() > 0.8,
+        "{calm}"
+    );
+    assert!(
+        live["estimate"]["macro_f1"].as_f64().unwrap() > 0.8,
+        "{calm}"
+    );
+    assert_eq!(live["realised"]["rows"], 10, "{calm}");
+    assert_eq!(
+        live["realised"]["accuracy"].as_f64().unwrap(),
+        right as f64 / 10.0,
+        "{calm}"
+    );
+    assert_eq!(
+        live["unusual"]["unusual"].as_u64().unwrap() as usize,
+        unusual_fsdd
+    );
+    // Then drums, which the model never heard: the window of the newest 40 drifts, and most of
+    // them are unusual clips.
     let drums: Vec<std::path::PathBuf> = std::fs::read_dir(tympan_testkit::drums::drum_set())
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -297,6 +329,7 @@ fn the_live_monitor_finds_drift_in_unlabelled_traffic() {
         .collect();
     assert_eq!(drums.len(), 40);
     let first_drum = std::time::SystemTime::now();
+    let mut unusual_drums = 0;
     for drum in &drums {
         let (status, body) = post(
             &server.url("/predict"),
@@ -304,7 +337,20 @@ fn the_live_monitor_finds_drift_in_unlabelled_traffic() {
             &std::fs::read(drum).unwrap(),
         );
         assert_eq!(status, 200, "{}: {body}", drum.display());
+        let score = body["unusual_score"].as_f64().unwrap();
+        let threshold = body["unusual_threshold"].as_f64().unwrap();
+        assert_eq!(body["unusual"], score > threshold, "{body}");
+        unusual_drums += usize::from(score > threshold);
     }
+    println!("unusual: {unusual_fsdd} of 40 FSDD clips, {unusual_drums} of 40 drums");
+    assert!(
+        unusual_drums >= 20,
+        "only {unusual_drums} of 40 drums unusual"
+    );
+    assert_eq!(
+        server.metric("tympan_unusual_predictions_total"),
+        (unusual_fsdd + unusual_drums) as f64
+    );
     // The monitor recomputes every second: wait for a window of drums only (its oldest
     // prediction answered after the first drum was sent).
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -321,4 +367,18 @@ fn the_live_monitor_finds_drift_in_unlabelled_traffic() {
     assert_eq!(e["drift"], true, "{drifted}");
     assert!(e["domain_auc"].as_f64().unwrap() > 0.75, "{drifted}");
     assert_eq!(server.metric("tympan_live{figure=\"drift\"}"), 1.0);
+    let rate = unusual_drums as f64 / 40.0;
+    assert_eq!(drifted["live"]["unusual"]["rate"].as_f64().unwrap(), rate);
+    assert!(drifted["live"]["realised"].is_null(), "{drifted}");
+    // The history plots the change: calm points first, the drifted one last.
+    let history = drifted["history"].as_array().unwrap();
+    assert!(history.len() >= 2, "{drifted}");
+    assert_eq!(history.first().unwrap()["drift"], false);
+    assert_eq!(history.last().unwrap()["drift"], true);
+    assert_eq!(
+        history.last().unwrap()["unusual_rate"].as_f64().unwrap(),
+        rate
+    );
+    // The gauges may already be a newer computation's: the same window until more predictions.
+    assert_eq!(server.metric("tympan_live{figure=\"unusual_rate\"}"), rate);
 }

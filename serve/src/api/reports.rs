@@ -83,12 +83,15 @@ pub async fn report_json(service: State<'_>) -> Result<(ContentType, String), Ap
 /// The latest drift of the live traffic (no label needed): the newest `--live-window`
 /// predictions against the reference rows, recomputed every `--live-every` off the request path.
 #[utoipa::path(get, path = "/live", tag = "reports", responses(
-    (status = 200, body = Object, content_type = "application/json", description = "`computed_at`, `seconds` and `live`: the window, the domain classifier's ROC AUC, the MMD p-value, the share of drifted components, their verdicts and the prediction drift"),
+    (status = 200, body = Object, content_type = "application/json", description = "`computed_at`, `seconds` and `live`: the window, the domain classifier's ROC AUC, the MMD p-value, the share of drifted components, their verdicts, the prediction drift, accuracy and macro F1 estimated without labels, the unusual share and the realised accuracy; `history`: the headline figures of the last computations"),
     (status = 409, body = ErrorBody, description = "`no_live_report`: not computed yet (fewer than 10 predictions so far, or the first period has not passed)")))]
 #[get("/live")]
-pub fn live(service: State<'_>) -> Result<Json<crate::live::LiveStatus>, ApiError> {
+pub fn live(service: State<'_>) -> Result<Json<crate::live::LiveAnswer>, ApiError> {
     match service.live_status() {
-        Some(status) => Ok(Json((*status).clone())),
+        Some(status) => Ok(Json(crate::live::LiveAnswer {
+            latest: (*status).clone(),
+            history: service.live_history(),
+        })),
         None => Err(ApiError::new(
             rocket::http::Status::Conflict,
             "no_live_report",

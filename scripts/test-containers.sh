@@ -354,7 +354,7 @@ if len(tympan) < 8:
     errors.append(f"only {len(tympan)} tympan_ series names: {tympan}")
 for _ in range(20):
     rules = [r for g in get("/api/v1/rules")["data"]["groups"] for r in g["rules"]]
-    if len(rules) == 6 and all(r.get("health") == "ok" for r in rules):
+    if len(rules) == 7 and all(r.get("health") == "ok" for r in rules):
         break
     time.sleep(1)
 else:

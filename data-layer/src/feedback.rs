@@ -246,6 +246,30 @@ fn validate_key(key: &str) -> Result<(), DataError> {
     Ok(())
 }
 
+/// The true label of every keyed row of the feedback log at `log` (`prediction_id` -> target),
+/// read only: what a report joins to the prediction log to measure realised accuracy. A log
+/// without a key ledger has none; a ledger line past the log's rows (an append that never
+/// completed) or unreadable is skipped.
+pub fn keyed_targets(log: &Path) -> Result<HashMap<String, String>, DataError> {
+    let ledger = KeyLedger::path_for(log);
+    let text = match std::fs::read_to_string(&ledger) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
+        Err(e) => return Err(DataError::io(&ledger, e)),
+    };
+    let rows = crate::read_table(log)?.rows;
+    Ok(text
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let (key, row) = line.split_once(',')?;
+            let row: usize = row.parse().ok()?;
+            let target = &rows.get(row.checked_sub(1)?)?.target;
+            Some((key.to_string(), target.clone()))
+        })
+        .collect())
+}
+
 /// The keys of keyed rows: `key,row` lines, appended and synced before their row.
 #[derive(Debug)]
 struct KeyLedger {
@@ -557,6 +581,17 @@ mod tests {
         );
         assert!(log.append_keyed(&row(4.0, "d", Some("a")), "p-1").is_err());
         assert_eq!(read_table(&path).unwrap().rows.len(), 3);
+        drop(log);
+        // Read only, the keys give their rows' true labels (the unkeyed row has none).
+        let targets = keyed_targets(&path).unwrap();
+        assert_eq!(targets.len(), 2);
+        assert_eq!(
+            (targets["p-1"].as_str(), targets["p-2"].as_str()),
+            ("b", "d")
+        );
+        assert!(keyed_targets(&dir.path().join("none.csv"))
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub mod rows;
 
 pub use columns::{ColumnTable, Labels};
 pub use error::DataError;
-pub use feedback::{FeedbackLog, MAX_KEY_BYTES};
+pub use feedback::{keyed_targets, FeedbackLog, MAX_KEY_BYTES};
 pub use label::{sort_labels, validate_label, MAX_LABEL_BYTES};
 pub use layout::TableKind;
 pub use predictions::{

@@ -8,10 +8,12 @@
 //! - **MMD**: the unbiased squared maximum mean discrepancy with an RBF kernel whose width is the
 //!   median pairwise distance (Evidently's rule), and its p-value from label permutations.
 //! - **Share of drifted components**: a two-sample Kolmogorov-Smirnov test per component at
-//!   `alpha`; drift when more than `share_threshold` of them drift. Evidently's default per
-//!   column (a normed Wasserstein distance over 0.1 once the reference has more than 1,000 rows)
-//!   takes no account of the window's size: 100 takes of speakers the model knows flag half of
-//!   the components, a false alarm that a test of the same data does not raise.
+//!   `alpha`; drift when more than `share_threshold` of them drift (exactly Evidently's
+//!   `ratio(component_stattest="ks")`). Evidently's default `ratio()` (a normed Wasserstein
+//!   distance over 0.1 per component, whatever the sizes; the labelled report's per-column default
+//!   once the reference has more than 1,000 rows) takes no account of the window's size: 100
+//!   takes of speakers the model knows flag half of the components, a false alarm that a test of
+//!   the same data does not raise (`tests/evidently_embeddings.rs`).
 //!
 //! The window drifts when at least two of the three methods say so.
 

@@ -13,6 +13,7 @@ use tera::{Context, Tera};
 
 use crate::drift::{ColumnDrift, ColumnKind, Distribution};
 use crate::ks::KsMethod;
+use crate::live::{LivePoint, LiveSection};
 use crate::report::Report;
 use crate::snapshot::{History, Snapshot};
 use crate::svg;
@@ -52,6 +53,11 @@ static TEMPLATES: LazyLock<Tera> = LazyLock::new(|| {
         (
             "dashboard.html",
             include_str!("../templates/dashboard.html.tera"),
+        ),
+        ("live.html", include_str!("../templates/live.html.tera")),
+        (
+            "live_page.html",
+            include_str!("../templates/live_page.html.tera"),
         ),
     ])
     .expect("the page templates compile (checked by the unit tests)");
@@ -129,6 +135,10 @@ struct ReportView<'a> {
     balanced_accuracy: String,
     heatmap: String,
     warnings: &'a [String],
+    /// The live-traffic section, when the caller has one.
+    #[serde(flatten)]
+    live: Option<&'a LiveView>,
+    has_live: bool,
 }
 
 /// One row of the drift table.
@@ -202,8 +212,9 @@ impl AverageRow {
     }
 }
 
-/// Renders the full report page (see [`Report::to_html`]).
-pub fn render_report(r: &Report) -> String {
+/// Renders the full report page (see [`Report::to_html`]), with the live-traffic section when
+/// there is one.
+pub fn render_report(r: &Report, live: Option<&LiveView>) -> String {
     let d = &r.drift;
     let c = &r.classification;
     let view = ReportView {
@@ -250,6 +261,8 @@ pub fn render_report(r: &Report) -> String {
         balanced_accuracy: fmt_num(c.balanced_accuracy),
         heatmap: heatmap(c),
         warnings: &c.warnings,
+        live,
+        has_live: live.is_some(),
     };
     let charts = view.columns.iter().map(|c| &c.chart);
     let size = page_size(
@@ -309,6 +322,10 @@ struct DashboardView<'a> {
     charts: Vec<String>,
     versions: Vec<VersionRow<'a>>,
     latest: Vec<SnapshotRow<'a>>,
+    /// The live-traffic section, when the caller has one.
+    #[serde(flatten)]
+    live: Option<&'a LiveView>,
+    has_live: bool,
 }
 
 /// The first report of one model version.
@@ -355,6 +372,11 @@ impl<'a> SnapshotRow<'a> {
 /// Renders the history dashboard: drift share, quality and volume over time,
 /// with a marker wherever the model version changes (a retraining).
 pub fn render_dashboard(history: &History) -> String {
+    render_dashboard_with_live(history, None)
+}
+
+/// [`render_dashboard`] with the live-traffic section on top.
+pub fn render_dashboard_with_live(history: &History, live: Option<&LiveView>) -> String {
     let snaps = &history.snapshots;
     let mut view = DashboardView {
         reports: snaps.len(),
@@ -364,6 +386,8 @@ pub fn render_dashboard(history: &History) -> String {
         charts: Vec::new(),
         versions: Vec::new(),
         latest: Vec::new(),
+        live,
+        has_live: live.is_some(),
     };
     if let Some(latest) = snaps.last() {
         let changes = version_changes(snaps);
@@ -519,6 +543,140 @@ fn thin(n: usize, changes: &[usize]) -> Vec<usize> {
     keep.sort_unstable();
     keep.dedup();
     keep
+}
+
+/// The live-traffic section with every number formatted, ready for `live.html` (inside the
+/// report and the dashboard) or a page of its own ([`render_live_page`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveView {
+    live_rows: usize,
+    live_from: String,
+    live_to: String,
+    live_computed_at: String,
+    live_versions: String,
+    live_drift: bool,
+    live_votes: (&'static str, &'static str, &'static str),
+    live_cards: Vec<Card>,
+    /// Built by [`crate::svg::line_chart`], which escapes its labels: inserted unescaped.
+    live_charts: Vec<String>,
+    live_calibrated: bool,
+}
+
+impl LiveView {
+    /// The view of `section`, computed at `computed_at`, with the plot of `history` (oldest
+    /// first; the latest point included).
+    pub fn new(section: &LiveSection, computed_at: &str, history: &[LivePoint]) -> Self {
+        let e = &section.embedding;
+        let verdict = |d: bool| if d { "drift" } else { "no drift" };
+        let mut cards: Vec<Card> = vec![
+            ("domain classifier AUC", fmt_num(e.domain_auc)),
+            ("MMD p-value", fmt_num(e.mmd_p_value)),
+            ("drifted components", pct(e.drifted_share)),
+            (
+                "predicted labels p-value",
+                fmt_num(section.predictions.p_value),
+            ),
+            ("estimated accuracy", pct(section.estimate.accuracy)),
+            ("estimated macro F1", fmt_num(section.estimate.macro_f1)),
+        ];
+        if let Some(u) = section.unusual {
+            cards.push(("unusual clips", format!("{} ({})", u.unusual, pct(u.rate))));
+        }
+        if let Some(r) = section.realised {
+            cards.push((
+                "realised accuracy",
+                format!("{} of {}", pct(r.accuracy), r.rows),
+            ));
+        }
+        Self {
+            live_rows: section.window_rows,
+            live_from: section.from.clone(),
+            live_to: section.to.clone(),
+            live_computed_at: computed_at.to_owned(),
+            live_versions: section.model_versions.join(", "),
+            live_drift: e.drift,
+            live_votes: (
+                verdict(e.domain_drift),
+                verdict(e.mmd_drift),
+                verdict(e.share_drift),
+            ),
+            live_cards: cards,
+            live_charts: live_charts(history),
+            live_calibrated: section.estimate.calibrated,
+        }
+    }
+}
+
+/// The live section alone, as a page (`tympan report --live` writes it as `live.html`).
+pub fn render_live_page(live: &LiveView) -> String {
+    render("live_page.html", live, page_size(0, &live.live_charts))
+}
+
+/// Quality and unusual share over time, and the domain classifier's AUC against its threshold.
+fn live_charts(history: &[LivePoint]) -> Vec<String> {
+    let (Some(first), Some(last)) = (history.first(), history.last()) else {
+        return Vec::new();
+    };
+    let series = |f: &dyn Fn(&LivePoint) -> Option<f64>| -> Vec<(f64, f64)> {
+        history
+            .iter()
+            .filter_map(|p| f(p).map(|y| (p.unix_ms as f64, y)))
+            .collect()
+    };
+    let x_labels = (first.time.clone(), last.time.clone());
+    let mut quality = vec![
+        svg::Series {
+            name: "estimated accuracy",
+            color: "#1971c2",
+            points: series(&|p| Some(p.estimated_accuracy)),
+        },
+        svg::Series {
+            name: "estimated macro F1",
+            color: "#7048e8",
+            points: series(&|p| Some(p.estimated_macro_f1)),
+        },
+    ];
+    let realised = series(&|p| p.realised_accuracy);
+    if !realised.is_empty() {
+        quality.push(svg::Series {
+            name: "realised accuracy",
+            color: "#2f9e44",
+            points: realised,
+        });
+    }
+    let unusual = series(&|p| p.unusual_rate);
+    if !unusual.is_empty() {
+        quality.push(svg::Series {
+            name: "unusual share",
+            color: "#d9480f",
+            points: unusual,
+        });
+    }
+    [
+        svg::LineChart {
+            title: "Live quality without labels, realised accuracy, unusual clips",
+            series: quality,
+            y_range: Some((0.0, 1.0)),
+            threshold: None,
+            markers: Vec::new(),
+            x_labels: x_labels.clone(),
+        },
+        svg::LineChart {
+            title: "Domain classifier ROC AUC (reference vs live window)",
+            series: vec![svg::Series {
+                name: "domain AUC",
+                color: "#d9480f",
+                points: series(&|p| Some(p.domain_auc)),
+            }],
+            y_range: Some((0.0, 1.0)),
+            threshold: Some(crate::embedding_drift::EmbeddingDriftConfig::default().auc_threshold),
+            markers: Vec::new(),
+            x_labels,
+        },
+    ]
+    .iter()
+    .map(svg::line_chart)
+    .collect()
 }
 
 #[cfg(test)]

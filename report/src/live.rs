@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tympan_data::monitoring::{Calibration, Monitoring};
 use tympan_data::{read_predictions, LabeledRow, PredictionRecord};
 
@@ -329,4 +329,68 @@ fn realised(window: &WindowView<'_>) -> Option<Realised> {
         rows: labelled.len(),
         accuracy: labelled.iter().filter(|&&right| right).count() as f64 / labelled.len() as f64,
     })
+}
+
+/// One computation of the live section, in brief: a point of the plot over time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LivePoint {
+    /// When it was computed (RFC 3339).
+    pub time: String,
+    /// The same, in milliseconds since the Unix epoch (the plot's x).
+    pub unix_ms: i64,
+    /// Predictions in the window.
+    pub window_rows: usize,
+    /// The embedding drift verdict.
+    pub drift: bool,
+    /// The domain classifier's ROC AUC.
+    pub domain_auc: f64,
+    /// Accuracy estimated without labels.
+    pub estimated_accuracy: f64,
+    /// Macro F1 estimated without labels.
+    pub estimated_macro_f1: f64,
+    /// Share of unusual clips (absent when the model has no detector).
+    pub unusual_rate: Option<f64>,
+    /// Accuracy on the window's predictions whose true label came back (absent when none).
+    pub realised_accuracy: Option<f64>,
+    /// How many that is.
+    pub realised_rows: usize,
+}
+
+impl LivePoint {
+    /// The point of `section`, computed at `time`.
+    pub fn of(section: &LiveSection, time: SystemTime) -> Self {
+        let unix_ms = time
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        Self {
+            time: humantime::format_rfc3339_seconds(time).to_string(),
+            unix_ms,
+            window_rows: section.window_rows,
+            drift: section.embedding.drift,
+            domain_auc: section.embedding.domain_auc,
+            estimated_accuracy: section.estimate.accuracy,
+            estimated_macro_f1: section.estimate.macro_f1,
+            unusual_rate: section.unusual.map(|u| u.rate),
+            realised_accuracy: section.realised.map(|r| r.accuracy),
+            realised_rows: section.realised.map_or(0, |r| r.rows),
+        }
+    }
+}
+
+/// File name of the live history inside the output directory (`tympan report --live`).
+pub const LIVE_HISTORY_FILE: &str = "live_history.jsonl";
+
+/// Appends `point` to `out_dir/live_history.jsonl` (synced; a torn line stays a line of its own).
+pub fn append_live_point(out_dir: &Path, point: &LivePoint) -> Result<(), ReportError> {
+    let line = serde_json::to_string(point).expect("a point of numbers and strings serialises");
+    crate::snapshot::append_line(&out_dir.join(LIVE_HISTORY_FILE), &line)
+}
+
+/// The points of `out_dir/live_history.jsonl`, oldest first; unreadable lines are skipped.
+pub fn load_live_points(out_dir: &Path) -> Result<Vec<LivePoint>, ReportError> {
+    let text = crate::snapshot::read_lines(&out_dir.join(LIVE_HISTORY_FILE))?;
+    Ok(text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect())
 }

@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Parser;
 use tympan_report::embedding_drift::EmbeddingDriftConfig;
+use tympan_report::html::{render_live_page, LiveView};
 use tympan_report::live::{
-    live_section, read_window, LiveConfig, LiveSection, LiveWindow, WindowView,
+    append_live_point, live_section, load_live_points, read_window, LiveConfig, LivePoint,
+    LiveSection, LiveWindow, WindowRow, WindowView,
 };
 use tympan_report::{
     parse_interval, write_outputs, DriftOptions, JsBase, Report, ReportConfig, StatTest,
@@ -74,7 +76,8 @@ struct Cli {
     #[arg(long, value_name = "VERSION")]
     model_version: Option<String>,
     /// Report on live traffic instead: drift of the latest predictions of this prediction log
-    /// (data/predictions.csv) against --ref, with no label needed; writes live.json in --out.
+    /// (data/predictions.csv) against --ref, with no label needed; writes live.json and live.html
+    /// in --out and appends to live_history.jsonl there.
     #[arg(long, value_name = "PATH")]
     live: Option<PathBuf>,
     /// With --live: the window is the last N predictions.
@@ -83,6 +86,10 @@ struct Cli {
     /// With --live: only predictions younger than this (e.g. 30m, 1h) count.
     #[arg(long, value_name = "AGE", value_parser = parse_interval_arg)]
     window_age: Option<Duration>,
+    /// With --live: the model registry, whose answering version's calibration and unusual-clip
+    /// detector the estimates use (without it they are uncalibrated).
+    #[arg(long, value_name = "DIR", default_value = "artifacts")]
+    artifacts: PathBuf,
     /// With --live: the domain classifier's ROC AUC above which the window drifts.
     #[arg(long, value_name = "AUC", default_value_t = 0.55)]
     auc_threshold: f64,
@@ -143,16 +150,67 @@ fn run_live(cli: &Cli, log: &std::path::Path) -> anyhow::Result<()> {
     let start = Instant::now();
     let config = cli.live_config();
     let reference = tympan_data::read_table(&cli.reference)?.rows;
-    let window = read_window(log, &config.window, std::time::SystemTime::now())?;
-    let section = live_section(&reference, &WindowView::of_records(&window), &config, None)
+    let now = std::time::SystemTime::now();
+    let window = read_window(log, &config.window, now)?;
+    // The true labels that came back by prediction id, for the realised accuracy.
+    let targets = if cli.production.exists() {
+        tympan_data::keyed_targets(&cli.production)
+            .with_context(|| format!("reading the keys of {}", cli.production.display()))?
+    } else {
+        Default::default()
+    };
+    let ids: Vec<String> = window.iter().map(|r| r.id.to_string()).collect();
+    let rows = window
+        .iter()
+        .zip(&ids)
+        .map(|(r, id)| WindowRow {
+            target: targets.get(id).map(String::as_str),
+            ..WindowRow::of_record(r)
+        })
+        .collect();
+    let view = WindowView::of_rows(rows);
+    let monitoring = answering_model_profile(&cli.artifacts, &view);
+    let section = live_section(&reference, &view, &config, monitoring.as_ref())
         .with_context(|| format!("live section of {}", log.display()))?;
     let path = cli.out.join("live.json");
     let json = serde_json::to_vec_pretty(&section)?;
     tympan_data::durable::write_atomic(&path, &json)
         .with_context(|| format!("writing {}", path.display()))?;
+    let point = LivePoint::of(&section, now);
+    append_live_point(&cli.out, &point)?;
+    let history = load_live_points(&cli.out)?;
+    let page = render_live_page(&LiveView::new(&section, &point.time, &history));
+    let html = cli.out.join("live.html");
+    tympan_data::durable::write_atomic(&html, page.as_bytes())
+        .with_context(|| format!("writing {}", html.display()))?;
     println!("{}", live_summary(&section));
-    println!("{} ({:.2}s)", path.display(), start.elapsed().as_secs_f64());
+    println!(
+        "{}, {} ({:.2}s)",
+        path.display(),
+        html.display(),
+        start.elapsed().as_secs_f64()
+    );
     Ok(())
+}
+
+/// The monitoring profile of the model version that answered most of the window, if the
+/// registry holds it (and it has one).
+fn answering_model_profile(
+    artifacts: &std::path::Path,
+    view: &WindowView<'_>,
+) -> Option<tympan_data::monitoring::Monitoring> {
+    let mut counts: std::collections::HashMap<&str, usize> = Default::default();
+    for v in view.rows.iter().filter_map(|r| r.model_version) {
+        *counts.entry(v).or_default() += 1;
+    }
+    let (version, _) = counts.into_iter().max_by_key(|&(v, n)| (n, v))?;
+    match tympan_core::registry::ModelRegistry::new(artifacts).load(version) {
+        Ok(model) => model.meta.monitoring,
+        Err(e) => {
+            tracing::warn!(version, error = %e, "no calibration: the answering model is not in the registry");
+            None
+        }
+    }
 }
 
 fn live_summary(s: &LiveSection) -> String {
@@ -161,7 +219,7 @@ fn live_summary(s: &LiveSection) -> String {
     format!(
         "live: {} predictions ({} to {}): {}; domain classifier AUC {:.3} (p {:.2e}, {}), \
          MMD p {:.3} ({}), {}/{} components drifted ({:.1} %, {}); predicted labels p {:.3} ({}); \
-         estimated without labels ({}): accuracy {:.3}, macro F1 {:.3}{}",
+         estimated without labels ({}): accuracy {:.3}, macro F1 {:.3}{}{}",
         s.window_rows,
         s.from,
         s.to,
@@ -190,6 +248,12 @@ fn live_summary(s: &LiveSection) -> String {
         s.estimate.macro_f1,
         s.unusual
             .map(|u| format!("; {} unusual clips ({:.1} %)", u.unusual, u.rate * 100.0))
+            .unwrap_or_default(),
+        s.realised
+            .map(|r| format!(
+                "; realised accuracy {:.3} on {} labelled by id",
+                r.accuracy, r.rows
+            ))
             .unwrap_or_default(),
     )
 }

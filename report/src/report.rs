@@ -252,7 +252,12 @@ impl Report {
 
     /// One self-contained HTML page (inline CSS and SVG, no scripts).
     pub fn to_html(&self) -> String {
-        crate::html::render_report(self)
+        crate::html::render_report(self, None)
+    }
+
+    /// [`Report::to_html`] with the live-traffic section at the end.
+    pub fn to_html_with_live(&self, live: &crate::html::LiveView) -> String {
+        crate::html::render_report(self, Some(live))
     }
 
     /// The line appended to `history.jsonl` for this report.

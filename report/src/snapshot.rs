@@ -90,17 +90,7 @@ pub struct History {
 impl History {
     /// Loads `out_dir/history.jsonl`; a missing file is an empty history.
     pub fn load(out_dir: &Path) -> Result<History, ReportError> {
-        let path = out_dir.join(HISTORY_FILE);
-        let mut text = String::new();
-        match File::open(&path) {
-            Ok(mut f) => {
-                f.read_to_string(&mut text)
-                    .map_err(|e| ReportError::io(&path, e))?;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(History::default()),
-            Err(e) => return Err(ReportError::io(&path, e)),
-        }
-        Ok(History::parse(&text))
+        Ok(History::parse(&read_lines(&out_dir.join(HISTORY_FILE))?))
     }
 
     /// Parses JSON Lines text, skipping blank and malformed lines.
@@ -126,23 +116,41 @@ impl History {
     /// skipped line of its own instead of swallowing this one; it is not cut
     /// back, which could cut a line another writer appended meanwhile.
     pub fn append(out_dir: &Path, snapshot: &Snapshot) -> Result<(), ReportError> {
-        let path = out_dir.join(HISTORY_FILE);
-        let mut f = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| ReportError::io(&path, e))?;
-        let mut line = String::new();
-        if !ends_with_newline(&mut f).map_err(|e| ReportError::io(&path, e))? {
-            line.push('\n');
-        }
-        line.push_str(&snapshot.to_json_line());
-        line.push('\n');
-        f.write_all(line.as_bytes())
-            .map_err(|e| ReportError::io(&path, e))?;
-        f.sync_all().map_err(|e| ReportError::io(&path, e))
+        append_line(&out_dir.join(HISTORY_FILE), &snapshot.to_json_line())
     }
+}
+
+/// The text of a JSON Lines file; a missing file is empty.
+pub(crate) fn read_lines(path: &Path) -> Result<String, ReportError> {
+    let mut text = String::new();
+    match File::open(path) {
+        Ok(mut f) => {
+            f.read_to_string(&mut text)
+                .map_err(|e| ReportError::io(path, e))?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(ReportError::io(path, e)),
+    }
+    Ok(text)
+}
+
+/// Appends one line to a JSON Lines file and syncs it (see [`History::append`]).
+pub(crate) fn append_line(path: &Path, json_line: &str) -> Result<(), ReportError> {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .read(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| ReportError::io(path, e))?;
+    let mut line = String::new();
+    if !ends_with_newline(&mut f).map_err(|e| ReportError::io(path, e))? {
+        line.push('\n');
+    }
+    line.push_str(json_line);
+    line.push('\n');
+    f.write_all(line.as_bytes())
+        .map_err(|e| ReportError::io(path, e))?;
+    f.sync_all().map_err(|e| ReportError::io(path, e))
 }
 
 /// Whether a file is empty or ends with a newline.

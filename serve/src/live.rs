@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
-use tympan_report::live::{live_section, LiveConfig, LiveSection, WindowRow, WindowView};
+use tympan_report::live::{
+    live_section, LiveConfig, LivePoint, LiveSection, WindowRow, WindowView,
+};
 
 use crate::service::Service;
 
@@ -17,6 +19,9 @@ use crate::service::Service;
 pub struct LiveStatus {
     /// When it was computed (RFC 3339).
     pub computed_at: String,
+    /// The same as a time, for the history.
+    #[serde(skip)]
+    pub computed: SystemTime,
     /// Seconds the computation took.
     pub seconds: f64,
     /// The figures.
@@ -31,46 +36,6 @@ pub struct LiveAnswer {
     pub latest: LiveStatus,
     /// The last computations' headline figures, oldest first (the latest included).
     pub history: Vec<LivePoint>,
-}
-
-/// One computation's headline figures, for the plot over time.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct LivePoint {
-    /// When it was computed (RFC 3339).
-    pub time: String,
-    /// Predictions in the window.
-    pub window_rows: usize,
-    /// The embedding drift verdict.
-    pub drift: bool,
-    /// The domain classifier's ROC AUC.
-    pub domain_auc: f64,
-    /// Accuracy estimated without labels.
-    pub estimated_accuracy: f64,
-    /// Macro F1 estimated without labels.
-    pub estimated_macro_f1: f64,
-    /// Share of unusual clips (absent when the model has no detector).
-    pub unusual_rate: Option<f64>,
-    /// Accuracy on the window's predictions whose true label came back (absent when none).
-    pub realised_accuracy: Option<f64>,
-    /// How many that is.
-    pub realised_rows: usize,
-}
-
-impl LivePoint {
-    pub(crate) fn of(status: &LiveStatus) -> Self {
-        let live = &status.live;
-        Self {
-            time: status.computed_at.clone(),
-            window_rows: live.window_rows,
-            drift: live.embedding.drift,
-            domain_auc: live.embedding.domain_auc,
-            estimated_accuracy: live.estimate.accuracy,
-            estimated_macro_f1: live.estimate.macro_f1,
-            unusual_rate: live.unusual.map(|u| u.rate),
-            realised_accuracy: live.realised.map(|r| r.accuracy),
-            realised_rows: live.realised.map_or(0, |r| r.rows),
-        }
-    }
 }
 
 /// The last [`LiveHistory::CAPACITY`] points, in memory: the long-term series are Prometheus'
@@ -148,6 +113,7 @@ fn compute(service: &Service) -> Option<LiveStatus> {
             .collect(),
     );
     let monitoring = served.meta.monitoring.as_ref();
+    let now = SystemTime::now();
     match live_section(
         service.reference_rows(),
         &view,
@@ -155,7 +121,8 @@ fn compute(service: &Service) -> Option<LiveStatus> {
         monitoring,
     ) {
         Ok(live) => Some(LiveStatus {
-            computed_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            computed_at: humantime::format_rfc3339_seconds(now).to_string(),
+            computed: now,
             seconds: started.elapsed().as_secs_f64(),
             live,
         }),

@@ -313,7 +313,7 @@ impl Service {
     }
 
     /// The figures of the last live-traffic computations, oldest first.
-    pub fn live_history(&self) -> Vec<crate::live::LivePoint> {
+    pub fn live_history(&self) -> Vec<tympan_report::live::LivePoint> {
         self.live_history.points()
     }
 
@@ -324,7 +324,10 @@ impl Service {
 
     /// Publishes a live-traffic drift result.
     pub fn set_live(&self, status: crate::live::LiveStatus) {
-        self.live_history.push(crate::live::LivePoint::of(&status));
+        self.live_history.push(tympan_report::live::LivePoint::of(
+            &status.live,
+            status.computed,
+        ));
         self.live_traffic.store(Some(Arc::new(status)));
     }
 

@@ -381,4 +381,14 @@ fn the_live_monitor_finds_drift_in_unlabelled_traffic() {
     );
     // The gauges may already be a newer computation's: the same window until more predictions.
     assert_eq!(server.metric("tympan_live{figure=\"unusual_rate\"}"), rate);
+    // The dashboard shows the section (no labelled report needed), from the last computation.
+    let page = ureq::get(&server.url("/dashboard"))
+        .set("Accept", "text/html")
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(page.contains("The live traffic has drifted"), "{page}");
+    assert!(page.contains("unusual clips") && page.contains("estimated accuracy"));
+    assert!(page.contains("realised accuracy") && page.contains("<svg"));
 }

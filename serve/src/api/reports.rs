@@ -10,6 +10,7 @@ use rocket::http::ContentType;
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::serde::json::Json;
 use rocket::{get, tokio};
+use tympan_report::html::LiveView;
 
 use super::docs::Internal;
 use super::page::{self, Missing, Page};
@@ -47,11 +48,15 @@ async fn compute(service: State<'_>) -> Result<tympan_report::Report, ApiError> 
 /// rows: [`Service::report`] answers `no_report`); any other failure stays an error.
 fn report_page(
     report: Result<tympan_report::Report, ApiError>,
+    live: Option<LiveView>,
     client: WantsHtml,
     retrain_every: u64,
 ) -> Result<Page, ApiError> {
     match report {
-        Ok(report) => Ok(Page::new(report.to_html())),
+        Ok(report) => Ok(Page::new(match &live {
+            Some(live) => report.to_html_with_live(live),
+            None => report.to_html(),
+        })),
         Err(e) if client.0 && e.error == "no_report" => {
             page::missing(Missing::Report, &e.detail, retrain_every)
         }
@@ -67,7 +72,8 @@ fn report_page(
 #[get("/report")]
 pub async fn report(service: State<'_>, client: WantsHtml) -> Result<Page, ApiError> {
     let retrain_every = service.config.retrain_every;
-    report_page(compute(service).await, client, retrain_every)
+    let live = live_view(service);
+    report_page(compute(service).await, live, client, retrain_every)
 }
 
 /// The same report as JSON.
@@ -105,17 +111,32 @@ pub fn live(service: State<'_>) -> Result<Json<crate::live::LiveAnswer>, ApiErro
     }
 }
 
-/// The dashboard of `history`, or for a browser while it is empty the page that says how to
-/// fill it.
+/// The live monitor's latest section and history as the pages show them (the last computation:
+/// a page never waits for one).
+fn live_view(service: &Service) -> Option<LiveView> {
+    let status = service.live_status()?;
+    Some(LiveView::new(
+        &status.live,
+        &status.computed_at,
+        &service.live_history(),
+    ))
+}
+
+/// The dashboard of `history` (and the live traffic), or for a browser while both are empty the
+/// page that says how to fill it.
 fn dashboard_page(
     history: &tympan_report::History,
+    live: Option<LiveView>,
     client: WantsHtml,
     retrain_every: u64,
 ) -> Result<Page, ApiError> {
-    if client.0 && history.snapshots.is_empty() {
+    if client.0 && history.snapshots.is_empty() && live.is_none() {
         return page::missing(Missing::Dashboard, "", retrain_every);
     }
-    Ok(Page::new(tympan_report::render_dashboard(history)))
+    Ok(Page::new(tympan_report::html::render_dashboard_with_live(
+        history,
+        live.as_ref(),
+    )))
 }
 
 /// Drift share, F1, rows and model versions over time.
@@ -126,7 +147,12 @@ fn dashboard_page(
 pub fn dashboard(service: State<'_>, client: WantsHtml) -> Result<Page, ApiError> {
     let history = tympan_report::History::load(&service.config.reports)
         .map_err(|e| ApiError::internal(e.to_string()))?;
-    dashboard_page(&history, client, service.config.retrain_every)
+    dashboard_page(
+        &history,
+        live_view(service),
+        client,
+        service.config.retrain_every,
+    )
 }
 
 #[cfg(test)]
@@ -141,17 +167,17 @@ mod tests {
     #[rocket::get("/report")]
     fn empty_report(client: WantsHtml) -> Result<Page, ApiError> {
         let none = ApiError::new(Status::Conflict, "no_report", NO_ROWS);
-        report_page(Err(none), client, 0)
+        report_page(Err(none), None, client, 0)
     }
 
     #[rocket::get("/dashboard")]
     fn empty_dashboard(client: WantsHtml) -> Result<Page, ApiError> {
-        dashboard_page(&tympan_report::History::default(), client, 25)
+        dashboard_page(&tympan_report::History::default(), None, client, 25)
     }
 
     #[rocket::get("/broken")]
     fn broken(client: WantsHtml) -> Result<Page, ApiError> {
-        report_page(Err(ApiError::internal("disk")), client, 0)
+        report_page(Err(ApiError::internal("disk")), None, client, 0)
     }
 
     fn client() -> Client {

@@ -402,23 +402,20 @@ fn check_appendable(
         target: "probe".into(),
         prediction: Some("probe".into()),
     };
-    tail.extend_from_slice(&row_bytes(&probe));
-    let bytes = tail;
-    let records: Vec<csv::ByteRecord> = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(&bytes[..])
-        .byte_records()
-        .collect::<Result<_, _>>()
-        .unwrap_or_default();
-    let expected: Vec<String> = probe
-        .vector
-        .iter()
-        .map(|v| v.to_string())
-        .chain(["probe".to_string(), "probe".to_string()])
-        .collect();
-    match records.as_slice() {
-        [_, last] if last.iter().eq(expected.iter().map(|f| f.as_bytes())) => Ok(()),
+    let probe = row_bytes(&probe);
+    let records = |bytes: &[u8]| -> Vec<csv::ByteRecord> {
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(bytes)
+            .byte_records()
+            .collect::<Result<_, _>>()
+            .unwrap_or_default()
+    };
+    let expected = records(&probe);
+    tail.extend_from_slice(&probe);
+    match records(&tail).as_slice() {
+        [_, last] if expected.first() == Some(last) => Ok(()),
         _ => Err(DataError::Row {
             path: path.to_path_buf(),
             line: last_start.line(),

@@ -626,12 +626,12 @@ fn live_charts(history: &[LivePoint]) -> Vec<String> {
     let x_labels = (first.time.clone(), last.time.clone());
     let mut quality = vec![
         svg::Series {
-            name: "estimated accuracy",
+            name: "est. accuracy",
             color: "#1971c2",
             points: series(&|p| Some(p.estimated_accuracy)),
         },
         svg::Series {
-            name: "estimated macro F1",
+            name: "est. macro F1",
             color: "#7048e8",
             points: series(&|p| Some(p.estimated_macro_f1)),
         },
@@ -639,7 +639,7 @@ fn live_charts(history: &[LivePoint]) -> Vec<String> {
     let realised = series(&|p| p.realised_accuracy);
     if !realised.is_empty() {
         quality.push(svg::Series {
-            name: "realised accuracy",
+            name: "realised acc.",
             color: "#2f9e44",
             points: realised,
         });
@@ -647,14 +647,14 @@ fn live_charts(history: &[LivePoint]) -> Vec<String> {
     let unusual = series(&|p| p.unusual_rate);
     if !unusual.is_empty() {
         quality.push(svg::Series {
-            name: "unusual share",
+            name: "unusual",
             color: "#d9480f",
             points: unusual,
         });
     }
     [
         svg::LineChart {
-            title: "Live quality without labels, realised accuracy, unusual clips",
+            title: "Live quality",
             series: quality,
             y_range: Some((0.0, 1.0)),
             threshold: None,
@@ -662,10 +662,10 @@ fn live_charts(history: &[LivePoint]) -> Vec<String> {
             x_labels: x_labels.clone(),
         },
         svg::LineChart {
-            title: "Domain classifier ROC AUC (reference vs live window)",
+            title: "Domain classifier AUC (dashed: drift)",
             series: vec![svg::Series {
                 name: "domain AUC",
-                color: "#d9480f",
+                color: "#1971c2",
                 points: series(&|p| Some(p.domain_auc)),
             }],
             y_range: Some((0.0, 1.0)),

@@ -75,12 +75,13 @@ pub fn start(service: &Arc<Service>) {
         .name("live-monitor".into())
         .spawn(move || {
             crate::embed_pool::lower_priority();
+            let mut last = None;
             loop {
                 std::thread::sleep(every);
                 let Some(service) = weak.upgrade() else {
                     return;
                 };
-                if let Some(status) = compute(&service) {
+                if let Some(status) = compute(&service, &mut last) {
                     publish(&service, status);
                 }
             }
@@ -90,14 +91,35 @@ pub fn start(service: &Arc<Service>) {
     }
 }
 
-/// The drift of the current window, or none while it is too small to say anything.
-fn compute(service: &Service) -> Option<LiveStatus> {
+/// What the section depends on: while it stays the same (no prediction, no label, no new
+/// model), the last result stands and no point joins the history.
+#[derive(Debug, Clone, PartialEq)]
+struct WindowKey {
+    rows: usize,
+    newest: SystemTime,
+    labelled: usize,
+    model_version: String,
+}
+
+/// The drift of the current window, or none while it is too small to say anything or has not
+/// changed since `last`.
+fn compute(service: &Service, last: &mut Option<WindowKey>) -> Option<LiveStatus> {
     let started = Instant::now();
     let window = service.recent_predictions(service.config.live_window);
     if window.len() < tympan_report::embedding_drift::MIN_ROWS {
         return None;
     }
     let served = service.current();
+    let key = WindowKey {
+        rows: window.len(),
+        newest: window.last()?.time,
+        labelled: window.iter().filter(|r| r.target.is_some()).count(),
+        model_version: served.meta.version.clone(),
+    };
+    if last.as_ref() == Some(&key) {
+        return None;
+    }
+    *last = Some(key);
     let view = WindowView::of_rows(
         window
             .iter()
@@ -107,7 +129,7 @@ fn compute(service: &Service) -> Option<LiveStatus> {
                 predicted: r.predicted,
                 probabilities: &r.probabilities,
                 time: r.time,
-                model_version: None,
+                model_version: Some(&r.model_version),
                 target: r.target.as_deref(),
             })
             .collect(),

@@ -18,6 +18,8 @@ pub struct Remembered {
     pub vector: Arc<[f32]>,
     /// The answering model's classes.
     pub classes: Arc<[String]>,
+    /// The answering model's version.
+    pub model_version: Arc<str>,
     /// Index of the label the client was given.
     pub predicted: usize,
     /// The probability the model gave each class.
@@ -34,6 +36,7 @@ impl Remembered {
         Self {
             vector: Arc::clone(&r.vector),
             classes: Arc::clone(&r.classes),
+            model_version: Arc::clone(&r.model_version),
             predicted: r.predicted,
             probabilities: r.probabilities.as_slice().into(),
             time: r.time,
@@ -188,6 +191,7 @@ mod tests {
         Remembered {
             vector: vec![v].into(),
             classes: vec!["a".to_string()].into(),
+            model_version: "v0001".into(),
             predicted: 0,
             probabilities: vec![1.0].into(),
             time: SystemTime::now() - Duration::from_secs(seconds_ago),

@@ -156,7 +156,7 @@ pub struct PredictResponse {
     /// The clip's distance to the training data, in within-class standard deviations (the
     /// Mahalanobis distance of its vector to the nearest class mean).
     pub unusual_score: Option<f64>,
-    /// The distance beyond which a clip is unusual (the 99th percentile of the distances of
+    /// The distance beyond which a clip is unusual (the 97.5th percentile of the distances of
     /// training clips held out of the fit).
     pub unusual_threshold: Option<f64>,
     /// Server-side processing time, milliseconds.

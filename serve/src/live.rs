@@ -84,6 +84,7 @@ pub fn start(service: &Arc<Service>) {
                 if let Some(status) = compute(&service, &mut last) {
                     publish(&service, status);
                 }
+                service.refresh_report();
             }
         });
     if let Err(e) = spawned {

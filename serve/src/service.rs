@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use arc_swap::ArcSwap;
@@ -219,6 +219,8 @@ pub struct Service {
     prediction_log: Option<PredictionLogger>,
     live_traffic: arc_swap::ArcSwapOption<crate::live::LiveStatus>,
     live_history: crate::live::LiveHistory,
+    /// The last report computed, with the feedback rows and model version it was computed for.
+    report_cache: Mutex<Option<(u64, String, Arc<tympan_report::Report>)>>,
 }
 
 /// Predictions that may wait for the prediction log's writer; beyond, they are dropped from the
@@ -299,6 +301,7 @@ impl Service {
             prediction_log,
             live_traffic: arc_swap::ArcSwapOption::empty(),
             live_history: crate::live::LiveHistory::default(),
+            report_cache: Mutex::new(None),
         })
     }
 
@@ -751,6 +754,31 @@ impl Service {
     /// Computes the drift and quality report of reference vs production.
     pub fn report(&self) -> Result<tympan_report::Report, ServiceError> {
         self.report_with_note(None)
+    }
+
+    /// The report as `/report` answers it: the last one computed while no feedback row or model
+    /// came since (the live monitor computes it ahead when they do), else a new one.
+    pub fn latest_report(&self) -> Result<Arc<tympan_report::Report>, ServiceError> {
+        let rows = self.feedback.rows();
+        let version = self.current().meta.version.clone();
+        let mut cache = self.report_cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((r, v, report)) = cache.as_ref() {
+            if *r == rows && *v == version {
+                return Ok(Arc::clone(report));
+            }
+        }
+        // Computed under the lock: concurrent requests wait for one computation, not run many.
+        let report = Arc::new(self.report()?);
+        *cache = Some((rows, version, Arc::clone(&report)));
+        Ok(report)
+    }
+
+    /// Computes the report ahead of the next `/report` if feedback rows or the model changed
+    /// (on the live monitor's thread).
+    pub fn refresh_report(&self) {
+        if self.feedback.rows() > 0 {
+            let _ = self.latest_report();
+        }
     }
 
     fn report_with_note(

@@ -395,6 +395,21 @@ fn docs_metrics_health_and_reports_are_served() {
     let json: serde_json::Value = serde_json::from_str(&report_json).unwrap();
     assert!(json.is_object());
     assert_eq!(json["production"]["path"], "prod_data.csv");
+    // While no row or model comes, /report answers the last computation (same time stamp, even
+    // a while later); a new row makes a new one.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let again: serde_json::Value = serde_json::from_str(&get("/report.json")).unwrap();
+    assert_eq!(again["generated_at"], json["generated_at"]);
+    let (ct, b) = multipart(&clip("4_nicolas_31.wav"), &[("target", "4")]);
+    assert_eq!(post(&server.url("/feedback"), &ct, &b).0, 200);
+    let newer: serde_json::Value = serde_json::from_str(&get("/report.json")).unwrap();
+    assert_eq!(
+        (
+            json["production"]["rows"].as_u64(),
+            newer["production"]["rows"].as_u64()
+        ),
+        (Some(1), Some(2))
+    );
     assert!(get("/dashboard").contains("</html>"));
     // Where the server keeps its data is not the client's to see, and the rendered pages carry
     // the same framing and script policy as the upload page.

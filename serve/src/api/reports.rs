@@ -36,9 +36,9 @@ impl<'r> FromRequest<'r> for WantsHtml {
     }
 }
 
-async fn compute(service: State<'_>) -> Result<tympan_report::Report, ApiError> {
+async fn compute(service: State<'_>) -> Result<Arc<tympan_report::Report>, ApiError> {
     let service: Arc<Service> = Arc::clone(service.inner());
-    tokio::task::spawn_blocking(move || service.report())
+    tokio::task::spawn_blocking(move || service.latest_report())
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
         .map_err(ApiError::from)
@@ -47,7 +47,7 @@ async fn compute(service: State<'_>) -> Result<tympan_report::Report, ApiError> 
 /// The report page, or for a browser the page that says why there is none yet (no production
 /// rows: [`Service::report`] answers `no_report`); any other failure stays an error.
 fn report_page(
-    report: Result<tympan_report::Report, ApiError>,
+    report: Result<Arc<tympan_report::Report>, ApiError>,
     live: Option<LiveView>,
     client: WantsHtml,
     retrain_every: u64,

@@ -1,7 +1,7 @@
 //! Honest accuracy figures: a stratified holdout, fixed splits, and leave-one-group-out
 //! (e.g. speaker-independent) evaluation, all with deterministic shuffles.
 
-use crate::model::{train, ModelError, TrainConfig};
+use crate::model::{train, Model, ModelError, TrainConfig};
 use tympan_data::metrics::ClassificationMetrics;
 use tympan_data::LabeledRow;
 
@@ -65,15 +65,24 @@ pub fn train_and_score(
     config: &TrainConfig,
 ) -> Result<ClassificationMetrics, ModelError> {
     let train_rows: Vec<LabeledRow> = train_idx.iter().map(|&i| rows[i].clone()).collect();
-    let model = train(&train_rows, config, None, "")?;
-    let mut targets = Vec::with_capacity(test_idx.len());
-    let mut predictions = Vec::with_capacity(test_idx.len());
-    for &i in test_idx {
-        targets.push(rows[i].target.as_str());
-        predictions.push(model.predict_label(&rows[i].vector)?.to_string());
+    let test_rows: Vec<&LabeledRow> = test_idx.iter().map(|&i| &rows[i]).collect();
+    train_and_measure(&train_rows, &test_rows, config).map(|(_, metrics)| metrics)
+}
+
+/// Trains on `train` rows; returns the model and its quality on `test` rows.
+pub fn train_and_measure(
+    train_rows: &[LabeledRow],
+    test_rows: &[&LabeledRow],
+    config: &TrainConfig,
+) -> Result<(Model, ClassificationMetrics), ModelError> {
+    let model = train(train_rows, config, None, "")?;
+    let mut predictions = Vec::with_capacity(test_rows.len());
+    for r in test_rows {
+        predictions.push(model.predict_label(&r.vector)?);
     }
-    let predictions: Vec<&str> = predictions.iter().map(String::as_str).collect();
-    Ok(ClassificationMetrics::compute(&targets, &predictions))
+    let targets: Vec<&str> = test_rows.iter().map(|r| r.target.as_str()).collect();
+    let metrics = ClassificationMetrics::compute(&targets, &predictions);
+    Ok((model, metrics))
 }
 
 /// The result of holding out one group.

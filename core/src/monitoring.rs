@@ -31,7 +31,7 @@ pub const MIN_HOLDOUT_ROWS: usize = 10;
 pub fn fit_monitoring(
     model: &Model,
     train: &[LabeledRow],
-    holdout: &[LabeledRow],
+    holdout: &[&LabeledRow],
 ) -> Option<Monitoring> {
     if holdout.len() < MIN_HOLDOUT_ROWS {
         return None;
@@ -45,7 +45,7 @@ pub fn fit_monitoring(
 /// The temperature that maximises the likelihood of `rows`' labels under `model`. The
 /// negative log-likelihood is convex in `1 / temperature`, so a golden-section search over it
 /// finds the optimum.
-pub fn fit_calibration(model: &Model, rows: &[LabeledRow]) -> Calibration {
+pub fn fit_calibration(model: &Model, rows: &[&LabeledRow]) -> Calibration {
     let scored: Vec<(Vec<f64>, Option<usize>)> = rows
         .iter()
         .filter(|r| r.vector.len() == model.dim())
@@ -99,11 +99,16 @@ fn mean_log_loss(scored: &[(Vec<f64>, Option<usize>)], beta: f64) -> f64 {
 /// `holdout` (rows the fit never saw, so the threshold is not optimistic).
 pub fn fit_unusual(
     train: &[LabeledRow],
-    holdout: &[LabeledRow],
+    holdout: &[&LabeledRow],
     quantile: f64,
 ) -> Option<UnusualDetector> {
     let dim = train.first()?.vector.len();
-    if dim == 0 || train.iter().chain(holdout).any(|r| r.vector.len() != dim) {
+    if dim == 0
+        || train
+            .iter()
+            .chain(holdout.iter().copied())
+            .any(|r| r.vector.len() != dim)
+    {
         return None;
     }
     let mut classes: Vec<&str> = train.iter().map(|r| r.target.as_str()).collect();
@@ -229,6 +234,10 @@ mod tests {
     use crate::evaluation::SplitMix64;
     use crate::model::{train, TrainConfig};
 
+    fn refs(rows: &[LabeledRow]) -> Vec<&LabeledRow> {
+        rows.iter().collect()
+    }
+
     /// Three Gaussian classes in 4 dimensions, correlated, with a seeded generator.
     fn blobs(n: usize, seed: u64, spread: f64) -> Vec<LabeledRow> {
         let mut rng = SplitMix64::new(seed);
@@ -260,7 +269,7 @@ mod tests {
     fn held_out_rows_are_unusual_at_about_the_quantile_and_far_rows_always() {
         let train_rows = blobs(900, 1, 1.0);
         let holdout = blobs(300, 2, 1.0);
-        let detector = fit_unusual(&train_rows, &holdout, 0.95).unwrap();
+        let detector = fit_unusual(&train_rows, &refs(&holdout), 0.95).unwrap();
         let fresh = blobs(3000, 3, 1.0);
         let flagged = fresh
             .iter()
@@ -285,7 +294,7 @@ mod tests {
             r.vector.push(0.5);
         }
         let (train_rows, holdout) = rows.split_at(300);
-        let detector = fit_unusual(train_rows, holdout, 0.99).unwrap();
+        let detector = fit_unusual(train_rows, &refs(holdout), 0.99).unwrap();
         assert!(detector.threshold.is_finite());
         assert!(!detector.is_unusual(detector.score(&holdout[0].vector)));
     }
@@ -293,7 +302,7 @@ mod tests {
     #[test]
     fn one_row_per_class_is_too_little_for_a_detector() {
         let rows = blobs(3, 6, 1.0);
-        assert!(fit_unusual(&rows, &rows, 0.99).is_none());
+        assert!(fit_unusual(&rows, &refs(&rows), 0.99).is_none());
     }
 
     #[test]
@@ -312,7 +321,7 @@ mod tests {
             "",
         )
         .unwrap();
-        let calibration = fit_calibration(&model, &holdout);
+        let calibration = fit_calibration(&model, &refs(&holdout));
         assert!(calibration.temperature < 1.0, "{calibration:?}");
         assert!(calibration.log_loss_after < calibration.log_loss_before);
         let (mut raw, mut calibrated, mut correct) = (0.0, 0.0, 0.0);

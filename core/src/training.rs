@@ -1,8 +1,8 @@
 //! The one training entry point used by `tympan train` and by the server's retraining: train on
 //! any rows, measure on a stratified holdout, and describe the result for the registry.
 
-use crate::evaluation::stratified_split;
-use crate::model::{train, train_with_convergence, Model, ModelError, TrainConfig};
+use crate::evaluation::{stratified_split, train_and_measure};
+use crate::model::{train_with_convergence, Model, ModelError, TrainConfig};
 use crate::monitoring::fit_monitoring;
 use crate::registry::{data_fingerprint, now_rfc3339, ModelMeta};
 use tympan_data::metrics::ClassificationMetrics;
@@ -84,22 +84,15 @@ fn holdout_fit(
     if test_idx.is_empty() {
         return Ok(None);
     }
-    let pick = |idx: &[usize]| idx.iter().map(|&i| rows[i].clone()).collect::<Vec<_>>();
-    let (train_rows, test_rows) = (pick(&train_idx), pick(&test_idx));
-    let model = match train(&train_rows, config, None, "") {
-        Ok(m) => m,
+    let train_rows: Vec<LabeledRow> = train_idx.iter().map(|&i| rows[i].clone()).collect();
+    let test_rows: Vec<&LabeledRow> = test_idx.iter().map(|&i| &rows[i]).collect();
+    match train_and_measure(&train_rows, &test_rows, config) {
+        Ok((model, metrics)) => Ok(Some((
+            metrics,
+            fit_monitoring(&model, &train_rows, &test_rows),
+        ))),
         // A split that leaves one class in training cannot be measured; the full fit may still work.
-        Err(ModelError::Data(_)) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let mut predictions = Vec::with_capacity(test_rows.len());
-    for r in &test_rows {
-        predictions.push(model.predict_label(&r.vector)?);
+        Err(ModelError::Data(_)) => Ok(None),
+        Err(e) => Err(e),
     }
-    let targets: Vec<&str> = test_rows.iter().map(|r| r.target.as_str()).collect();
-    let metrics = ClassificationMetrics::compute(&targets, &predictions);
-    Ok(Some((
-        metrics,
-        fit_monitoring(&model, &train_rows, &test_rows),
-    )))
 }

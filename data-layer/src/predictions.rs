@@ -74,7 +74,7 @@ pub struct PredictionRecord {
     /// The model's classes.
     pub classes: Arc<[String]>,
     /// The probability of each class, in the order of `classes`.
-    pub probabilities: Vec<f32>,
+    pub probabilities: Arc<[f32]>,
     /// Index of the answered class in `classes`.
     pub predicted: usize,
     /// The clip's `PCA_1..PCA_n` vector.
@@ -392,7 +392,7 @@ fn parse_record(record: &csv::StringRecord, dim: usize) -> Result<PredictionReco
         model_version: record[2].into(),
         duration_seconds,
         classes: classes.into(),
-        probabilities,
+        probabilities: probabilities.into(),
         predicted,
         vector: vector.into(),
     })
@@ -410,7 +410,7 @@ mod tests {
             model_version: "v3".into(),
             duration_seconds: (v > 0.0).then_some(0.5),
             classes: vec!["a".to_string(), "b,\"c\"".to_string()].into(),
-            probabilities: vec![0.25, 0.75],
+            probabilities: vec![0.25, 0.75].into(),
             predicted: 1,
             vector: vec![v, -v / 3.0].into(),
         }

@@ -81,7 +81,7 @@ fn predict_to_log(
                 model_version: "v0001".into(),
                 duration_seconds: Some(e.duration_seconds),
                 classes: classes.clone(),
-                probabilities: p.probabilities,
+                probabilities: p.probabilities.into(),
                 predicted: p.class_index,
                 vector: e.vector.into(),
             }

@@ -17,15 +17,17 @@ use crate::service::Service;
 /// The latest live-traffic drift, as `GET /live` answers it.
 #[derive(Debug, Clone, Serialize)]
 pub struct LiveStatus {
-    /// When it was computed (RFC 3339).
-    pub computed_at: String,
-    /// The same as a time, for the history.
-    #[serde(skip)]
+    /// When it was computed (answered as `computed_at`, RFC 3339).
+    #[serde(rename = "computed_at", serialize_with = "rfc3339_seconds")]
     pub computed: SystemTime,
     /// Seconds the computation took.
     pub seconds: f64,
     /// The figures.
     pub live: LiveSection,
+}
+
+fn rfc3339_seconds<S: serde::Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&humantime::format_rfc3339_seconds(*time))
 }
 
 /// `GET /live`: the latest result and the headline figures of the ones before.
@@ -113,7 +115,7 @@ fn compute(service: &Service, last: &mut Option<WindowKey>) -> Option<LiveStatus
     let served = service.current();
     let key = WindowKey {
         rows: window.len(),
-        newest: window.last()?.time,
+        newest: window.last()?.record.time,
         labelled: window.iter().filter(|r| r.target.is_some()).count(),
         model_version: served.meta.version.clone(),
     };
@@ -125,13 +127,8 @@ fn compute(service: &Service, last: &mut Option<WindowKey>) -> Option<LiveStatus
         window
             .iter()
             .map(|r| WindowRow {
-                vector: &r.vector,
-                classes: &r.classes,
-                predicted: r.predicted,
-                probabilities: &r.probabilities,
-                time: r.time,
-                model_version: Some(&r.model_version),
                 target: r.target.as_deref(),
+                ..WindowRow::of_record(&r.record)
             })
             .collect(),
     );
@@ -144,7 +141,6 @@ fn compute(service: &Service, last: &mut Option<WindowKey>) -> Option<LiveStatus
         monitoring,
     ) {
         Ok(live) => Some(LiveStatus {
-            computed_at: humantime::format_rfc3339_seconds(now).to_string(),
             computed: now,
             seconds: started.elapsed().as_secs_f64(),
             live,

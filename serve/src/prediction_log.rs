@@ -170,7 +170,7 @@ mod tests {
             model_version: "v1".into(),
             duration_seconds: None,
             classes: vec!["a".to_string()].into(),
-            probabilities: vec![1.0],
+            probabilities: vec![1.0].into(),
             predicted: 0,
             vector: vec![i as f32].into(),
         }

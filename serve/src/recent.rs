@@ -10,22 +10,12 @@ use std::time::{Duration, SystemTime};
 
 use tympan_data::{read_predictions, DataError, PredictionId, PredictionRecord};
 
-/// What a feedback by id needs of a prediction (shared with the prediction log's record, not
-/// copied).
+/// A remembered prediction: the record as answered and logged (its parts shared, not copied)
+/// and the true label once feedback by id brought it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Remembered {
-    /// The clip's vector, exactly as answered and logged.
-    pub vector: Arc<[f32]>,
-    /// The answering model's classes.
-    pub classes: Arc<[String]>,
-    /// The answering model's version.
-    pub model_version: Arc<str>,
-    /// Index of the label the client was given.
-    pub predicted: usize,
-    /// The probability the model gave each class.
-    pub probabilities: Arc<[f32]>,
-    /// When it was answered.
-    pub time: SystemTime,
+    /// The answered prediction.
+    pub record: PredictionRecord,
     /// The true label, once feedback by id brought it.
     pub target: Option<Arc<str>>,
 }
@@ -34,19 +24,9 @@ impl Remembered {
     /// What the memory keeps of an answered or logged prediction.
     pub fn of(r: &PredictionRecord) -> Self {
         Self {
-            vector: Arc::clone(&r.vector),
-            classes: Arc::clone(&r.classes),
-            model_version: Arc::clone(&r.model_version),
-            predicted: r.predicted,
-            probabilities: r.probabilities.as_slice().into(),
-            time: r.time,
+            record: r.clone(),
             target: None,
         }
-    }
-
-    /// The label the client was given.
-    pub fn prediction(&self) -> &str {
-        self.classes.get(self.predicted).map_or("", String::as_str)
     }
 }
 
@@ -108,7 +88,7 @@ impl RecentPredictions {
             return;
         }
         let mut inner = self.lock();
-        let now = prediction.time;
+        let now = prediction.record.time;
         if inner.by_id.insert(id, prediction).is_none() {
             inner.order.push_back(id);
         }
@@ -165,10 +145,10 @@ impl RecentPredictions {
 
     fn forget_old(&self, inner: &mut Inner, now: SystemTime) {
         while let Some(oldest) = inner.order.front() {
-            let expired = inner
-                .by_id
-                .get(oldest)
-                .is_none_or(|r| now.duration_since(r.time).is_ok_and(|age| age > self.ttl));
+            let expired = inner.by_id.get(oldest).is_none_or(|r| {
+                now.duration_since(r.record.time)
+                    .is_ok_and(|age| age > self.ttl)
+            });
             if inner.order.len() <= self.capacity && !expired {
                 break;
             }
@@ -188,15 +168,16 @@ mod tests {
     use super::*;
 
     fn at(seconds_ago: u64, v: f32) -> Remembered {
-        Remembered {
-            vector: vec![v].into(),
-            classes: vec!["a".to_string()].into(),
-            model_version: "v0001".into(),
-            predicted: 0,
-            probabilities: vec![1.0].into(),
+        Remembered::of(&PredictionRecord {
+            id: PredictionId(0),
             time: SystemTime::now() - Duration::from_secs(seconds_ago),
-            target: None,
-        }
+            model_version: "v0001".into(),
+            duration_seconds: None,
+            classes: vec!["a".to_string()].into(),
+            probabilities: vec![1.0].into(),
+            predicted: 0,
+            vector: vec![v].into(),
+        })
     }
 
     #[test]
@@ -210,7 +191,7 @@ mod tests {
             recent.get(PredictionId(1)).is_none(),
             "kept beyond the capacity"
         );
-        assert_eq!(*recent.get(PredictionId(4)).unwrap().vector, [4.0]);
+        assert_eq!(*recent.get(PredictionId(4)).unwrap().record.vector, [4.0]);
         let recent = RecentPredictions::new(10, Duration::from_secs(60));
         recent.remember(PredictionId(1), at(120, 0.0));
         recent.remember(PredictionId(2), at(1, 1.0));

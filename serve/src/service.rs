@@ -417,7 +417,7 @@ impl Service {
             model_version: Arc::clone(&served.version),
             duration_seconds: duration,
             classes: Arc::clone(&served.classes),
-            probabilities: p.probabilities,
+            probabilities: p.probabilities.into(),
             predicted: p.class_index,
             vector: vector.into(),
         };
@@ -426,7 +426,7 @@ impl Service {
             probabilities: record
                 .classes
                 .iter()
-                .zip(&record.probabilities)
+                .zip(record.probabilities.iter())
                 .map(|(c, p)| (c.clone(), serde_json::Value::from(f64::from(*p))))
                 .collect(),
             model_version: served.model.meta.version.clone(),
@@ -532,9 +532,9 @@ impl Service {
         }
         let remembered = self.recent.get(parsed).ok_or_else(unknown)?;
         let row = LabeledRow {
-            vector: remembered.vector.to_vec(),
+            vector: remembered.record.vector.to_vec(),
             target: target.to_string(),
-            prediction: Some(remembered.prediction().to_string()),
+            prediction: Some(remembered.record.prediction().to_string()),
         };
         Ok((row, key))
     }

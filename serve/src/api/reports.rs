@@ -117,7 +117,7 @@ fn live_view(service: &Service) -> Option<LiveView> {
     let status = service.live_status()?;
     Some(LiveView::new(
         &status.live,
-        &status.computed_at,
+        &humantime::format_rfc3339_seconds(status.computed).to_string(),
         &service.live_history(),
     ))
 }

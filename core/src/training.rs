@@ -87,10 +87,7 @@ fn holdout_fit(
     let train_rows: Vec<LabeledRow> = train_idx.iter().map(|&i| rows[i].clone()).collect();
     let test_rows: Vec<&LabeledRow> = test_idx.iter().map(|&i| &rows[i]).collect();
     match train_and_measure(&train_rows, &test_rows, config) {
-        Ok((model, metrics)) => Ok(Some((
-            metrics,
-            fit_monitoring(&model, &train_rows, &test_rows),
-        ))),
+        Ok((model, metrics)) => Ok(Some((metrics, fit_monitoring(&model, &test_rows, rows)))),
         // A split that leaves one class in training cannot be measured; the full fit may still work.
         Err(ModelError::Data(_)) => Ok(None),
         Err(e) => Err(e),

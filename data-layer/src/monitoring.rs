@@ -1,7 +1,7 @@
 //! A model's label-free monitoring profile, as stored with the model and applied to every
 //! prediction: [`Calibration`] (temperature scaling, so that the mean probability of the
-//! predicted labels estimates accuracy) and [`UnusualDetector`] (how far a vector lies from the
-//! training data). `tympan_core::monitoring` fits them at training time on held-out rows.
+//! predicted labels estimates accuracy) and [`UnusualDetector`] (how unlike the training data a
+//! vector is). `tympan_core::monitoring` fits them at training time on held-out rows.
 
 use serde::{Deserialize, Serialize};
 
@@ -53,52 +53,119 @@ impl Calibration {
     }
 }
 
-/// The distance of a vector to the training data: `min_k ‖W (x − μ_k)‖`, where `μ_k` are the
-/// class means and `W` whitens the pooled within-class covariance (the Mahalanobis distance to
-/// the nearest class, as in Lee et al. 2018). Stored whitened: `centres` are `W μ_k`.
+/// How unlike the training data a vector is: the negative log-density of the most likely class
+/// under a Gaussian per class (class covariances shrunk towards the pooled one, as in regularised
+/// discriminant analysis). The class means and the pooled within-class covariance, whitened,
+/// pick the few nearest classes first (Lee et al. 2018's Mahalanobis distance), so that a score
+/// costs at most [`UnusualDetector::NEAREST_CLASSES`] triangular solves however many classes
+/// there are. Profiles written before the per-class Gaussians have no `classes`: their score is
+/// that pooled distance, and their threshold was taken on it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UnusualDetector {
-    /// `W`, one row per output value.
+    /// `W`, whitening the pooled within-class covariance, one row per output value.
     pub whitening: Vec<Vec<f32>>,
     /// The class means, whitened.
     pub centres: Vec<Vec<f32>>,
-    /// Distances above this are unusual.
+    /// One Gaussian per class, in the order of `centres`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<ClassDensity>,
+    /// Scores above this are unusual.
     pub threshold: f64,
-    /// The quantile of the held-out rows' distances the threshold is.
+    /// The quantile of the cross-fitted scores of training rows the threshold is.
     pub quantile: f64,
-    /// Held-out rows the threshold was taken from.
+    /// Rows the threshold was taken from.
     pub rows: usize,
 }
 
+/// A class's Gaussian: `N(mean, L Lᵀ)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassDensity {
+    /// The class mean.
+    pub mean: Vec<f32>,
+    /// `L`, the lower-triangular Cholesky factor of the covariance: row `i` holds its `i + 1`
+    /// entries up to the diagonal.
+    pub cholesky: Vec<Vec<f32>>,
+    /// `ln det(L Lᵀ)`.
+    pub log_det: f64,
+}
+
+impl ClassDensity {
+    /// `−ln N(x | mean, L Lᵀ)`, infinite when `x` has another length. `L⁻¹(x − mean)` by
+    /// forward substitution: half the work of a full whitening product.
+    pub fn negative_log_density(&self, x: &[f32]) -> f64 {
+        let dim = self.mean.len();
+        if x.len() != dim || self.cholesky.len() != dim {
+            return f64::INFINITY;
+        }
+        let mut z = Vec::with_capacity(dim);
+        for (i, row) in self.cholesky.iter().enumerate() {
+            let zi = (x[i] - self.mean[i] - dot(&row[..i], &z)) / row[i];
+            z.push(zi);
+        }
+        0.5 * (f64::from(dot(&z, &z)) + self.log_det + dim as f64 * std::f64::consts::TAU.ln())
+    }
+}
+
 impl UnusualDetector {
-    /// The distance of `x` to the nearest class mean, in within-class standard deviations.
+    /// Classes whose Gaussians a score evaluates: the nearest under the pooled metric. Their
+    /// densities decide; a class far under the pooled metric would need a covariance many times
+    /// wider than the pooled one to win.
+    pub const NEAREST_CLASSES: usize = 3;
+
+    /// How unlike the training data `x` is: the negative log-density of the most likely of the
+    /// nearest classes, or for older profiles the pooled distance to the nearest class mean.
     pub fn score(&self, x: &[f32]) -> f64 {
-        let white: Vec<f64> = self
-            .whitening
-            .iter()
-            .map(|row| {
-                row.iter()
-                    .zip(x)
-                    .map(|(w, v)| f64::from(*w) * f64::from(*v))
-                    .sum()
-            })
-            .collect();
-        self.centres
+        let white: Vec<f32> = self.whitening.iter().map(|row| dot(row, x)).collect();
+        let mut distances: Vec<(f32, usize)> = self
+            .centres
             .iter()
             .map(|c| {
                 c.iter()
                     .zip(&white)
-                    .map(|(m, v)| (v - f64::from(*m)).powi(2))
-                    .sum::<f64>()
+                    .map(|(m, v)| (v - m) * (v - m))
+                    .sum::<f32>()
             })
+            .zip(0..)
+            .collect();
+        if self.classes.len() != self.centres.len() {
+            let nearest = distances.iter().map(|d| d.0).fold(f32::INFINITY, f32::min);
+            return f64::from(nearest).sqrt();
+        }
+        let nearest = Self::NEAREST_CLASSES.min(distances.len());
+        if nearest < distances.len() {
+            distances.select_nth_unstable_by(nearest, |a, b| a.0.total_cmp(&b.0));
+        }
+        distances[..nearest]
+            .iter()
+            .map(|&(_, k)| self.classes[k].negative_log_density(x))
             .fold(f64::INFINITY, f64::min)
-            .sqrt()
     }
 
-    /// Whether a distance is beyond the threshold.
+    /// Whether a score is beyond the threshold.
     pub fn is_unusual(&self, score: f64) -> bool {
         score > self.threshold
     }
+}
+
+/// `a · b` over their common length, in eight lanes so that the compiler vectorises it (a single
+/// running sum cannot be reordered): the detector's products are most of a score's cost.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut lanes = [0f32; 8];
+    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = a8
+        .remainder()
+        .iter()
+        .zip(b8.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in a8.zip(b8) {
+        for k in 0..8 {
+            lanes[k] += x[k] * y[k];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
 }
 
 #[cfg(test)]
@@ -128,5 +195,31 @@ mod tests {
         assert!((sharp[0] - 0.36 / 0.46).abs() < 1e-6, "{sharp:?}");
         assert!(flat[0] < 0.6 && flat[2] > 0.1, "{flat:?}");
         assert!((flat.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+    }
+
+    /// A profile saved before the per-class Gaussians still loads, and scores the pooled
+    /// distance its threshold was taken on.
+    #[test]
+    fn a_profile_without_class_densities_scores_the_pooled_distance() {
+        let json = r#"{"whitening":[[0.5,0.0],[0.0,2.0]],"centres":[[0.0,0.0],[5.0,0.0]],
+            "threshold":3.0,"quantile":0.975,"rows":40}"#;
+        let detector: UnusualDetector = serde_json::from_str(json).unwrap();
+        assert!(detector.classes.is_empty());
+        // Whitened (1.5, 2): 2.5 from the first centre.
+        assert!((detector.score(&[3.0, 1.0]) - 2.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_class_density_is_the_gaussian_negative_log_density() {
+        // N(0, diag(4, 1)): L = diag(2, 1), ln det = ln 4.
+        let density = ClassDensity {
+            mean: vec![0.0, 0.0],
+            cholesky: vec![vec![2.0], vec![0.0, 1.0]],
+            log_det: 4f64.ln(),
+        };
+        let x = [2.0f32, 1.0];
+        let expected = 0.5 * (1.0 + 1.0) + 0.5 * 4f64.ln() + std::f64::consts::TAU.ln();
+        assert!((density.negative_log_density(&x) - expected).abs() < 1e-9);
+        assert_eq!(density.negative_log_density(&[1.0]), f64::INFINITY);
     }
 }

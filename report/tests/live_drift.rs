@@ -517,8 +517,7 @@ fn sounds_unlike_speech_are_unusual_for_a_speech_model() {
     );
     assert!(known_share <= 0.05, "{known_share}");
     assert!(missed.is_empty(), "not unusual: {missed:?}");
-    // The issue asks for 95 %; the front end places some drums (toms, kicks) among the words.
-    assert!(drum_share >= 0.75, "{drum_share}");
+    assert!(drum_share >= 0.95, "{drum_share}");
 }
 
 /// Reference rows written for the Evidently cross-check (a seeded draw of the 2,200).

@@ -319,8 +319,8 @@ fn the_live_monitor_finds_drift_in_unlabelled_traffic() {
         live["unusual"]["unusual"].as_u64().unwrap() as usize,
         unusual_fsdd
     );
-    // Then drums, which the model never heard: the window of the newest 40 drifts, and most of
-    // them are unusual clips.
+    // Then drums, which the model never heard: the window of the newest 40 drifts, and nearly
+    // all of them are unusual clips.
     let drums: Vec<std::path::PathBuf> = std::fs::read_dir(tympan_testkit::drums::drum_set())
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -343,8 +343,9 @@ fn the_live_monitor_finds_drift_in_unlabelled_traffic() {
         unusual_drums += usize::from(score > threshold);
     }
     println!("unusual: {unusual_fsdd} of 40 FSDD clips, {unusual_drums} of 40 drums");
+    // The bar: 95 % of drum samples.
     assert!(
-        unusual_drums >= 20,
+        unusual_drums >= 38,
         "only {unusual_drums} of 40 drums unusual"
     );
     assert_eq!(

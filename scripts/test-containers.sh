@@ -340,7 +340,7 @@ EOF
             [ "$(json "$pdir/up.json" 'd["data"]["result"][0]["value"][1] if d["data"]["result"] else ""')" = 1 ]
     }
     check "Prometheus scrapes $target: up{job=\"tympan\"} == 1" wait_for 30 up_is_1
-    check "Prometheus holds tympan_ series, evaluates the 6 alert rules and answers every dashboard query" \
+    check "Prometheus holds tympan_ series, evaluates the 7 alert rules and answers every dashboard query" \
         python3 - "$url" "$repo/docker/monitoring/grafana/dashboards/tympan.json" <<'EOF'
 import json, sys, time, urllib.parse, urllib.request
 url, dash_path = sys.argv[1], sys.argv[2]

@@ -15,6 +15,45 @@ pub struct Monitoring {
     pub unusual: Option<UnusualDetector>,
 }
 
+impl Monitoring {
+    /// The profile without its matrices, for people and status pages: the calibration, and the
+    /// detector's threshold, quantile, rows and number of class densities. The full profile
+    /// (tens of thousands of values) stays in the registry's `meta.json`.
+    pub fn summary(&self) -> MonitoringSummary {
+        MonitoringSummary {
+            calibration: self.calibration,
+            unusual: self.unusual.as_ref().map(|d| UnusualSummary {
+                threshold: d.threshold,
+                quantile: d.quantile,
+                rows: d.rows,
+                class_densities: d.classes.len(),
+            }),
+        }
+    }
+}
+
+/// [`Monitoring::summary`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonitoringSummary {
+    /// The calibration as stored.
+    pub calibration: Calibration,
+    /// The detector's figures, if there is one.
+    pub unusual: Option<UnusualSummary>,
+}
+
+/// What [`MonitoringSummary`] says of an [`UnusualDetector`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct UnusualSummary {
+    /// Scores above this are unusual.
+    pub threshold: f64,
+    /// The quantile it is.
+    pub quantile: f64,
+    /// Rows it was taken from.
+    pub rows: usize,
+    /// Class Gaussians (0 for a profile with the pooled distance only).
+    pub class_densities: usize,
+}
+
 /// Temperature scaling: calibrated probabilities are `softmax(scores / temperature)`, i.e. the
 /// model's probabilities raised to `1 / temperature` and renormalised.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -92,6 +92,18 @@ fn feedback_rows_trigger_retraining_and_a_restart_resumes() {
         .unwrap();
     assert_eq!(model["meta"]["notes"]["decision"]["promoted"], true);
     assert_eq!(model["meta"]["parent"], "v0001");
+    // The retrained model's monitoring profile, summarised: its matrices stay in the registry.
+    let unusual = &model["meta"]["monitoring"]["unusual"];
+    assert_eq!(unusual["class_densities"], 10, "{model}");
+    assert!(
+        unusual["threshold"].as_f64().unwrap().is_finite(),
+        "{model}"
+    );
+    assert!(
+        model.to_string().len() < 16_384,
+        "{} bytes",
+        model.to_string().len()
+    );
     // The report is written just after the swap: poll for it.
     let dashboard_has_decision = || {
         let page = ureq::get(&server.url("/dashboard"))

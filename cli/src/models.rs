@@ -68,7 +68,10 @@ pub fn run(args: ModelsArgs) -> Result<()> {
                     .ok_or_else(|| anyhow::anyhow!("no current model"))?,
             };
             let v = registry.load(&version)?;
-            println!("{}", serde_json::to_string_pretty(&v.meta)?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&v.meta.to_summary_json())?
+            );
         }
         Action::Promote { version } => {
             registry.promote(&version)?;

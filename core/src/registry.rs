@@ -85,10 +85,26 @@ pub struct ModelMeta {
     /// Free-form facts (how it was made, champion/challenger decision...).
     #[serde(default)]
     pub notes: serde_json::Map<String, serde_json::Value>,
-    /// Calibration and unusual-clip detector, fitted on the holdout; `None` for models trained
-    /// before they existed or on too few rows.
+    /// Calibration (fitted on the holdout) and unusual-clip detector (on the training rows);
+    /// `None` for models trained before they existed or on too few rows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitoring: Option<Monitoring>,
+}
+
+impl ModelMeta {
+    /// The metadata for people and status pages: as stored, with the monitoring profile
+    /// summarised ([`Monitoring::summary`]): its matrices, a covariance factor per class, would
+    /// make it hundreds of kilobytes.
+    pub fn to_summary_json(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        if let (Some(m), Some(object)) = (&self.monitoring, value.as_object_mut()) {
+            object.insert(
+                "monitoring".into(),
+                serde_json::to_value(m.summary()).unwrap_or_default(),
+            );
+        }
+        value
+    }
 }
 
 /// A model with its metadata.
@@ -347,6 +363,32 @@ mod tests {
             notes: Default::default(),
             monitoring: None,
         }
+    }
+
+    #[test]
+    fn the_summary_keeps_the_monitoring_figures_and_drops_the_matrices() {
+        let rows: Vec<tympan_data::LabeledRow> = (0..60)
+            .map(|i| tympan_data::LabeledRow {
+                vector: vec![(i % 2) as f32 * 4.0 + (i % 7) as f32 * 0.1, (i % 5) as f32],
+                target: format!("c{}", i % 2),
+                prediction: None,
+            })
+            .collect();
+        let unusual = crate::monitoring::fit_unusual(&rows, 0.975);
+        assert!(unusual.is_some());
+        let meta = ModelMeta {
+            monitoring: Some(Monitoring {
+                calibration: tympan_data::monitoring::Calibration::IDENTITY,
+                unusual,
+            }),
+            ..meta()
+        };
+        let summary = meta.to_summary_json();
+        assert_eq!(summary["monitoring"]["unusual"]["class_densities"], 2);
+        assert_eq!(summary["monitoring"]["calibration"]["temperature"], 1.0);
+        assert_eq!(summary["train_rows"], 2);
+        let full = serde_json::to_string(&meta).unwrap();
+        assert!(full.contains("whitening") && !summary.to_string().contains("whitening"));
     }
 
     #[test]

@@ -37,23 +37,10 @@ pub fn model(service: State<'_>) -> Json<ModelInfo> {
         classes: live.model.classes.clone(),
         dim: live.model.dim(),
         embedding_fingerprint: live.model.embedding_fingerprint.clone(),
-        meta: meta_for_status(&live.meta),
+        meta: live.meta.to_summary_json(),
         feedback_rows: service.feedback_rows(),
         retraining: service.is_retraining(),
     })
-}
-
-/// The registry metadata with the monitoring profile summarised: its matrices (a covariance
-/// factor per class) would make `/model` hundreds of kilobytes.
-fn meta_for_status(meta: &tympan_core::registry::ModelMeta) -> serde_json::Value {
-    let mut value = serde_json::to_value(meta).unwrap_or_default();
-    if let (Some(m), Some(object)) = (&meta.monitoring, value.as_object_mut()) {
-        object.insert(
-            "monitoring".into(),
-            serde_json::to_value(m.summary()).unwrap_or_default(),
-        );
-    }
-    value
 }
 
 /// What `/health` answers.

@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 pub mod columns;
+pub mod dot;
 pub mod durable;
 pub mod error;
 pub mod feedback;

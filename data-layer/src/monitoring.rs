@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::dot::dot;
+
 /// The label-free monitoring profile of a model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Monitoring {
@@ -184,27 +186,6 @@ impl UnusualDetector {
     pub fn is_unusual(&self, score: f64) -> bool {
         score > self.threshold
     }
-}
-
-/// `a · b` over their common length, in eight lanes so that the compiler vectorises it (a single
-/// running sum cannot be reordered): the detector's products are most of a score's cost.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut lanes = [0f32; 8];
-    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = a8
-        .remainder()
-        .iter()
-        .zip(b8.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in a8.zip(b8) {
-        for k in 0..8 {
-            lanes[k] += x[k] * y[k];
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
 }
 
 #[cfg(test)]

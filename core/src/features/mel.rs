@@ -115,30 +115,9 @@ impl MelFilterbank {
     pub fn apply(&self, power: &[f32], out: &mut [f32]) {
         for (band, o) in self.bands.iter().zip(out.iter_mut()) {
             let bins = &power[band.first_bin..band.first_bin + band.weights.len()];
-            *o = weighted_sum(bins, &band.weights);
+            *o = tympan_data::dot::dot(bins, &band.weights);
         }
     }
-}
-
-/// `sum(a[i] * b[i])` in eight independent lanes: a sum in order is one chain of dependent
-/// additions the compiler may not reorder, which made the filterbank the front end's costliest
-/// step at 64 ms windows (a band spans up to ~20 bins).
-#[inline]
-fn weighted_sum(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; 8];
-    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = a8
-        .remainder()
-        .iter()
-        .zip(b8.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in a8.zip(b8) {
-        for i in 0..8 {
-            lanes[i] += x[i] * y[i];
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
 }
 
 #[cfg(test)]

@@ -10,7 +10,9 @@ SCHEMATHESIS_VERSION=4.32.5
 SCHEMATHESIS_VENV=/opt/tympan-schemathesis
 
 need=()
-command -v sox >/dev/null || need+=(sox libsox-fmt-all)
+# A bare `sox` package reads and writes WAV only; the MP3 and Ogg variants need its format
+# handlers (libsox-fmt-all), so check for the handler, not the command.
+sox -h 2>/dev/null | grep -q "AUDIO FILE FORMATS:.* mp3" || need+=(sox libsox-fmt-all)
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)

@@ -1,7 +1,8 @@
 //! A model's label-free monitoring profile, as stored with the model and applied to every
 //! prediction: [`Calibration`] (temperature scaling, so that the mean probability of the
 //! predicted labels estimates accuracy) and [`UnusualDetector`] (how unlike the training data a
-//! vector is). `tympan_core::monitoring` fits them at training time on held-out rows.
+//! vector is). `tympan_core::monitoring` fits them at training time: the calibration on held-out
+//! rows, the detector on the training rows.
 
 use serde::{Deserialize, Serialize};
 
@@ -134,16 +135,22 @@ impl ClassDensity {
     /// `−ln N(x | mean, L Lᵀ)`, infinite when `x` has another length. `L⁻¹(x − mean)` by
     /// forward substitution: half the work of a full whitening product.
     pub fn negative_log_density(&self, x: &[f32]) -> f64 {
+        self.negative_log_density_with(x, &mut Vec::new())
+    }
+
+    /// [`ClassDensity::negative_log_density`] with `z`'s allocation reused: a score evaluates
+    /// several classes, on every prediction.
+    fn negative_log_density_with(&self, x: &[f32], z: &mut Vec<f32>) -> f64 {
         let dim = self.mean.len();
         if x.len() != dim || self.cholesky.len() != dim {
             return f64::INFINITY;
         }
-        let mut z = Vec::with_capacity(dim);
+        z.clear();
         for (i, row) in self.cholesky.iter().enumerate() {
-            let zi = (x[i] - self.mean[i] - dot(&row[..i], &z)) / row[i];
+            let zi = (x[i] - self.mean[i] - dot(&row[..i], z)) / row[i];
             z.push(zi);
         }
-        0.5 * (f64::from(dot(&z, &z)) + self.log_det + dim as f64 * std::f64::consts::TAU.ln())
+        0.5 * (f64::from(dot(z, z)) + self.log_det + dim as f64 * std::f64::consts::TAU.ln())
     }
 }
 
@@ -176,9 +183,10 @@ impl UnusualDetector {
         if nearest < distances.len() {
             distances.select_nth_unstable_by(nearest, |a, b| a.0.total_cmp(&b.0));
         }
+        let mut z = Vec::with_capacity(x.len());
         distances[..nearest]
             .iter()
-            .map(|&(_, k)| self.classes[k].negative_log_density(x))
+            .map(|&(_, k)| self.classes[k].negative_log_density_with(x, &mut z))
             .fold(f64::INFINITY, f64::min)
     }
 

@@ -42,12 +42,16 @@ pub enum RegistryError {
         /// What is wrong.
         reason: String,
     },
+    /// The store (a database) cannot be reached or refused the operation: nothing changed, and
+    /// the same call may succeed later.
+    #[error("the model store is unavailable: {0}")]
+    Unavailable(String),
     /// No such version.
     #[error("unknown model version {0:?}")]
     UnknownVersion(String),
     /// No model has been promoted yet.
     #[error("no current model in {0}; run `tympan train` first")]
-    NoCurrent(PathBuf),
+    NoCurrent(String),
     /// Nothing to roll back to.
     #[error("no previous model to roll back to")]
     NoPrevious,
@@ -280,7 +284,7 @@ impl ModelRegistry {
     pub fn load_current(&self, fingerprint: &str) -> Result<ModelVersion, RegistryError> {
         let version = self
             .current()?
-            .ok_or_else(|| RegistryError::NoCurrent(self.root.clone()))?;
+            .ok_or_else(|| RegistryError::NoCurrent(self.root.display().to_string()))?;
         self.load_for_embedding(&version, fingerprint)
     }
 
@@ -312,6 +316,75 @@ impl ModelRegistry {
         let path = self.root.join(CURRENT_FILE);
         let json = serde_json::to_vec_pretty(pointer).expect("pointer serialises");
         write_atomic(&path, &json).map_err(Self::io(&path))
+    }
+}
+
+/// Where model versions and the `current` alias are kept: the artifacts folder
+/// ([`ModelRegistry`], the embedded default) or a database (the `tympan-pg` crate). The server
+/// and the command line go through this trait only.
+pub trait ModelStore: Send + Sync {
+    /// All complete versions, oldest first.
+    fn versions(&self) -> Result<Vec<String>, RegistryError>;
+    /// Stores a new version (not promoted) and returns its name; `meta.version` is filled in.
+    fn save(&self, model: &Model, meta: ModelMeta) -> Result<String, RegistryError>;
+    /// Loads one version.
+    fn load(&self, version: &str) -> Result<ModelVersion, RegistryError>;
+    /// The served version, if any.
+    fn current(&self) -> Result<Option<String>, RegistryError>;
+    /// Makes `version` the served one, remembering the previous one for a rollback.
+    fn promote(&self, version: &str) -> Result<(), RegistryError>;
+    /// Serves the previous champion again; returns its version.
+    fn rollback(&self) -> Result<String, RegistryError>;
+    /// Where the store is, for people (a folder, or a database without its credentials).
+    fn location(&self) -> String;
+
+    /// Loads a version and checks it was trained on the embedding with `fingerprint`.
+    fn load_for_embedding(
+        &self,
+        version: &str,
+        fingerprint: &str,
+    ) -> Result<ModelVersion, RegistryError> {
+        let v = self.load(version)?;
+        if v.model.embedding_fingerprint != fingerprint {
+            return Err(RegistryError::EmbeddingMismatch {
+                version: version.to_string(),
+                expected: v.model.embedding_fingerprint,
+                actual: fingerprint.to_string(),
+            });
+        }
+        Ok(v)
+    }
+
+    /// The served version, loaded and checked against the embedding.
+    fn load_current(&self, fingerprint: &str) -> Result<ModelVersion, RegistryError> {
+        let version = self
+            .current()?
+            .ok_or_else(|| RegistryError::NoCurrent(self.location()))?;
+        self.load_for_embedding(&version, fingerprint)
+    }
+}
+
+impl ModelStore for ModelRegistry {
+    fn versions(&self) -> Result<Vec<String>, RegistryError> {
+        ModelRegistry::versions(self)
+    }
+    fn save(&self, model: &Model, meta: ModelMeta) -> Result<String, RegistryError> {
+        ModelRegistry::save(self, model, meta)
+    }
+    fn load(&self, version: &str) -> Result<ModelVersion, RegistryError> {
+        ModelRegistry::load(self, version)
+    }
+    fn current(&self) -> Result<Option<String>, RegistryError> {
+        ModelRegistry::current(self)
+    }
+    fn promote(&self, version: &str) -> Result<(), RegistryError> {
+        ModelRegistry::promote(self, version)
+    }
+    fn rollback(&self) -> Result<String, RegistryError> {
+        ModelRegistry::rollback(self)
+    }
+    fn location(&self) -> String {
+        self.root.display().to_string()
     }
 }
 

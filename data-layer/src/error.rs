@@ -82,6 +82,15 @@ pub enum DataError {
         /// until a later one manages that first.
         rolled_back: bool,
     },
+    /// The store (a database) cannot be reached or refused the operation for a reason of its
+    /// own: nothing was stored, and the same call may succeed later.
+    #[error("the {store} is unavailable: {reason}")]
+    Unavailable {
+        /// What kind of store, for people ("feedback database").
+        store: &'static str,
+        /// Why, without credentials.
+        reason: String,
+    },
 }
 
 fn after_failed_append(rolled_back: bool) -> &'static str {

@@ -225,6 +225,27 @@ impl FeedbackLog {
         )?)
     }
 
+    /// Row `n` (1-based) of the stored rows, if there is one: a scan from the start (the log
+    /// keeps no index; this is for the rare replay of an idempotent request).
+    pub fn row(&self, n: u64) -> Result<Option<LabeledRow>, DataError> {
+        if n == 0 || n > self.rows() {
+            return Ok(None);
+        }
+        let (bytes, _) = self.stored_bytes()?;
+        let mut reader = TableReader::new(&self.path, bytes, Some(TableKind::Production))?;
+        let mut vector = Vec::with_capacity(self.dim);
+        for _ in 1..n {
+            if reader.next_row(&mut vector)?.is_none() {
+                return Ok(None);
+            }
+        }
+        Ok(reader.next_row(&mut vector)?.map(|labels| LabeledRow {
+            vector: vector.clone(),
+            target: labels.target.to_owned(),
+            prediction: labels.prediction.map(str::to_owned),
+        }))
+    }
+
     /// Reads the stored rows as columns, naming the table `name` in errors and reports.
     pub fn read_columns(&self, name: impl Into<PathBuf>) -> Result<ColumnTable, DataError> {
         let (bytes, len) = self.stored_bytes()?;
@@ -236,7 +257,8 @@ impl FeedbackLog {
 /// Longest key [`FeedbackLog::append_keyed`] takes.
 pub const MAX_KEY_BYTES: usize = 128;
 
-fn validate_key(key: &str) -> Result<(), DataError> {
+/// Checks a key for [`FeedbackLog::append_keyed`] (and any other store's keyed append).
+pub fn validate_key(key: &str) -> Result<(), DataError> {
     let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':');
     if key.is_empty() || key.len() > MAX_KEY_BYTES || !key.bytes().all(allowed) {
         return Err(DataError::Label(format!(

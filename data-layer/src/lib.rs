@@ -11,6 +11,7 @@
 //! - [`columns`]: a table as `f64` columns and interned labels (reports over millions of rows).
 //! - [`feedback`]: the append-only production log.
 //! - [`predictions`]: the prediction log, what the server answered.
+//! - [`store`]: the [`FeedbackStore`] trait, over the log or a database.
 //! - [`durable`]: atomic, durable file writes.
 //! - [`metrics`]: classification quality with scikit-learn's definitions.
 //!
@@ -30,6 +31,7 @@ pub mod monitoring;
 pub mod predictions;
 pub mod reader;
 pub mod rows;
+pub mod store;
 
 pub use columns::{ColumnTable, Labels};
 pub use error::DataError;
@@ -41,3 +43,4 @@ pub use predictions::{
 };
 pub use reader::TableReader;
 pub use rows::{read_table, read_table_from_reader, write_table, LabeledRow, Table};
+pub use store::FeedbackStore;

@@ -14,5 +14,6 @@ pub mod fsdd;
 pub mod fuzz;
 pub mod hostile;
 pub mod poll;
+pub mod postgres;
 pub mod synth;
 pub mod wav;

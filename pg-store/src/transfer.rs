@@ -1,0 +1,179 @@
+//! The fitted embedding and the reference rows in the database, and moving a single box's files
+//! in ([`PgStore::import_feedback`] and the rest, as `tympan import` does) and out
+//! ([`PgStore::export`]), in the CSV store's exact layout.
+
+use std::path::Path;
+
+use tympan_data::{LabeledRow, Table, TableKind};
+
+use crate::{PgError, PgStore};
+
+impl PgStore {
+    /// Stores the fitted embedding (`embedding.json`'s text), replacing any before.
+    pub fn put_embedding(&self, fingerprint: &str, body: &str) -> Result<(), PgError> {
+        let pool = self.pool();
+        let (fingerprint, body) = (fingerprint.to_string(), body.to_string());
+        self.block(async move {
+            pool.get()
+                .await?
+                .execute(
+                    "INSERT INTO tympan_embedding (id, fingerprint, body) VALUES (1, $1, $2)
+                     ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint,
+                                                    body = excluded.body",
+                    &[&fingerprint, &body],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// The stored embedding's text, if any.
+    pub fn embedding(&self) -> Result<Option<String>, PgError> {
+        let pool = self.pool();
+        self.block(async move {
+            let row = pool
+                .get()
+                .await?
+                .query_opt("SELECT body FROM tympan_embedding WHERE id = 1", &[])
+                .await?;
+            Ok(row.map(|r| r.get(0)))
+        })
+    }
+
+    /// Replaces the reference rows with `rows` (one transaction).
+    pub fn put_reference(&self, rows: &[LabeledRow]) -> Result<(), PgError> {
+        let pool = self.pool();
+        let rows = rows.to_vec();
+        self.block(async move {
+            let mut client = pool.get().await?;
+            let tx = client.transaction().await?;
+            tx.execute("DELETE FROM tympan_reference", &[]).await?;
+            let insert = tx
+                .prepare("INSERT INTO tympan_reference (n, vector, target) VALUES ($1, $2, $3)")
+                .await?;
+            for (i, row) in rows.iter().enumerate() {
+                tx.execute(&insert, &[&(i as i64 + 1), &row.vector, &row.target])
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// The reference rows, in order (an empty table when none are stored).
+    pub fn reference(&self) -> Result<Table, PgError> {
+        let pool = self.pool();
+        let rows = self.block(async move {
+            let rows = pool
+                .get()
+                .await?
+                .query(
+                    "SELECT vector, target FROM tympan_reference ORDER BY n",
+                    &[],
+                )
+                .await?;
+            Ok(rows
+                .iter()
+                .map(|r| LabeledRow {
+                    vector: r.get(0),
+                    target: r.get(1),
+                    prediction: None,
+                })
+                .collect::<Vec<_>>())
+        })?;
+        table(TableKind::Reference, rows, "tympan_reference")
+    }
+
+    /// Stores `rows` as the feedback rows 1..n, with their keys (`(row, key)` pairs), into an
+    /// empty feedback table: moving a single box in, never merging two histories.
+    pub fn import_feedback(
+        &self,
+        rows: &[LabeledRow],
+        keys: &[(u64, String)],
+    ) -> Result<(), PgError> {
+        let pool = self.pool();
+        let rows = rows.to_vec();
+        let mut key_of = vec![None; rows.len()];
+        for (row, key) in keys {
+            if let Some(slot) = (*row as usize)
+                .checked_sub(1)
+                .and_then(|i| key_of.get_mut(i))
+            {
+                *slot = Some(key.clone());
+            }
+        }
+        self.block(async move {
+            let mut client = pool.get().await?;
+            let tx = client.transaction().await?;
+            let stored: i64 = tx
+                .query_one("SELECT count(*) FROM tympan_feedback", &[])
+                .await?
+                .get(0);
+            if stored > 0 {
+                return Err(PgError::Query(format!(
+                    "the database holds {stored} feedback rows already; import goes into an empty one"
+                )));
+            }
+            let insert = tx
+                .prepare(
+                    "INSERT INTO tympan_feedback (n, vector, target, prediction, key)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .await?;
+            for (i, (row, key)) in rows.iter().zip(&key_of).enumerate() {
+                let prediction = row.prediction.clone().unwrap_or_default();
+                tx.execute(
+                    &insert,
+                    &[&(i as i64 + 1), &row.vector, &row.target, &prediction, key],
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Writes `ref_data.csv` and `prod_data.csv` into `dir` from the database, byte for byte as
+    /// the CSV store writes the same rows; returns the row counts. The feedback table is read
+    /// in one snapshot.
+    pub fn export(
+        &self,
+        dir: &Path,
+        feedback: &crate::PgFeedback,
+    ) -> Result<(usize, usize), ExportError> {
+        let reference = self.reference()?;
+        let production = tympan_data::FeedbackStore::read_table(feedback)?;
+        let dim = reference.dim.max(production.dim);
+        for (kind, t) in [
+            (TableKind::Reference, &reference),
+            (TableKind::Production, &production),
+        ] {
+            tympan_data::write_table(&dir.join(kind.file_name()), kind, dim, &t.rows)?;
+        }
+        Ok((reference.rows.len(), production.rows.len()))
+    }
+}
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// Reading the database.
+    #[error(transparent)]
+    Database(#[from] PgError),
+    /// Reading the rows or writing the files.
+    #[error(transparent)]
+    Data(#[from] tympan_data::DataError),
+}
+
+/// Rows of one width as a table, or the row that breaks it.
+fn table(kind: TableKind, rows: Vec<LabeledRow>, name: &str) -> Result<Table, PgError> {
+    let dim = rows.first().map_or(0, |r| r.vector.len());
+    if let Some(bad) = rows.iter().position(|r| r.vector.len() != dim) {
+        return Err(PgError::Corrupt(format!(
+            "{name} row {} with {} values, row 1 has {dim}",
+            bad + 1,
+            rows[bad].vector.len()
+        )));
+    }
+    Ok(Table { kind, dim, rows })
+}

@@ -146,6 +146,22 @@ pub struct ServeConfig {
     /// Worker threads (default: one per core).
     #[arg(long, env = "TYMPAN_WORKERS")]
     pub workers: Option<usize>,
+    /// PostgreSQL URL (`postgres://user:password@host:port/db`): the feedback rows, the models
+    /// and their alias, the embedding and the reference rows are shared there by every replica
+    /// (docs/scale-out.md); without it they are files in --data and --artifacts.
+    #[arg(long, env = "TYMPAN_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Connections to the database.
+    #[arg(long, env = "TYMPAN_DATABASE_POOL", default_value_t = 8)]
+    pub database_pool: usize,
+    /// With --database-url: how often a replica re-reads the current alias (besides the
+    /// promotion notifications) and checks for a retraining due that no replica ran.
+    #[arg(long, env = "TYMPAN_CLUSTER_CHECK_EVERY", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub cluster_check_every: Duration,
+    /// This replica's name in the database's retrainings table (default: host name and
+    /// process id).
+    #[arg(long, env = "TYMPAN_REPLICA")]
+    pub replica: Option<String>,
 }
 
 impl ServeConfig {

@@ -192,7 +192,9 @@ impl From<DataError> for ApiError {
             DataError::Label(_) => {
                 Self::new(Status::UnprocessableEntity, "invalid_label", e.to_string())
             }
-            DataError::Append { .. } => Self::storage_unavailable(e.to_string()),
+            DataError::Append { .. } | DataError::Unavailable { .. } => {
+                Self::storage_unavailable(e.to_string())
+            }
             _ => Self::internal(e.to_string()),
         }
     }
@@ -204,6 +206,7 @@ impl From<RegistryError> for ApiError {
             RegistryError::UnknownVersion(_) | RegistryError::NoPrevious => {
                 Self::new(Status::Conflict, "conflict", e.to_string())
             }
+            RegistryError::Unavailable(_) => Self::storage_unavailable(e.to_string()),
             // A model that cannot be saved on a full disk: nothing changed, the champion serves.
             RegistryError::Io { ref source, .. }
                 if source.kind() == std::io::ErrorKind::StorageFull =>
@@ -235,6 +238,21 @@ impl From<ServiceError> for ApiError {
                 Self::new(Status::Conflict, "feedback_exists", e.to_string())
             }
             ServiceError::PredictionIdNotAClip => Self::unprocessable(e.to_string()),
+            ServiceError::Database(_) => Self::storage_unavailable(e.to_string()),
+            ServiceError::NotDeployed(_) => Self::internal(e.to_string()),
+            ServiceError::RetrainedElsewhere => {
+                Self::new(Status::Conflict, "retrained_elsewhere", e.to_string())
+            }
+            ServiceError::BadIdempotencyKey { .. } => Self::new(
+                Status::UnprocessableEntity,
+                "invalid_idempotency_key",
+                e.to_string(),
+            ),
+            ServiceError::IdempotencyKeyReused { .. } => Self::new(
+                Status::UnprocessableEntity,
+                "idempotency_key_reused",
+                e.to_string(),
+            ),
             ServiceError::NoReport(detail) => Self::new(Status::Conflict, "no_report", detail),
             ServiceError::RetrainingBusy { ref job } => Self {
                 job: job.clone(),

@@ -47,6 +47,17 @@ pub enum JobCause {
     Trigger,
 }
 
+impl JobCause {
+    /// The cause as the database's retrainings table records it.
+    pub fn name(self) -> &'static str {
+        match self {
+            JobCause::Admin => "admin",
+            JobCause::Feedback => "feedback",
+            JobCause::Trigger => "trigger",
+        }
+    }
+}
+
 /// One retraining, as `GET /admin/retrain/{id}` answers it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RetrainJob {

@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod classes;
+pub mod cluster;
 pub mod config;
 pub mod embed_pool;
 pub mod error;
@@ -55,6 +56,7 @@ pub enum LaunchError {
 /// guard owns the configured address and Rocket listens on a loopback port behind it.
 pub async fn serve(service: Arc<Service>) -> Result<(), LaunchError> {
     live::start(&service);
+    cluster::start(&service);
     let c = &service.config;
     let public = SocketAddr::new(c.address, c.port);
     if !c.guard {

@@ -14,14 +14,15 @@ use serde::Serialize;
 use tympan_core::challenger::{retrain, Decision, PromotionPolicy};
 use tympan_core::embedding::{EmbedError, Embedder, EMBEDDING_FILE};
 use tympan_core::model::ModelError;
-use tympan_core::registry::{ModelRegistry, ModelVersion, RegistryError};
+use tympan_core::registry::{ModelRegistry, ModelStore, ModelVersion, RegistryError};
 use tympan_data::{
-    read_table, validate_label, ColumnTable, DataError, FeedbackLog, LabeledRow, PredictionFile,
-    PredictionId, PredictionRecord, Rotation, Table, TableKind,
+    read_table, validate_label, ColumnTable, DataError, FeedbackLog, FeedbackStore, LabeledRow,
+    PredictionFile, PredictionId, PredictionRecord, Rotation, Table, TableKind,
 };
 use tympan_report::ReportError;
 
 use crate::classes::{ClassCap, ClassCapReached};
+use crate::cluster::{Cluster, ClusterParts};
 use crate::config::{ServeConfig, Switch};
 use crate::embed_pool::EmbedPool;
 use crate::input::ClipInput;
@@ -83,6 +84,36 @@ pub enum ServiceError {
         artifacts: PathBuf,
         /// The reference table.
         reference: PathBuf,
+    },
+    /// The database could not be opened or read at start-up.
+    #[error(transparent)]
+    Database(#[from] tympan_pg::PgError),
+    /// The database holds no deployment (embedding, reference rows) to serve.
+    #[error(
+        "{0} holds no embedding or reference rows: run `tympan import --database-url ...` from a \
+         bootstrapped folder first"
+    )]
+    NotDeployed(String),
+    /// Another replica holds the training lock, or finished this retraining already.
+    #[error("another replica is retraining, or has retrained on these rows already")]
+    RetrainedElsewhere,
+    /// An `Idempotency-Key` header that is not 1 to `max` ASCII letters, digits, `-`, `_`, `.`
+    /// or `:`.
+    #[error("an Idempotency-Key is 1 to {max} ASCII letters, digits, '-', '_', '.' or ':'")]
+    BadIdempotencyKey {
+        /// Longest key taken.
+        max: usize,
+    },
+    /// An `Idempotency-Key` sent again with another label than its first request.
+    #[error(
+        "Idempotency-Key {key:?} was used for row {row} with another target; a retry sends the \
+         same request"
+    )]
+    IdempotencyKeyReused {
+        /// The key.
+        key: String,
+        /// Its row (1-based).
+        row: u64,
     },
     /// A retraining (or a check of the drift and F1 triggers) is running already: an admin
     /// retraining never runs beside another one, both would be compared with the same champion
@@ -179,6 +210,9 @@ pub struct FeedbackResponse {
     pub prediction: String,
     /// The model version serving now.
     pub model_version: String,
+    /// Whether this answers a retry (the same `Idempotency-Key`, or the same `prediction_id` and
+    /// target): the row was stored by the first request and nothing was stored now.
+    pub replayed: bool,
 }
 
 /// Outcome of a retraining.
@@ -202,9 +236,10 @@ pub struct Service {
     /// The fitted embedding (never changes while serving).
     pub embedder: Arc<Embedder>,
     live: ArcSwap<Served>,
-    feedback: FeedbackLog,
+    feedback: Box<dyn FeedbackStore>,
     classes: ClassCap,
-    registry: ModelRegistry,
+    registry: Arc<dyn ModelStore>,
+    cluster: Option<Cluster>,
     reference: Arc<Vec<LabeledRow>>,
     /// The reference rows as the report takes them, converted once at start-up.
     reference_columns: ColumnTable,
@@ -231,6 +266,10 @@ impl Service {
     /// Loads the embedding, the current model, the reference rows and the feedback log from the
     /// configured folders.
     pub fn open(config: ServeConfig) -> Result<Self, ServiceError> {
+        if let Some(url) = config.database_url.clone() {
+            let parts = Cluster::open(&config, &url)?;
+            return Self::assemble(config, parts);
+        }
         let bootstrapped = config.artifacts.join(EMBEDDING_FILE).is_file()
             && config.ref_path().is_file()
             && ModelRegistry::new(&config.artifacts).current()?.is_some();
@@ -260,9 +299,30 @@ impl Service {
                 expected: embedder.dim(),
             });
         }
-        let registry = ModelRegistry::new(&config.artifacts);
-        let live = registry.load_current(embedder.fingerprint())?;
         let feedback = FeedbackLog::open(&config.prod_path(), embedder.dim())?;
+        let registry = ModelRegistry::new(&config.artifacts);
+        Self::assemble(
+            config,
+            ClusterParts::files(embedder, reference, Box::new(feedback), Arc::new(registry)),
+        )
+    }
+
+    fn assemble(config: ServeConfig, parts: ClusterParts) -> Result<Self, ServiceError> {
+        let ClusterParts {
+            cluster,
+            embedder,
+            reference,
+            feedback,
+            registry,
+        } = parts;
+        if reference.dim != embedder.dim() || reference.kind != TableKind::Reference {
+            return Err(ServiceError::ReferenceWidth {
+                path: config.ref_path(),
+                got: reference.dim,
+                expected: embedder.dim(),
+            });
+        }
+        let live = registry.load_current(embedder.fingerprint())?;
         let classes = ClassCap::new(
             &reference.rows,
             feedback.targets_at_open().iter().map(String::as_str),
@@ -290,6 +350,7 @@ impl Service {
             feedback,
             classes,
             registry,
+            cluster,
             reference_columns,
             reference: Arc::new(reference.rows),
             retraining: AtomicBool::new(false),
@@ -303,6 +364,11 @@ impl Service {
             live_history: crate::live::LiveHistory::default(),
             report_cache: Mutex::new(None),
         })
+    }
+
+    /// The database side, when serving with `--database-url`.
+    pub fn cluster(&self) -> Option<&Cluster> {
+        self.cluster.as_ref()
     }
 
     /// The newest `n` remembered predictions, oldest first.
@@ -346,9 +412,9 @@ impl Service {
         Arc::clone(&self.live.load().model)
     }
 
-    /// The registry.
-    pub fn registry(&self) -> &ModelRegistry {
-        &self.registry
+    /// The model store.
+    pub fn registry(&self) -> &dyn ModelStore {
+        self.registry.as_ref()
     }
 
     /// Rows in the feedback log.
@@ -463,12 +529,22 @@ impl Service {
         self: &Arc<Self>,
         clip: &ClipInput,
         target: &str,
+        idempotency_key: Option<&str>,
     ) -> Result<FeedbackResponse, ServiceError> {
         validate_label(target)?;
+        let idempotency_key = idempotency_key.map(idempotency_ledger_key).transpose()?;
+        if let Some(key) = &idempotency_key {
+            if let Some(row) = self.feedback.keyed_row(key)? {
+                return self.replay(key, row, target);
+            }
+        }
         let (row, key) = match clip {
             ClipInput::Predicted(id) => {
-                let (row, key) = self.remembered_row(id, target)?;
-                (row, Some(key))
+                let key = self.prediction_key(id)?;
+                if let Some(row) = self.feedback.keyed_row(&key)? {
+                    return self.replay(&key, row, target);
+                }
+                (self.remembered_row(id, target)?, Some(key))
             }
             _ => {
                 let (vector, _) = self.vector_of(clip)?;
@@ -478,25 +554,26 @@ impl Service {
                     target: target.to_string(),
                     prediction: Some(prediction),
                 };
-                (row, None)
+                (row, idempotency_key)
             }
         };
         let key = key.as_deref();
-        let rows = self.classes.admit(target, || {
-            let appended = match key {
-                Some(k) => self.feedback.append_keyed(&row, k),
-                None => self.feedback.append(&row),
-            };
-            appended.map_err(|e| match e {
-                DataError::DuplicateKey { key, row } => {
-                    ServiceError::FeedbackExists { id: key, row }
-                }
-                e => {
+        let appended = self.classes.admit(target, || {
+            self.feedback.append(&row, key).map_err(ServiceError::from)
+        });
+        let rows = match appended {
+            Ok(rows) => rows,
+            // A retry that raced its first request past the checks above.
+            Err(ServiceError::Data(DataError::DuplicateKey { key, row })) => {
+                return self.replay(&key, row, target)
+            }
+            Err(e) => {
+                if matches!(e, ServiceError::Data(_)) {
                     tracing::error!(error = %e, "appending the feedback row failed");
-                    ServiceError::from(e)
                 }
-            })
-        })?;
+                return Err(e);
+            }
+        };
         if let Some(id) = key.and_then(|k| k.parse::<PredictionId>().ok()) {
             self.recent.set_target(id, target);
         }
@@ -514,29 +591,71 @@ impl Service {
             trigger_check_started,
             prediction,
             model_version: self.current().meta.version.clone(),
+            replayed: false,
         })
     }
 
-    /// The feedback row of the remembered prediction `id` with the true label `target`, and the
-    /// id's canonical form, the row's key (so `ABC...` and `abc...` are one prediction).
-    fn remembered_row(&self, id: &str, target: &str) -> Result<(LabeledRow, String), ServiceError> {
-        let unknown = || ServiceError::UnknownPrediction {
+    /// The answer to a retry of the request that stored row `row` under `key`: that row's number
+    /// and prediction, nothing stored. The same key with another target is refused.
+    fn replay(&self, key: &str, row: u64, target: &str) -> Result<FeedbackResponse, ServiceError> {
+        let stored = self.feedback.row(row)?.ok_or(DataError::DuplicateKey {
+            key: key.to_string(),
+            row,
+        })?;
+        if stored.target != target {
+            return Err(match key.strip_prefix(IDEMPOTENCY_PREFIX) {
+                Some(k) => ServiceError::IdempotencyKeyReused {
+                    key: k.to_string(),
+                    row,
+                },
+                None => ServiceError::FeedbackExists {
+                    id: key.to_string(),
+                    row,
+                },
+            });
+        }
+        let k = self.config.retrain_every;
+        Ok(FeedbackResponse {
+            rows: row,
+            rows_until_retrain: (k > 0).then(|| k - row % k),
+            retraining_started: false,
+            trigger_check_started: false,
+            prediction: stored.prediction.unwrap_or_default(),
+            model_version: self.current().meta.version.clone(),
+            replayed: true,
+        })
+    }
+
+    /// The canonical form of a prediction id, the key of its feedback row (so `ABC...` and
+    /// `abc...` are one prediction).
+    fn prediction_key(&self, id: &str) -> Result<String, ServiceError> {
+        id.parse::<PredictionId>()
+            .map(|p| p.to_string())
+            .map_err(|_| self.unknown_prediction(id))
+    }
+
+    fn unknown_prediction(&self, id: &str) -> ServiceError {
+        ServiceError::UnknownPrediction {
             id: id.to_string(),
             capacity: self.recent.capacity(),
             ttl: humantime::format_duration(self.recent.ttl()).to_string(),
-        };
-        let parsed = id.parse::<PredictionId>().map_err(|_| unknown())?;
-        let key = parsed.to_string();
-        if let Some(row) = self.feedback.keyed_row(&key) {
-            return Err(ServiceError::FeedbackExists { id: key, row });
         }
-        let remembered = self.recent.get(parsed).ok_or_else(unknown)?;
-        let row = LabeledRow {
+    }
+
+    /// The feedback row of the remembered prediction `id` with the true label `target`.
+    fn remembered_row(&self, id: &str, target: &str) -> Result<LabeledRow, ServiceError> {
+        let parsed = id
+            .parse::<PredictionId>()
+            .map_err(|_| self.unknown_prediction(id))?;
+        let remembered = self
+            .recent
+            .get(parsed)
+            .ok_or_else(|| self.unknown_prediction(id))?;
+        Ok(LabeledRow {
             vector: remembered.record.vector.to_vec(),
             target: target.to_string(),
             prediction: Some(remembered.record.prediction().to_string()),
-        };
-        Ok((row, key))
+        })
     }
 
     /// Whether this row count is one at which the optional triggers (dataset drift, production
@@ -619,7 +738,7 @@ impl Service {
                 let id = queued
                     .take()
                     .unwrap_or_else(|| service.jobs.queue(cause).id);
-                let result = service.run_retraining_job(&id);
+                let result = service.run_retraining_job(&id, cause);
                 (id, result)
             });
             let again = service.another_run_wanted();
@@ -647,14 +766,94 @@ impl Service {
     }
 
     /// Runs the retraining job `id` on the calling thread; a failure is logged and counted.
-    fn run_retraining_job(&self, id: &str) -> Result<RetrainReport, String> {
-        self.jobs.run(id, || self.retrain_now(id)).inspect_err(|e| {
-            tracing::error!(job = id, error = %e, "retraining failed");
+    fn run_retraining_job(&self, id: &str, cause: JobCause) -> Result<RetrainReport, String> {
+        let mut elsewhere = false;
+        let result = self.jobs.run(id, || {
+            self.retrain_in_turn(id, cause)
+                .inspect_err(|e| elsewhere = matches!(e, ServiceError::RetrainedElsewhere))
+        });
+        if let Err(e) = &result {
+            if elsewhere {
+                tracing::info!(job = id, "retraining skipped: {e}");
+            } else {
+                tracing::error!(job = id, error = %e, "retraining failed");
+            }
             self.metrics
                 .retrainings
-                .with_label_values(&["failed"])
+                .with_label_values(&[if elsewhere { "elsewhere" } else { "failed" }])
                 .inc();
-        })
+        }
+        result
+    }
+
+    /// Retrains now, on a single box; with a cluster, only under the training lock and only if
+    /// no replica covered these rows already (see `tympan_pg::training`), recording the
+    /// retraining in the database.
+    fn retrain_in_turn(&self, job: &str, cause: JobCause) -> Result<RetrainReport, ServiceError> {
+        let Some(cluster) = &self.cluster else {
+            return self.retrain_now(job);
+        };
+        let k = self.config.retrain_every;
+        let boundary = match cause {
+            JobCause::Feedback if k > 0 => Some(self.feedback.refresh_rows()? / k * k),
+            _ => None,
+        };
+        let lease = cluster
+            .store
+            .try_lock_training(&cluster.replica, cause.name(), boundary)?
+            .ok_or(ServiceError::RetrainedElsewhere)?;
+        let report = self.retrain_now(job)?;
+        let outcome = format!(
+            "{}: {}",
+            if report.decision.promoted {
+                "promoted"
+            } else {
+                "rejected"
+            },
+            report.decision.reason
+        );
+        if let Err(e) = lease.finish(
+            Some(&report.challenger),
+            Some(report.decision.promoted),
+            &outcome,
+        ) {
+            tracing::warn!(error = %e, "the retraining's end could not be recorded");
+        }
+        Ok(report)
+    }
+
+    /// Keeps a replica in step with the cluster (called on each promotion notification,
+    /// reconnection and `--cluster-check-every`): serves the alias if another replica moved it,
+    /// refreshes the row count, and on a periodic check starts a retraining due that no replica
+    /// finished.
+    pub fn follow_cluster(self: &Arc<Self>, why: &str) {
+        let Some(cluster) = &self.cluster else {
+            return;
+        };
+        match self.registry.current() {
+            Ok(Some(version)) if version != self.current().meta.version => match self.reload() {
+                Ok(v) => tracing::info!(version = v, why, "serving the cluster's current model"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the cluster's current model could not be loaded")
+                }
+            },
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "the alias could not be read"),
+        }
+        if let Ok(rows) = self.feedback.refresh_rows() {
+            self.metrics.feedback_rows.set(rows as i64);
+        }
+        if why != "poll" || self.is_retraining() {
+            return;
+        }
+        match cluster.store.due_retraining(self.config.retrain_every) {
+            Ok(Some(boundary)) => {
+                tracing::info!(boundary, "a retraining is due that no replica finished");
+                self.start_job(Job::Retrain);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::debug!(error = %e, "the retraining check failed"),
+        }
     }
 
     /// Retrains on reference + production rows now (on the calling thread), stores the
@@ -776,6 +975,10 @@ impl Service {
     /// Computes the report ahead of the next `/report` if feedback rows or the model changed
     /// (on the live monitor's thread).
     pub fn refresh_report(&self) {
+        if self.cluster.is_some() {
+            // Other replicas store rows too.
+            let _ = self.feedback.refresh_rows();
+        }
         if self.feedback.rows() > 0 {
             let _ = self.latest_report();
         }
@@ -798,7 +1001,7 @@ impl Service {
         let reference = self.reference_columns.clone();
         let production = self
             .feedback
-            .read_columns(file_name(&self.config.prod_path()))
+            .read_columns(&file_name(&self.config.prod_path()))
             .map_err(|e| no_report(&e))?;
         let report = tympan_report::Report::from_tables(&config, reference, production)
             .map_err(|e| no_report(&e))
@@ -830,6 +1033,19 @@ enum Job {
     Retrain,
     /// Compute the report and retrain if a drift or F1 trigger fires.
     CheckTriggers,
+}
+
+/// Idempotency keys share the feedback store's key space with prediction ids, behind this prefix.
+const IDEMPOTENCY_PREFIX: &str = "idem:";
+
+/// The store key of an `Idempotency-Key` header, or why the header is refused.
+fn idempotency_ledger_key(header: &str) -> Result<String, ServiceError> {
+    let key = format!("{IDEMPOTENCY_PREFIX}{header}");
+    tympan_data::feedback::validate_key(&key)
+        .map(|()| key)
+        .map_err(|_| ServiceError::BadIdempotencyKey {
+            max: tympan_data::MAX_KEY_BYTES - IDEMPOTENCY_PREFIX.len(),
+        })
 }
 
 /// What a client is told when a retraining is refused because another one runs.

@@ -153,15 +153,31 @@ fn feedback_by_id_stores_each_logged_prediction_once() {
         assert_eq!(&stored[dim + 1], &logged[4], "row {row}'s prediction");
     }
 
-    // Replays and strangers.
+    // Retries and strangers: the same id and target again is a retry and gets the first
+    // answer; another target for it is a conflict. Neither stores a row.
     let (id, digit, _) = &answers[7];
+    let row_of_id = keys.iter().find(|k| &k[0] == id).unwrap()[1]
+        .parse::<u64>()
+        .unwrap();
     let (status, body) = feedback_by_id(&server, id, digit);
+    assert_eq!(
+        (status, &body["replayed"]),
+        (200, &serde_json::json!(true)),
+        "{body}"
+    );
+    assert_eq!(body["rows"], row_of_id, "{body}");
+    assert_eq!(body["prediction"].as_str(), Some(&log[id.as_str()][4]));
+    let other = if digit == "1" { "2" } else { "1" };
+    let (status, body) = feedback_by_id(&server, id, other);
     assert_eq!(
         (status, body["error"].as_str()),
         (409, Some("feedback_exists"))
     );
-    let (status, _) = feedback_by_id(&server, &id.to_uppercase(), digit);
-    assert_eq!(status, 409, "the same id in capitals stored a second row");
+    let (status, body) = feedback_by_id(&server, &id.to_uppercase(), digit);
+    assert_eq!(
+        body["rows"], row_of_id,
+        "the same id in capitals: {status} {body}"
+    );
     let (status, body) = feedback_by_id(&server, "0193a5b2c3d47e8f9a0b1c2d3e4f5a6b", "1");
     assert_eq!(
         (status, body["error"].as_str()),
@@ -179,33 +195,63 @@ fn feedback_by_id_stores_each_logged_prediction_once() {
         PREDICTIONS
     );
 
-    // The same id from 8 clients at once: one row.
+    // The same id from 8 clients at once: one row, one first answer and 7 replays of it.
     let (_, once) = post(&server.url("/predict"), "audio/wav", &clips[5].1);
     let once = Arc::new((
         server.url("/feedback"),
         once["prediction_id"].as_str().unwrap().to_string(),
     ));
-    let racing: Vec<u16> = (0..8)
+    let racing: Vec<(u16, serde_json::Value)> = (0..8)
         .map(|_| {
             let once = Arc::clone(&once);
             std::thread::spawn(move || {
                 let body = serde_json::json!({ "prediction_id": once.1, "target": "0" });
-                post(&once.0, "application/json", body.to_string().as_bytes()).0
+                post(&once.0, "application/json", body.to_string().as_bytes())
             })
         })
         .collect::<Vec<_>>()
         .into_iter()
         .map(|t| t.join().unwrap())
         .collect();
+    assert!(racing.iter().all(|(s, _)| *s == 200), "{racing:?}");
     assert_eq!(
-        racing.iter().filter(|&&s| s == 200).count(),
+        racing
+            .iter()
+            .filter(|(_, b)| b["replayed"] == false)
+            .count(),
         1,
         "{racing:?}"
     );
-    assert_eq!(
-        racing.iter().filter(|&&s| s == 409).count(),
-        7,
+    assert!(
+        racing.iter().all(|(_, b)| b["rows"] == racing[0].1["rows"]),
         "{racing:?}"
+    );
+
+    // Any feedback with an Idempotency-Key: the retry returns the first answer, stores nothing;
+    // the key with another target is refused.
+    let keyed = |server: &TestServer, target: &str| {
+        let response = ureq::post(&format!("{}?target={target}", server.url("/feedback")))
+            .set("Content-Type", "audio/wav")
+            .set("Idempotency-Key", "retry-me-7")
+            .send_bytes(&clips[2].1);
+        match response {
+            Ok(r) => (r.status(), r.into_json::<serde_json::Value>().unwrap()),
+            Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap()),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    let (first, retry) = (keyed(&server, "3"), keyed(&server, "3"));
+    assert_eq!((first.0, retry.0), (200, 200), "{first:?} {retry:?}");
+    assert_eq!(
+        (&first.1["replayed"], &retry.1["replayed"]),
+        (&serde_json::json!(false), &serde_json::json!(true))
+    );
+    assert_eq!(first.1["rows"], retry.1["rows"]);
+    assert_eq!(first.1["prediction"], retry.1["prediction"]);
+    let (status, body) = keyed(&server, "4");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (422, Some("idempotency_key_reused"))
     );
 
     // Across a restart: an unused id is remembered from the log, a used one stays used.
@@ -218,15 +264,20 @@ fn feedback_by_id_stores_each_logged_prediction_once() {
         200,
         "forgotten at restart"
     );
-    assert_eq!(feedback_by_id(&server, &fresh, "2").0, 409);
+    assert_eq!(feedback_by_id(&server, &fresh, "2").1["replayed"], true);
     assert_eq!(
-        feedback_by_id(&server, id, digit).0,
+        feedback_by_id(&server, id, other).0,
         409,
         "reusable after restart"
     );
     assert_eq!(
+        keyed(&server, "3").1["replayed"],
+        true,
+        "an Idempotency-Key forgotten at restart"
+    );
+    assert_eq!(
         csv_rows(&server.path("data/prod_data.csv")).len(),
-        PREDICTIONS + 2
+        PREDICTIONS + 3
     );
 }
 

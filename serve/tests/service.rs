@@ -79,13 +79,13 @@ fn feedback_is_stored_and_a_report_names_files_only() {
         "{detail}"
     );
     let err = s
-        .feedback(&ClipInput::Audio(clip(220.0, 3)), "=cmd")
+        .feedback(&ClipInput::Audio(clip(220.0, 3)), "=cmd", None)
         .unwrap_err();
     assert!(matches!(err, ServiceError::Data(_)), "{err}");
     assert_eq!(s.feedback_rows(), 0, "a refused label was stored");
     for (i, &(label, pitch)) in CLASSES.iter().enumerate() {
         let r = s
-            .feedback(&ClipInput::Audio(clip(pitch, 2)), label)
+            .feedback(&ClipInput::Audio(clip(pitch, 2)), label, None)
             .unwrap();
         assert_eq!(r.rows, i as u64 + 1);
         assert_eq!(r.prediction, label);
@@ -111,7 +111,7 @@ fn the_f1_trigger_is_checked_on_the_retraining_thread_and_retrains() {
     let mut answers = Vec::new();
     for i in 0..3 {
         let r = s
-            .feedback(&ClipInput::Audio(clip(5_000.0, i)), "whistle")
+            .feedback(&ClipInput::Audio(clip(5_000.0, i)), "whistle", None)
             .unwrap();
         answers.push((r.retraining_started, r.trigger_check_started));
     }
@@ -135,7 +135,7 @@ fn an_admin_retraining_is_a_job_and_leaves_the_flag_clear() {
     let d = Deployment::new(4);
     let s = service(&d, &[]);
     for i in 0..4 {
-        s.feedback(&ClipInput::Audio(clip(5_000.0, i)), "whistle")
+        s.feedback(&ClipInput::Audio(clip(5_000.0, i)), "whistle", None)
             .unwrap();
     }
     let finished = |id: &str| {
@@ -184,7 +184,7 @@ fn new_classes_are_capped_at_32_concurrently_and_across_restarts() {
         let handles: Vec<_> = (0..40)
             .map(|i| {
                 let (s, v) = (&s, v.clone());
-                scope.spawn(move || s.feedback(&ClipInput::Vector(v), &format!("new{i}")))
+                scope.spawn(move || s.feedback(&ClipInput::Vector(v), &format!("new{i}"), None))
             })
             .collect();
         handles
@@ -209,7 +209,7 @@ fn new_classes_are_capped_at_32_concurrently_and_across_restarts() {
         .map(|i| format!("new{i}"))
         .find(|l| !held.contains(l));
     let err = s
-        .feedback(&ClipInput::Vector(v.clone()), &missing.unwrap())
+        .feedback(&ClipInput::Vector(v.clone()), &missing.unwrap(), None)
         .unwrap_err();
     let api = tympan_serve::error::ApiError::from(err);
     assert_eq!(api.status.code, 422);
@@ -226,7 +226,8 @@ fn new_classes_are_capped_at_32_concurrently_and_across_restarts() {
     // Known classes still get in: the reference's, and a new one the log holds.
     let held_new = held.iter().next().unwrap().clone();
     for known in ["low", "high", held_new.as_str()] {
-        s.feedback(&ClipInput::Vector(v.clone()), known).unwrap();
+        s.feedback(&ClipInput::Vector(v.clone()), known, None)
+            .unwrap();
     }
     drop(s);
 
@@ -234,17 +235,18 @@ fn new_classes_are_capped_at_32_concurrently_and_across_restarts() {
     let s = service(&d, &[]);
     assert_eq!(s.new_classes(), 32);
     let err = s
-        .feedback(&ClipInput::Vector(v.clone()), "brand-new")
+        .feedback(&ClipInput::Vector(v.clone()), "brand-new", None)
         .unwrap_err();
     assert!(matches!(err, ServiceError::TooManyClasses(_)), "{err}");
-    s.feedback(&ClipInput::Vector(v.clone()), &held_new)
+    s.feedback(&ClipInput::Vector(v.clone()), &held_new, None)
         .unwrap();
     assert_eq!(stored(&d).len(), 36);
     drop(s);
 
     // A larger cap (flag or TYMPAN_MAX_NEW_CLASSES) lets more in.
     let s = service(&d, &["--max-new-classes", "33"]);
-    s.feedback(&ClipInput::Vector(v), "brand-new").unwrap();
+    s.feedback(&ClipInput::Vector(v), "brand-new", None)
+        .unwrap();
     assert_eq!(s.new_classes(), 33);
 }
 

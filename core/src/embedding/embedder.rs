@@ -114,13 +114,22 @@ impl Embedder {
     /// Loads `artifacts_dir/embedding.json`, checking format, fingerprint and resampler.
     pub fn load(artifacts_dir: &Path, limits: AudioLimits) -> Result<Self, EmbedError> {
         let path = artifacts_dir.join(EMBEDDING_FILE);
-        let artifact_err = |reason: String| EmbedError::Artifact {
+        let text = std::fs::read_to_string(&path).map_err(|e| EmbedError::Artifact {
             path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Self::from_json(&text, &path.display().to_string(), limits)
+    }
+
+    /// An embedding from the text of an `embedding.json` (kept in a database, say), checking
+    /// format, fingerprint and resampler; `source` names it in errors.
+    pub fn from_json(text: &str, source: &str, limits: AudioLimits) -> Result<Self, EmbedError> {
+        let artifact_err = |reason: String| EmbedError::Artifact {
+            path: source.to_string(),
             reason,
         };
-        let text = std::fs::read_to_string(&path).map_err(|e| artifact_err(e.to_string()))?;
         let file: EmbeddingFile =
-            serde_json::from_str(&text).map_err(|e| artifact_err(e.to_string()))?;
+            serde_json::from_str(text).map_err(|e| artifact_err(e.to_string()))?;
         if file.params.format != EMBEDDING_FORMAT {
             return Err(artifact_err(format!(
                 "format {:?}, this build reads {EMBEDDING_FORMAT:?}",
@@ -151,16 +160,22 @@ impl Embedder {
         })
     }
 
-    /// Writes `artifacts_dir/embedding.json` atomically.
-    pub fn save(&self, artifacts_dir: &Path) -> Result<(), EmbedError> {
-        let path = artifacts_dir.join(EMBEDDING_FILE);
+    /// The text of `embedding.json`: what [`Embedder::save`] writes and [`Embedder::from_json`]
+    /// reads.
+    pub fn to_json(&self) -> String {
         let file = EmbeddingFile {
             params: self.params.clone(),
             fingerprint: self.fingerprint.clone(),
             fitted_on_clips: self.fitted_on_clips,
             decisions: self.decisions.clone(),
         };
-        let json = serde_json::to_vec_pretty(&file).expect("embedding serialises");
+        serde_json::to_string_pretty(&file).expect("embedding serialises")
+    }
+
+    /// Writes `artifacts_dir/embedding.json` atomically.
+    pub fn save(&self, artifacts_dir: &Path) -> Result<(), EmbedError> {
+        let path = artifacts_dir.join(EMBEDDING_FILE);
+        let json = self.to_json().into_bytes();
         write_atomic(&path, &json).map_err(|e| EmbedError::Artifact {
             path: path.display().to_string(),
             reason: e.to_string(),

@@ -26,9 +26,29 @@ async fn run_predict(
     Ok(Json(service.predict(&clip)?))
 }
 
+/// The `Idempotency-Key` header of a request, if sent: a retried `/feedback` with the same key
+/// returns the first answer and stores nothing.
+pub struct IdempotencyKey(Option<String>);
+
+#[rocket::async_trait]
+impl<'r> rocket::request::FromRequest<'r> for IdempotencyKey {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(
+        request: &'r rocket::Request<'_>,
+    ) -> rocket::request::Outcome<Self, Self::Error> {
+        let key = request
+            .headers()
+            .get_one("Idempotency-Key")
+            .map(str::to_owned);
+        rocket::request::Outcome::Success(IdempotencyKey(key))
+    }
+}
+
 async fn run_feedback(
     service: State<'_>,
     sub: Submission,
+    key: IdempotencyKey,
 ) -> Result<Json<FeedbackResponse>, ApiError> {
     let target = sub
         .target
@@ -39,7 +59,7 @@ async fn run_feedback(
     let clip = embed_pool::embed(service.inner(), sub.clip).await?;
     let service: Arc<Service> = Arc::clone(service.inner());
     // The append fsyncs: keep it off the async workers.
-    tokio::task::spawn_blocking(move || service.feedback(&clip, &target))
+    tokio::task::spawn_blocking(move || service.feedback(&clip, &target, key.0.as_deref()))
         .await
         .map_err(|e| ApiError::internal(format!("feedback task failed: {e}")))?
         .map(Json)
@@ -118,11 +138,15 @@ pub async fn predict_raw(
 /// (`audio_base64`, `vector` or the `prediction_id` of an earlier `/predict` answer, and
 /// `target`), or the audio itself as the body with the label in the `target` query parameter.
 /// By `prediction_id`, the row holds exactly that prediction's vector and label, once: the same
-/// id again gets 409 `feedback_exists`, an id the server no longer keeps 404. The stored prediction is the served model's; a `prediction` field is
+/// id again with the same `target` gets the first answer (`replayed`), with another `target` 409
+/// `feedback_exists`; an id the server no longer keeps gets 404. An `Idempotency-Key` header
+/// makes any feedback request safe to retry the same way: the same key again returns the first
+/// answer and stores nothing (422 `idempotency_key_reused` with another `target`). The stored prediction is the served model's; a `prediction` field is
 /// accepted and ignored. A `target` the reference data lacks is refused (422
 /// `too_many_classes`) once the log holds `--max-new-classes` such classes.
 #[utoipa::path(post, path = "/feedback", tag = "feedback",
-    params(("target" = Option<String>, Query, description = "the true label, for a raw audio body (required there; multipart and JSON bodies carry it as a field)")),
+    params(("target" = Option<String>, Query, description = "the true label, for a raw audio body (required there; multipart and JSON bodies carry it as a field)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1 to 123 ASCII letters, digits, '-', '_', '.' or ':'; a retry with the same key returns the first answer and stores nothing")),
     request_body(description = "the labelled clip, in one of four forms", content(
         (FeedbackForm = "multipart/form-data"),
         (JsonClip = "application/json"),
@@ -133,30 +157,33 @@ pub async fn predict_raw(
 #[post("/feedback", format = "multipart/form-data", data = "<form>", rank = 1)]
 pub async fn feedback_form(
     service: State<'_>,
+    key: IdempotencyKey,
     form: Result<Form<AudioForm<'_>>, Errors<'_>>,
 ) -> Result<Json<FeedbackResponse>, ApiError> {
     let sub = from_form(form, service.config.upload_limit)?;
-    run_feedback(service, sub).await
+    run_feedback(service, sub, key).await
 }
 
 /// Feedback as JSON.
 #[post("/feedback", format = "json", data = "<data>", rank = 2)]
 pub async fn feedback_json(
     service: State<'_>,
+    key: IdempotencyKey,
     data: Data<'_>,
 ) -> Result<Json<FeedbackResponse>, ApiError> {
     let sub = from_json(data, service.config.upload_limit).await?;
-    run_feedback(service, sub).await
+    run_feedback(service, sub, key).await
 }
 
 /// Feedback as a raw audio body with `?target=`.
 #[post("/feedback?<target>", data = "<data>", rank = 3)]
 pub async fn feedback_raw(
     service: State<'_>,
+    key: IdempotencyKey,
     content_type: Option<&ContentType>,
     target: Option<String>,
     data: Data<'_>,
 ) -> Result<Json<FeedbackResponse>, ApiError> {
     let sub = from_raw(content_type, data, service.config.upload_limit, target).await?;
-    run_feedback(service, sub).await
+    run_feedback(service, sub, key).await
 }

@@ -5,10 +5,12 @@
 //! cargo runs its subcommands.
 
 mod bootstrap;
+mod database;
 mod dispatch;
 mod evaluate;
 mod models;
 mod train;
+mod transfer;
 
 use std::process::ExitCode;
 
@@ -35,6 +37,10 @@ enum Command {
     Evaluate(evaluate::EvaluateArgs),
     /// List, show, promote or roll back model versions.
     Models(models::ModelsArgs),
+    /// Move a single box's data and models into PostgreSQL (an empty database).
+    Import(transfer::ImportArgs),
+    /// Write ref_data.csv and prod_data.csv from PostgreSQL, as the CSV store writes them.
+    Export(transfer::ExportArgs),
     #[command(external_subcommand)]
     External(Vec<String>),
 }
@@ -54,6 +60,8 @@ fn main() -> ExitCode {
         Some(Command::Train(a)) => train::run(a),
         Some(Command::Evaluate(a)) => evaluate::run(a),
         Some(Command::Models(a)) => models::run(a),
+        Some(Command::Import(a)) => transfer::import(a),
+        Some(Command::Export(a)) => transfer::export(a),
         Some(Command::External(args)) => return dispatch::run_external(&args, cli.log),
     };
     cli.log.exit_code(result)

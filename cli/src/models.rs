@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use tympan_core::registry::ModelRegistry;
+
+use crate::database::DatabaseArgs;
 
 /// Options of `tympan models`.
 #[derive(Args, Debug)]
@@ -12,6 +13,8 @@ pub struct ModelsArgs {
     /// Artifacts folder holding the registry.
     #[arg(long, default_value = "artifacts", global = true)]
     artifacts: PathBuf,
+    #[command(flatten)]
+    database: DatabaseArgs,
     #[command(subcommand)]
     action: Action,
 }
@@ -25,7 +28,8 @@ enum Action {
         /// The version (default: current).
         version: Option<String>,
     },
-    /// Serve this version (takes effect in a running server at its next reload).
+    /// Serve this version (a running server takes it at its next reload; replicas on a database
+    /// at once).
     Promote {
         /// The version.
         version: String,
@@ -36,7 +40,7 @@ enum Action {
 
 /// Runs a registry action.
 pub fn run(args: ModelsArgs) -> Result<()> {
-    let registry = ModelRegistry::new(&args.artifacts);
+    let registry = args.database.models(&args.artifacts)?;
     match args.action {
         Action::List => {
             let current = registry.current()?;

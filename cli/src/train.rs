@@ -7,11 +7,12 @@ use clap::Args;
 use tympan_core::audio::AudioLimits;
 use tympan_core::embedding::Embedder;
 use tympan_core::model::TrainConfig;
-use tympan_core::registry::ModelRegistry;
+use tympan_core::registry::{ModelRegistry, ModelStore};
 use tympan_core::training::train_version;
 use tympan_core::tuned::TunedConfig;
 use tympan_data::read_table;
 
+use crate::database::DatabaseArgs;
 use crate::evaluate::print_metrics;
 
 /// Options of `tympan train`.
@@ -45,13 +46,43 @@ pub struct TrainArgs {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
+    /// With --database-url: train on the database's feedback rows too (its reference rows
+    /// always; --data is not read).
+    #[arg(long)]
+    with_feedback: bool,
+    #[command(flatten)]
+    database: DatabaseArgs,
+}
+
+/// The embedding, the training rows and the model store: from the database, or the folders.
+fn sources(
+    args: &TrainArgs,
+) -> Result<(Embedder, Vec<tympan_data::LabeledRow>, Box<dyn ModelStore>)> {
+    if let Some(store) = args.database.store()? {
+        let text = store
+            .embedding()?
+            .context("the database holds no embedding (run `tympan import` first)")?;
+        let embedder = Embedder::from_json(&text, "tympan_embedding", AudioLimits::default())?;
+        let mut rows = store.reference()?.rows;
+        if args.with_feedback {
+            let feedback = tympan_pg::PgFeedback::open(&store, embedder.dim())?;
+            rows.extend(tympan_data::FeedbackStore::read_table(&feedback)?.rows);
+        }
+        return Ok((embedder, rows, Box::new(tympan_pg::PgModels::new(&store))));
+    }
+    let embedder = Embedder::load(&args.artifacts, AudioLimits::default())
+        .context("the embedding is needed to train (run `tympan embed` first)")?;
+    let rows = read_table(&args.data)?.rows;
+    Ok((
+        embedder,
+        rows,
+        Box::new(ModelRegistry::new(&args.artifacts)),
+    ))
 }
 
 /// Trains, registers and (by default) promotes a model.
 pub fn run(args: TrainArgs) -> Result<()> {
-    let embedder = Embedder::load(&args.artifacts, AudioLimits::default())
-        .context("the embedding is needed to train (run `tympan embed` first)")?;
-    let mut rows = read_table(&args.data)?.rows;
+    let (embedder, mut rows, registry) = sources(&args)?;
     for extra in &args.also {
         rows.extend(read_table(extra)?.rows);
     }
@@ -64,7 +95,6 @@ pub fn run(args: TrainArgs) -> Result<()> {
             embedder.dim()
         );
     }
-    let registry = ModelRegistry::new(&args.artifacts);
     let warm = match &args.warm_start {
         Some(v) => Some(registry.load_for_embedding(v, embedder.fingerprint())?),
         None => None,

@@ -288,6 +288,12 @@ impl ModelRegistry {
         self.load_for_embedding(&version, fingerprint)
     }
 
+    /// The champions before the current one, oldest first (what [`Self::rollback`] goes back
+    /// through).
+    pub fn previous(&self) -> Result<Vec<String>, RegistryError> {
+        Ok(self.read_current()?.map(|c| c.previous).unwrap_or_default())
+    }
+
     /// Makes `version` the served one, remembering the previous one for [`Self::rollback`].
     pub fn promote(&self, version: &str) -> Result<(), RegistryError> {
         self.load(version)?;

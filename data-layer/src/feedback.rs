@@ -123,6 +123,19 @@ impl FeedbackLog {
         self.append_row(row, Some(key))
     }
 
+    /// Every stored key with its row, in row order.
+    pub fn keys(&self) -> Vec<(u64, String)> {
+        let mut keys: Vec<(u64, String)> = self
+            .lock()
+            .keys
+            .rows
+            .iter()
+            .map(|(k, &row)| (row, k.clone()))
+            .collect();
+        keys.sort_unstable();
+        keys
+    }
+
     /// The row stored under `key`, if any (1-based).
     pub fn keyed_row(&self, key: &str) -> Option<u64> {
         self.lock().keys.rows.get(key).copied()

@@ -4,9 +4,25 @@
 
 use std::path::Path;
 
-use tympan_data::{LabeledRow, Table, TableKind};
+use tympan_core::audio::AudioLimits;
+use tympan_core::embedding::{Embedder, EMBEDDING_FILE};
+use tympan_core::registry::ModelRegistry;
+use tympan_data::{read_table, FeedbackLog, LabeledRow, Table, TableKind};
 
-use crate::{PgError, PgStore};
+use crate::{PgError, PgModels, PgStore};
+
+/// What [`PgStore::import_deployment`] moved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// Reference rows.
+    pub reference_rows: usize,
+    /// Feedback rows.
+    pub feedback_rows: usize,
+    /// Feedback rows stored under a key (prediction id or idempotency key).
+    pub keyed_rows: usize,
+    /// Model versions.
+    pub versions: usize,
+}
 
 impl PgStore {
     /// Stores the fitted embedding (`embedding.json`'s text), replacing any before.
@@ -152,6 +168,81 @@ impl PgStore {
         }
         Ok((reference.rows.len(), production.rows.len()))
     }
+}
+
+impl PgStore {
+    /// Moves a bootstrapped single box (`data/` and `artifacts/`) into an empty database: the
+    /// embedding, the reference rows, the feedback rows with their keys, every model version and
+    /// the `current` alias with its rollback stack.
+    pub fn import_deployment(
+        &self,
+        data: &Path,
+        artifacts: &Path,
+    ) -> Result<ImportSummary, ImportError> {
+        let embedding_path = artifacts.join(EMBEDDING_FILE);
+        let text = std::fs::read_to_string(&embedding_path)
+            .map_err(|e| tympan_data::DataError::io(&embedding_path, e))?;
+        let source = embedding_path.display().to_string();
+        let embedder = Embedder::from_json(&text, &source, AudioLimits::default())?;
+        let reference = read_table(&data.join(TableKind::Reference.file_name()))?;
+        if reference.dim != embedder.dim() {
+            return Err(ImportError::Width {
+                reference: reference.dim,
+                embedding: embedder.dim(),
+            });
+        }
+        let prod_path = data.join(TableKind::Production.file_name());
+        let (production, keys) = if prod_path.is_file() {
+            let log = FeedbackLog::open(&prod_path, embedder.dim())?;
+            (log.read_table()?.rows, log.keys())
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        self.put_embedding(embedder.fingerprint(), &text)?;
+        self.put_reference(&reference.rows)?;
+        self.import_feedback(&production, &keys)?;
+        let registry = ModelRegistry::new(artifacts);
+        let models = PgModels::new(self);
+        let versions = registry.versions()?;
+        for version in &versions {
+            let v = registry.load(version)?;
+            models.import(&v.model, &v.meta)?;
+        }
+        if let Some(current) = registry.current()? {
+            models.import_alias(&current, &registry.previous()?)?;
+        }
+        Ok(ImportSummary {
+            reference_rows: reference.rows.len(),
+            feedback_rows: production.len(),
+            keyed_rows: keys.len(),
+            versions: versions.len(),
+        })
+    }
+}
+
+/// Why an import failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// Writing the database.
+    #[error(transparent)]
+    Database(#[from] PgError),
+    /// Reading the tables.
+    #[error(transparent)]
+    Data(#[from] tympan_data::DataError),
+    /// Reading the embedding.
+    #[error(transparent)]
+    Embedding(#[from] tympan_core::embedding::EmbedError),
+    /// Reading the registry.
+    #[error(transparent)]
+    Registry(#[from] tympan_core::registry::RegistryError),
+    /// The reference rows do not fit the embedding.
+    #[error("the reference rows have {reference} values, the embedding produces {embedding}")]
+    Width {
+        /// The rows' width.
+        reference: usize,
+        /// The embedding's.
+        embedding: usize,
+    },
 }
 
 /// Why an export failed.

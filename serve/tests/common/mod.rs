@@ -55,15 +55,21 @@ impl TestServer {
     /// Starts a server on a fresh folder (FSDD embedded and a first model trained) with extra
     /// env.
     pub fn start(env: &[(&str, &str)]) -> Self {
-        Self::start_with(env, false)
+        Self::start_with(env, false, true)
     }
 
     /// [`TestServer::start`] with `--log-format json`, the log kept in [`TestServer::LOG`].
     pub fn start_json_logged(env: &[(&str, &str)]) -> Self {
-        Self::start_with(env, true)
+        Self::start_with(env, true, true)
     }
 
-    fn start_with(env: &[(&str, &str)], json_log: bool) -> Self {
+    /// A server on an empty folder, JSON-logged: its deployment is elsewhere (a database named
+    /// in `env`).
+    pub fn start_replica(env: &[(&str, &str)]) -> Self {
+        Self::start_with(env, true, false)
+    }
+
+    fn start_with(env: &[(&str, &str)], json_log: bool, bootstrapped: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let env = env
             .iter()
@@ -76,7 +82,9 @@ impl TestServer {
             env,
             json_log,
         };
-        bootstrap(s.dir.path());
+        if bootstrapped {
+            bootstrap(s.dir.path());
+        }
         s.launch();
         s
     }

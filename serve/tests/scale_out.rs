@@ -54,6 +54,14 @@ fn replicas(pg: &TestPostgres, n: usize, retrain_every: u64) -> Vec<TestServer> 
         .collect()
 }
 
+/// A feedback's index, status and answer, and its retry's status and answer if it was retried.
+type Answer = (
+    usize,
+    u16,
+    serde_json::Value,
+    Option<(u16, serde_json::Value)>,
+);
+
 /// POSTs feedback as JSON with an `Idempotency-Key`.
 fn feedback(server: &TestServer, row: &LabeledRow, key: &str) -> (u16, serde_json::Value) {
     let body = serde_json::json!({ "vector": row.vector, "target": row.target });
@@ -119,12 +127,7 @@ fn a_thousand_feedbacks_over_three_replicas_one_trainer_at_a_time() {
     );
     // Each client takes every CLIENTS-th feedback, round-robin over the replicas; every tenth is
     // sent again with the same key, to the next replica.
-    let answers: Vec<(
-        usize,
-        u16,
-        serde_json::Value,
-        Option<(u16, serde_json::Value)>,
-    )> = (0..CLIENTS)
+    let answers: Vec<Answer> = (0..CLIENTS)
         .map(|c| {
             let (servers, sent) = (Arc::clone(&servers), Arc::clone(&sent));
             std::thread::spawn(move || {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs when it is missing: sox and ffmpeg (re-encoded clips),
+# PostgreSQL's server (scale-out tests),
 # Chromium and its driver (browser tests), promtool (alert rules), schemathesis (the API contract
 # test, from PyPI, pinned, in a venv of its own), clippy and rustfmt. As root it installs them;
 # otherwise it names the Debian packages and stops (a missing schemathesis only gets a warning:
@@ -17,6 +18,15 @@ command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
 command -v promtool >/dev/null || need+=(prometheus)
+# The scale-out tests start throwaway PostgreSQL clusters: initdb and pg_ctl, which Debian keeps
+# off PATH (pg_config --bindir, or /usr/lib/postgresql/<major>/bin).
+pg_server_ok() {
+  local bindir
+  bindir=$(pg_config --bindir 2>/dev/null || true)
+  [ -x "$bindir/initdb" ] && [ -x "$bindir/pg_ctl" ] && return 0
+  compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null
+}
+pg_server_ok || need+=(postgresql)
 schemathesis_ok() {
   schemathesis --version 2>/dev/null | grep -qx "schemathesis, version $SCHEMATHESIS_VERSION"
 }

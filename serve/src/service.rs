@@ -215,6 +215,28 @@ pub struct FeedbackResponse {
     pub replayed: bool,
 }
 
+/// Where feedback rows and models are kept, and whether it answers, as `/ready` reports it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StoreState {
+    /// `files` (the data and artifacts folders) or `postgresql`.
+    pub kind: &'static str,
+    /// `ok`, or `unavailable` (feedback gets 503 until it is back).
+    pub state: &'static str,
+    /// Why it is unavailable.
+    pub detail: Option<String>,
+}
+
+impl StoreState {
+    /// A store that does not answer.
+    pub fn unavailable(kind: &'static str, detail: String) -> Self {
+        Self {
+            kind,
+            state: "unavailable",
+            detail: Some(detail),
+        }
+    }
+}
+
 /// Outcome of a retraining.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RetrainReport {
@@ -364,6 +386,25 @@ impl Service {
             live_history: crate::live::LiveHistory::default(),
             report_cache: Mutex::new(None),
         })
+    }
+
+    /// The store's state: files are always there; the database is asked.
+    pub fn store_state(&self) -> StoreState {
+        match &self.cluster {
+            None => StoreState {
+                kind: "files",
+                state: "ok",
+                detail: None,
+            },
+            Some(c) => match c.store.ping() {
+                Ok(()) => StoreState {
+                    kind: "postgresql",
+                    state: "ok",
+                    detail: None,
+                },
+                Err(e) => StoreState::unavailable("postgresql", e.to_string()),
+            },
+        }
     }
 
     /// The database side, when serving with `--database-url`.

@@ -99,6 +99,16 @@ fn served_version(server: &TestServer) -> String {
     model["version"].as_str().unwrap().to_string()
 }
 
+/// `/ready`'s store state (the request must succeed).
+fn store_state(server: &TestServer) -> String {
+    let ready: serde_json::Value = ureq::get(&server.url("/ready"))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    ready["store"]["state"].as_str().unwrap().to_string()
+}
+
 /// Waits until no retraining is due or running anywhere.
 fn settled(store: &PgStore, k: u64) -> bool {
     wait_for(Duration::from_secs(300), || {
@@ -325,9 +335,14 @@ fn an_outage_of_the_database_costs_feedback_503s_only_and_no_acknowledged_row() 
     std::thread::sleep(Duration::from_secs(2));
     let down = Instant::now();
     pg.stop_server();
+    // Still ready (predictions are served), and saying feedback cannot be stored.
+    assert_eq!(store_state(&servers[0]), "unavailable");
     std::thread::sleep(Duration::from_secs(5));
     pg.start_server();
     let up = Instant::now();
+    assert!(wait_for(Duration::from_secs(10), || store_state(
+        &servers[1]
+    ) == "ok"));
     // Replicas recover by themselves: feedback succeeds on each again.
     assert!(wait_for(Duration::from_secs(20), || {
         let recent = outcomes.lock().unwrap();

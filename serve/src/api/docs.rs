@@ -139,7 +139,7 @@ pub struct Internal(pub ErrorBody);
         crate::service::PredictResponse, crate::service::FeedbackResponse, crate::service::RetrainReport,
         crate::jobs::RetrainJob, crate::jobs::JobState, crate::jobs::JobCause, admin::Serving,
         crate::error::ErrorBody, crate::input::JsonClip, predict::PredictForm, predict::FeedbackForm,
-        predict::AudioBody, status::ModelInfo, status::Health, status::Ready
+        predict::AudioBody, status::ModelInfo, status::Health, status::Ready, crate::service::StoreState
     )),
     modifiers(&BearerAuth, &GuardResponses)
 )]

@@ -57,6 +57,8 @@ pub struct Ready {
     pub status: &'static str,
     /// The version served.
     pub model_version: String,
+    /// Where feedback rows and models are kept, and whether it answers now.
+    pub store: crate::service::StoreState,
 }
 
 /// Liveness.
@@ -66,13 +68,22 @@ pub fn health() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// Readiness: a model is loaded (the server only starts once it is).
+/// Readiness: a model is loaded (the server only starts once it is). It stays 200 while the
+/// database is down, since `/predict` still answers with the loaded model; `store` says whether
+/// feedback can be stored now.
 #[utoipa::path(get, path = "/ready", tag = "status", responses((status = 200, body = Ready, description = "a model is served")))]
 #[get("/ready")]
-pub fn ready(service: State<'_>) -> Json<Ready> {
+pub async fn ready(service: State<'_>) -> Json<Ready> {
+    let service = std::sync::Arc::clone(service.inner());
+    let model_version = service.current().meta.version.clone();
+    // A database check waits at most the pool's timeout: not on an async worker.
+    let store = rocket::tokio::task::spawn_blocking(move || service.store_state())
+        .await
+        .unwrap_or_else(|e| crate::service::StoreState::unavailable("postgresql", e.to_string()));
     Json(Ready {
         status: "ready",
-        model_version: service.current().meta.version.clone(),
+        model_version,
+        store,
     })
 }
 

@@ -20,6 +20,10 @@ pub struct ImportArgs {
     /// Artifacts folder holding the embedding and the model registry.
     #[arg(long, default_value = "artifacts")]
     artifacts: PathBuf,
+    /// Do nothing (and succeed) when the database holds a deployment already: what a start-up
+    /// job runs every time.
+    #[arg(long)]
+    if_empty: bool,
     #[command(flatten)]
     database: DatabaseArgs,
 }
@@ -43,6 +47,13 @@ fn required(database: &DatabaseArgs) -> Result<PgStore> {
 /// Moves a bootstrapped single box into an empty database.
 pub fn import(args: ImportArgs) -> Result<()> {
     let store = required(&args.database)?;
+    if args.if_empty && store.embedding()?.is_some() {
+        println!(
+            "{} holds a deployment already: nothing imported",
+            store.location()
+        );
+        return Ok(());
+    }
     let done = store.import_deployment(&args.data, &args.artifacts)?;
     println!(
         "imported into {}: the embedding, {} reference rows, {} feedback rows ({} keyed), {} model versions",

@@ -50,6 +50,10 @@ struct Args {
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
+    /// PostgreSQL URL of a scale-out deployment: also store the embedding and the reference rows
+    /// there (then `tympan train --database-url` trains on them).
+    #[arg(long, env = "TYMPAN_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
     #[command(flatten)]
     log: tympan_log::LogArgs,
 }
@@ -130,5 +134,27 @@ fn run(args: &Args) -> Result<()> {
                 .display()
         );
     }
+    if let Some(url) = &args.database_url {
+        publish(url, &args.artifacts, &args.out)?;
+    }
+    Ok(())
+}
+
+/// Stores the embedding written to `artifacts` and the rows written to `table` in the database.
+fn publish(url: &str, artifacts: &std::path::Path, table: &std::path::Path) -> Result<()> {
+    let store = tympan_pg::PgStore::connect(&tympan_pg::PgOptions::new(url))
+        .context("opening the database")?;
+    let path = artifacts.join(tympan_core::embedding::EMBEDDING_FILE);
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let embedder = Embedder::from_json(&text, &path.display().to_string(), AudioLimits::default())?;
+    let rows = tympan_data::read_table(table)?.rows;
+    store.put_embedding(embedder.fingerprint(), &text)?;
+    store.put_reference(&rows)?;
+    println!(
+        "stored the embedding and {} reference rows in {}",
+        rows.len(),
+        store.location()
+    );
     Ok(())
 }

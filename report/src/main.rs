@@ -32,6 +32,10 @@ struct Cli {
         default_value = "data/prod_data.csv"
     )]
     production: PathBuf,
+    /// PostgreSQL URL of a scale-out deployment: read its reference and feedback rows there
+    /// instead of --ref and --prod.
+    #[arg(long, env = "TYMPAN_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
     /// Output directory for report.html, report.json, history.jsonl and dashboard.html.
     #[arg(long, value_name = "DIR", default_value = "reports/")]
     out: PathBuf,
@@ -263,8 +267,11 @@ fn run_once(cli: &Cli, config: &ReportConfig) -> anyhow::Result<()> {
         return run_live(cli, log);
     }
     let start = Instant::now();
-    let report =
-        Report::compute(config, &cli.reference, &cli.production).context("computing the report")?;
+    let report = match &cli.database_url {
+        Some(url) => from_database(config, url)?,
+        None => Report::compute(config, &cli.reference, &cli.production)
+            .context("computing the report")?,
+    };
     let out = write_outputs(&report, &cli.out).context("writing the report")?;
     let d = &report.drift;
     let c = &report.classification;
@@ -283,6 +290,22 @@ fn run_once(cli: &Cli, config: &ReportConfig) -> anyhow::Result<()> {
         start.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// The report of the rows kept in PostgreSQL, named as the files they export to.
+fn from_database(config: &ReportConfig, url: &str) -> anyhow::Result<Report> {
+    use tympan_data::{ColumnTable, FeedbackStore, TableKind};
+    let store = tympan_pg::PgStore::connect(&tympan_pg::PgOptions::new(url))
+        .context("opening the database")?;
+    let reference = store.reference()?;
+    let production = tympan_pg::PgFeedback::open(&store, reference.dim)?;
+    let reference = ColumnTable::from_rows(
+        TableKind::Reference.file_name(),
+        reference.dim,
+        &reference.rows,
+    )?;
+    let production = production.read_columns(TableKind::Production.file_name())?;
+    Report::from_tables(config, reference, production).context("computing the report")
 }
 
 fn main() -> ExitCode {

@@ -150,17 +150,22 @@ for tool in "${compose_tools[@]}"; do
     check "$tool config (default services)" env TYMPAN_DATASET_DIR="$dataset" "${t[@]}" -f "$repo/docker/compose.yml" config -q
     check "$tool config --profile monitoring --profile tools" env TYMPAN_DATASET_DIR="$dataset" \
         "${t[@]}" -f "$repo/docker/compose.yml" --profile monitoring --profile tools config -q
+    check "$tool config --profile scale" env TYMPAN_DATASET_DIR="$dataset" \
+        "${t[@]}" -f "$repo/docker/compose.yml" --profile scale config -q
+    # (docker-compose 1.x lists every service whatever the profiles; `docker compose` only those
+    # of the active profiles: with all of them active, both list the same.)
     services=$(env TYMPAN_DATASET_DIR="$dataset" "${t[@]}" -f "$repo/docker/compose.yml" --profile monitoring \
-        --profile tools config --services 2>/dev/null | sort | tr '\n' ' ')
-    check "$tool: services are cli grafana init prometheus reporting serving-api" \
-        bash -c 'test "$1" = "$2" || { echo "got: $1"; false; }' _ "$services" "cli grafana init prometheus reporting serving-api "
+        --profile tools --profile scale config --services 2>/dev/null | sort | tr '\n' ' ')
+    expected="cli grafana import init postgres prometheus reporting serve-1 serve-2 serve-3 serving-api "
+    check "$tool: services are $expected" \
+        bash -c 'test "$1" = "$2" || { echo "got: $1"; false; }' _ "$services" "$expected"
 done
 # The stack's invariants, read from the resolved configuration.
 if [ ${#compose_tools[@]} -gt 0 ]; then
     read -r -a t <<<"${compose_tools[0]}"
     env TYMPAN_DATASET_DIR="$dataset" "${t[@]}" -f "$repo/docker/compose.yml" --profile monitoring --profile tools \
-        config >"$work/compose.resolved.yml" 2>"$work/compose.err"
-    check "compose invariants (non-root, read-only, loopback ports, start order, healthcheck)" python3 - "$work/compose.resolved.yml" <<'EOF'
+        --profile scale config >"$work/compose.resolved.yml" 2>"$work/compose.err"
+    check "compose invariants (non-root, read-only, loopback ports, start order, healthcheck, scale profile)" python3 - "$work/compose.resolved.yml" <<'EOF'
 import sys, yaml
 c = yaml.safe_load(open(sys.argv[1]))
 s = c["services"]
@@ -190,6 +195,49 @@ for name in ("prometheus", "grafana"):
 if s["cli"].get("profiles") != ["tools"]: errors.append("cli: not in the tools profile")
 for name in ("init", "serving-api", "reporting"):
     if s[name].get("profiles"): errors.append(f"{name}: in a profile, so not started by default")
+# The scale profile: PostgreSQL (official image), a one-shot import, three replicas on the database.
+replicas = ("serve-1", "serve-2", "serve-3")
+for name in ("postgres", "import") + replicas:
+    if s[name].get("profiles") != ["scale"]: errors.append(f"{name}: not in the scale profile")
+    svc = s[name]
+    if svc.get("read_only") is not True: errors.append(f"{name}: root filesystem not read-only")
+    if "ALL" not in svc.get("cap_drop", []): errors.append(f"{name}: capabilities kept")
+pg = s["postgres"]
+if pg["image"] != "postgres:15": errors.append(f"postgres: image {pg['image']} is not the official postgres:15")
+if "pg_isready" not in pg.get("healthcheck", {}).get("test", []): errors.append("postgres: healthcheck does not run pg_isready")
+if pg.get("ports"): errors.append("postgres: publishes a port")
+if str(pg.get("user")) != "999:999": errors.append(f"postgres: user is {pg.get('user')}, not the image's 999:999")
+def mount(v):  # docker-compose 1.x resolves "source:target:mode", `docker compose` a mapping
+    return (v.get("source"), v.get("target")) if isinstance(v, dict) else tuple(str(v).split(":")[:2])
+if ("postgres-data", "/var/lib/postgresql/data") not in [mount(v) for v in pg.get("volumes", [])]:
+    errors.append("postgres: no named volume for its data")
+if not str(pg.get("environment", {}).get("PGDATA", "")).startswith("/var/lib/postgresql/data/"):
+    errors.append("postgres: PGDATA is not a subdirectory of its volume")
+for var in ("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"):
+    if not pg.get("environment", {}).get(var): errors.append(f"postgres: no {var}")
+imp = s["import"]
+if imp.get("command") != ["import", "--data", "/data", "--artifacts", "/artifacts", "--if-empty"]:
+    errors.append(f"import: command is {imp.get('command')}")
+if imp.get("depends_on", {}).get("init", {}).get("condition") != "service_completed_successfully":
+    errors.append("import: does not wait for init to complete successfully")
+urls = set()
+for name in ("import",) + replicas:
+    svc = s[name]
+    url = svc.get("environment", {}).get("TYMPAN_DATABASE_URL") or ""
+    urls.add(url)
+    if not url.startswith("postgres://") or "@postgres:5432/" not in url: errors.append(f"{name}: TYMPAN_DATABASE_URL is {url!r}")
+    if svc.get("depends_on", {}).get("postgres", {}).get("condition") != "service_healthy":
+        errors.append(f"{name}: does not wait for postgres to be healthy")
+    if str(svc.get("user")) != "10001:10001": errors.append(f"{name}: user is {svc.get('user')}")
+    if "database" not in svc.get("networks", {}): errors.append(f"{name}: not on the database network")
+if len(urls) != 1: errors.append(f"the scale services use different database URLs: {urls}")
+for name in replicas:
+    svc = s[name]
+    if svc.get("depends_on", {}).get("import", {}).get("condition") != "service_completed_successfully":
+        errors.append(f"{name}: does not wait for import to complete successfully")
+    if "healthcheck" not in svc: errors.append(f"{name}: no healthcheck")
+if len({s[n]["environment"].get("TYMPAN_REPLICA") for n in replicas}) != 3: errors.append("replicas do not have distinct TYMPAN_REPLICA names")
+if c.get("networks", {}).get("database", {}).get("internal") is not True: errors.append("network database is not internal")
 print("\n".join(errors))
 sys.exit(1 if errors else 0)
 EOF
@@ -202,7 +250,8 @@ EOF
             env PYTHONPATH="$work/pylib" python3 -c '
 import sys, compose_spec
 c = compose_spec.PyCompose.from_yaml(open(sys.argv[1]).read())
-assert sorted(c.service_names()) == ["cli", "grafana", "init", "prometheus", "reporting", "serving-api"], c.service_names()
+assert sorted(c.service_names()) == ["cli", "grafana", "import", "init", "postgres", "prometheus", "reporting",
+                                    "serve-1", "serve-2", "serve-3", "serving-api"], c.service_names()
 ' "$work/compose.resolved.yml"
     else
         skip "compose_spec could not be installed from PyPI: second parser not run"
@@ -255,6 +304,37 @@ if python3 -c 'import kubernetes_validate' 2>/dev/null; then
             python3 -m kubernetes_validate --strict --quiet -k "$version" "${manifests[@]}"
     done
     check "manifest consistency (scripts/check-k8s.py)" python3 "$repo/scripts/check-k8s.py" "$repo/docker/k8s"
+
+    # The scale-out overlay (docker/k8s-scale-out, on top of docker/k8s): its own resource files
+    # (not its patches), then the whole overlay as scripts/check-k8s-overlay.py renders it (and,
+    # where kubectl is installed, as kustomize itself renders it, which must be the same).
+    overlay=$repo/docker/k8s-scale-out
+    overlay_manifests=()
+    for f in "$overlay"/*.yaml; do
+        case "$(basename "$f")" in
+            kustomization.yaml | patch-*.yaml) ;;
+            *) overlay_manifests+=("$f") ;;
+        esac
+    done
+    for version in 1.29.0 1.37.0; do
+        check "kubernetes-validate --strict (Kubernetes $version): ${#overlay_manifests[@]} scale-out overlay files" \
+            python3 -m kubernetes_validate --strict --quiet -k "$version" "${overlay_manifests[@]}"
+    done
+    overlay_args=(--render "$work/scale-out.rendered.yaml")
+    if command -v kubectl >/dev/null; then
+        if check "kubectl kustomize docker/k8s-scale-out" \
+            bash -c 'kubectl kustomize "$1" >"$2"' _ "$overlay" "$work/scale-out.kustomized.yaml"; then
+            overlay_args+=(--kustomized "$work/scale-out.kustomized.yaml")
+        fi
+    else
+        skip "kubectl is not installed: the overlay is rendered by scripts/check-k8s-overlay.py only"
+    fi
+    check "scale-out overlay consistency (scripts/check-k8s-overlay.py)" \
+        python3 "$repo/scripts/check-k8s-overlay.py" "$overlay" "${overlay_args[@]}"
+    for version in 1.29.0 1.37.0; do
+        check "kubernetes-validate --strict (Kubernetes $version): the rendered scale-out overlay" \
+            python3 -m kubernetes_validate --strict --quiet -k "$version" "$work/scale-out.rendered.yaml"
+    done
 else
     fail "kubernetes-validate is not installed and could not be installed from PyPI"
 fi

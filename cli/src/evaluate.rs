@@ -10,7 +10,7 @@ use tympan_core::audio::AudioLimits;
 use tympan_core::embedding::Embedder;
 use tympan_core::evaluation::{leave_one_group_out, stratified_split, train_and_score};
 use tympan_core::model::TrainConfig;
-use tympan_core::registry::ModelRegistry;
+use tympan_core::registry::{ModelRegistry, ModelStore};
 use tympan_data::metrics::ClassificationMetrics;
 use tympan_data::{read_table, LabeledRow};
 use tympan_embed::{

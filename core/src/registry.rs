@@ -250,23 +250,6 @@ impl ModelRegistry {
         })
     }
 
-    /// Loads a version and checks it was trained on the embedding with `fingerprint`.
-    pub fn load_for_embedding(
-        &self,
-        version: &str,
-        fingerprint: &str,
-    ) -> Result<ModelVersion, RegistryError> {
-        let v = self.load(version)?;
-        if v.model.embedding_fingerprint != fingerprint {
-            return Err(RegistryError::EmbeddingMismatch {
-                version: version.to_string(),
-                expected: v.model.embedding_fingerprint,
-                actual: fingerprint.to_string(),
-            });
-        }
-        Ok(v)
-    }
-
     fn read_current(&self) -> Result<Option<CurrentPointer>, RegistryError> {
         let path = self.root.join(CURRENT_FILE);
         if !path.exists() {
@@ -278,14 +261,6 @@ impl ModelRegistry {
     /// The served version, if any.
     pub fn current(&self) -> Result<Option<String>, RegistryError> {
         Ok(self.read_current()?.map(|c| c.version))
-    }
-
-    /// The served version, loaded and checked against the embedding.
-    pub fn load_current(&self, fingerprint: &str) -> Result<ModelVersion, RegistryError> {
-        let version = self
-            .current()?
-            .ok_or_else(|| RegistryError::NoCurrent(self.root.display().to_string()))?;
-        self.load_for_embedding(&version, fingerprint)
     }
 
     /// The champions before the current one, oldest first (what [`Self::rollback`] goes back

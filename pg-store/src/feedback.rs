@@ -151,11 +151,7 @@ impl FeedbackStore for PgFeedback {
                     &[&(n as i64)],
                 )
                 .await?;
-            Ok(row.map(|r| LabeledRow {
-                vector: r.get(0),
-                target: r.get(1),
-                prediction: Some(r.get(2)),
-            }))
+            Ok(row.as_ref().map(labeled_row))
         })?)
     }
 
@@ -179,25 +175,9 @@ impl FeedbackStore for PgFeedback {
     }
 
     fn read_table(&self) -> Result<Table, DataError> {
-        let pool = self.store.pool();
-        let rows = self.store.block(async move {
-            let rows = pool
-                .get()
-                .await?
-                .query(
-                    "SELECT vector, target, prediction FROM tympan_feedback ORDER BY n",
-                    &[],
-                )
-                .await?;
-            Ok(rows
-                .iter()
-                .map(|r| LabeledRow {
-                    vector: r.get(0),
-                    target: r.get(1),
-                    prediction: Some(r.get(2)),
-                })
-                .collect::<Vec<_>>())
-        })?;
+        let rows = self
+            .store
+            .labeled_rows("SELECT vector, target, prediction FROM tympan_feedback ORDER BY n")?;
         if let Some(bad) = rows.iter().position(|r| r.vector.len() != self.dim) {
             return Err(DataError::Shape {
                 name: "tympan_feedback".into(),
@@ -224,5 +204,25 @@ impl FeedbackStore for PgFeedback {
 
     fn targets_at_open(&self) -> &[String] {
         &self.targets_at_open
+    }
+}
+
+/// A row of `vector, target[, prediction]` columns.
+pub(crate) fn labeled_row(r: &tokio_postgres::Row) -> LabeledRow {
+    LabeledRow {
+        vector: r.get(0),
+        target: r.get(1),
+        prediction: (r.len() > 2).then(|| r.get(2)),
+    }
+}
+
+impl PgStore {
+    /// Every row of `sql` (`vector, target[, prediction]` columns), in its order.
+    pub(crate) fn labeled_rows(&self, sql: &'static str) -> Result<Vec<LabeledRow>, PgError> {
+        let pool = self.pool();
+        self.block(async move {
+            let rows = pool.get().await?.query(sql, &[]).await?;
+            Ok(rows.iter().map(labeled_row).collect())
+        })
     }
 }

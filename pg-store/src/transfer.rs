@@ -78,25 +78,7 @@ impl PgStore {
 
     /// The reference rows, in order (an empty table when none are stored).
     pub fn reference(&self) -> Result<Table, PgError> {
-        let pool = self.pool();
-        let rows = self.block(async move {
-            let rows = pool
-                .get()
-                .await?
-                .query(
-                    "SELECT vector, target FROM tympan_reference ORDER BY n",
-                    &[],
-                )
-                .await?;
-            Ok(rows
-                .iter()
-                .map(|r| LabeledRow {
-                    vector: r.get(0),
-                    target: r.get(1),
-                    prediction: None,
-                })
-                .collect::<Vec<_>>())
-        })?;
+        let rows = self.labeled_rows("SELECT vector, target FROM tympan_reference ORDER BY n")?;
         table(TableKind::Reference, rows, "tympan_reference")
     }
 

@@ -33,13 +33,16 @@ pub(crate) async fn migrate(client: &mut Client, target: i32) -> Result<i32, PgE
         &[&LOCK_CLASS, &MIGRATION_LOCK],
     )
     .await?;
-    tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS tympan_schema (
-             version    integer PRIMARY KEY,
-             applied_at timestamptz NOT NULL DEFAULT now()
-         )",
-    )
-    .await?;
+    // Checked first rather than `CREATE ... IF NOT EXISTS`, whose notice every start would log.
+    if !schema_table_exists(&tx).await? {
+        tx.batch_execute(
+            "CREATE TABLE tympan_schema (
+                 version    integer PRIMARY KEY,
+                 applied_at timestamptz NOT NULL DEFAULT now()
+             )",
+        )
+        .await?;
+    }
     let current: i32 = tx
         .query_one("SELECT coalesce(max(version), 0) FROM tympan_schema", &[])
         .await?
@@ -63,13 +66,18 @@ pub(crate) async fn migrate(client: &mut Client, target: i32) -> Result<i32, PgE
     Ok(current.max(target))
 }
 
-/// The schema version of the database (0 when empty).
-pub(crate) async fn version(client: &Client) -> Result<i32, PgError> {
-    let exists: bool = client
+async fn schema_table_exists(
+    client: &impl deadpool_postgres::GenericClient,
+) -> Result<bool, PgError> {
+    Ok(client
         .query_one("SELECT to_regclass('tympan_schema') IS NOT NULL", &[])
         .await?
-        .get(0);
-    if !exists {
+        .get(0))
+}
+
+/// The schema version of the database (0 when empty).
+pub(crate) async fn version(client: &Client) -> Result<i32, PgError> {
+    if !schema_table_exists(client).await? {
         return Ok(0);
     }
     Ok(client

@@ -217,6 +217,9 @@ pub enum ImportError {
     /// Reading the registry.
     #[error(transparent)]
     Registry(#[from] tympan_core::registry::RegistryError),
+    /// The database holds a deployment already: an import never merges two.
+    #[error("{0} holds a deployment already: import goes into an empty database")]
+    NotEmpty(String),
     /// The reference rows do not fit the embedding.
     #[error("the reference rows have {reference} values, the embedding produces {embedding}")]
     Width {

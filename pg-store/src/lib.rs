@@ -10,6 +10,7 @@
 //! - [`feedback`]: [`PgFeedback`], the feedback rows behind [`tympan_data::FeedbackStore`].
 //! - [`models`]: [`PgModels`], the model versions and the `current` alias behind
 //!   [`tympan_core::registry::ModelStore`]; a promotion `NOTIFY`s every replica.
+//! - [`predictions`]: [`PgPredictions`], the prediction log shared by the replicas.
 //! - [`watch`]: each replica `LISTEN`s for promotions, and re-reads the alias after a reconnect.
 //! - [`training`]: one trainer at a time, cluster-wide (a session advisory lock), and the
 //!   `tympan_retrainings` table.
@@ -19,6 +20,7 @@
 
 pub mod feedback;
 pub mod models;
+pub mod predictions;
 pub mod schema;
 pub mod training;
 pub mod transfer;
@@ -34,6 +36,7 @@ use tokio_postgres::NoTls;
 
 pub use feedback::PgFeedback;
 pub use models::PgModels;
+pub use predictions::PgPredictions;
 pub use training::{RetrainingRecord, TrainingLease};
 
 /// Why a database operation failed.

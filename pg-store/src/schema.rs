@@ -6,6 +6,7 @@
 //! |---|---|
 //! | 1 | embedding, reference rows, feedback rows, model versions, the alias and its history |
 //! | 2 | `tympan_retrainings`: who trained when, on how many rows, with what outcome |
+//! | 3 | `tympan_predictions`: the prediction log, shared by the replicas |
 
 use deadpool_postgres::Client;
 
@@ -15,6 +16,7 @@ use crate::{PgError, LOCK_CLASS};
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_store.sql"),
     include_str!("../migrations/0002_retrainings.sql"),
+    include_str!("../migrations/0003_predictions.sql"),
 ];
 
 /// The newest schema version this build knows.

@@ -23,8 +23,10 @@ use crate::service::{Service, ServiceError};
 pub struct Cluster {
     /// The pool.
     pub store: PgStore,
-    /// This replica's name in `tympan_retrainings`.
+    /// This replica's name in `tympan_retrainings` and `tympan_predictions`.
     pub replica: String,
+    /// The shared prediction log.
+    pub predictions: tympan_pg::PgPredictions,
     watch: std::sync::Mutex<Option<ModelWatch>>,
 }
 
@@ -53,10 +55,12 @@ impl Cluster {
         }
         let feedback = PgFeedback::open(&store, embedder.dim())?;
         let registry = PgModels::new(&store);
+        let replica = config.replica.clone().unwrap_or_else(default_replica_name);
         tracing::info!(database = store.location(), "serving from PostgreSQL");
         Ok(ClusterParts {
             cluster: Some(Cluster {
-                replica: config.replica.clone().unwrap_or_else(default_replica_name),
+                predictions: tympan_pg::PgPredictions::new(&store, &replica),
+                replica,
                 store,
                 watch: std::sync::Mutex::new(None),
             }),

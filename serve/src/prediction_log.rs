@@ -17,6 +17,7 @@ use std::sync::Mutex;
 use std::thread::JoinHandle;
 
 use tympan_data::{DataError, PredictionFile, PredictionRecord};
+use tympan_pg::PgPredictions;
 
 use crate::metrics::Metrics;
 
@@ -45,7 +46,7 @@ pub struct PredictionLogger {
 impl PredictionLogger {
     /// Starts the writer of `file`; `queue` predictions may wait for it, `sample` (0 to 1) is
     /// the share of predictions logged.
-    pub fn start(file: PredictionFile, queue: usize, sample: f64, metrics: &Metrics) -> Self {
+    pub fn start(file: impl PredictionSink, queue: usize, sample: f64, metrics: &Metrics) -> Self {
         let (tx, rx) = sync_channel(queue.max(1));
         let rows = metrics.prediction_log_rows.clone();
         let dropped = metrics.prediction_log_dropped.clone();
@@ -111,8 +112,36 @@ impl Drop for PredictionLogger {
     }
 }
 
+/// Where the writer puts each batch.
+pub trait PredictionSink: Send + 'static {
+    /// Stores a batch whole, or fails.
+    fn append(&mut self, batch: &[PredictionRecord]) -> Result<(), DataError>;
+}
+
+impl PredictionSink for PredictionFile {
+    fn append(&mut self, batch: &[PredictionRecord]) -> Result<(), DataError> {
+        PredictionFile::append(self, batch)
+    }
+}
+
+/// A replica of a cluster logs to its file (its live window, its memory after a restart) and to
+/// the database (feedback by id on any replica).
+pub struct FileAndDatabase {
+    /// The replica's file.
+    pub file: PredictionFile,
+    /// The shared log.
+    pub database: PgPredictions,
+}
+
+impl PredictionSink for FileAndDatabase {
+    fn append(&mut self, batch: &[PredictionRecord]) -> Result<(), DataError> {
+        self.file.append(batch)?;
+        self.database.append(batch).map_err(DataError::from)
+    }
+}
+
 fn write_batches(
-    mut file: PredictionFile,
+    mut file: impl PredictionSink,
     rx: Receiver<Message>,
     rows: prometheus::IntCounter,
     failed: prometheus::IntCounter,

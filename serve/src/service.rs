@@ -359,7 +359,8 @@ impl Service {
             &reference.rows,
         )?;
         let embed_pool = EmbedPool::new(config.embed_workers(), config.embed_queue());
-        let prediction_log = open_prediction_log(&config, reference.dim, &metrics)?;
+        let prediction_log =
+            open_prediction_log(&config, reference.dim, &metrics, cluster.as_ref())?;
         let recent = RecentPredictions::new(config.prediction_memory, config.prediction_ttl);
         if let Err(e) = recent.load(&config.predictions_path(), reference.dim) {
             // What was read before the bad line is kept; the log itself is left as it is.
@@ -688,14 +689,22 @@ impl Service {
         let parsed = id
             .parse::<PredictionId>()
             .map_err(|_| self.unknown_prediction(id))?;
-        let remembered = self
-            .recent
-            .get(parsed)
-            .ok_or_else(|| self.unknown_prediction(id))?;
+        let (vector, prediction) = match self.recent.get(parsed) {
+            Some(r) => (r.record.vector.to_vec(), r.record.prediction().to_string()),
+            // Another replica may have answered it.
+            None => match &self.cluster {
+                Some(c) => c
+                    .predictions
+                    .get(parsed)
+                    .map_err(DataError::from)?
+                    .ok_or_else(|| self.unknown_prediction(id))?,
+                None => return Err(self.unknown_prediction(id)),
+            },
+        };
         Ok(LabeledRow {
-            vector: remembered.record.vector.to_vec(),
+            vector,
             target: target.to_string(),
-            prediction: Some(remembered.record.prediction().to_string()),
+            prediction: Some(prediction),
         })
     }
 
@@ -1130,6 +1139,7 @@ fn open_prediction_log(
     config: &ServeConfig,
     dim: usize,
     metrics: &Metrics,
+    cluster: Option<&Cluster>,
 ) -> Result<Option<PredictionLogger>, ServiceError> {
     if config.prediction_log == Switch::Off {
         return Ok(None);
@@ -1139,12 +1149,17 @@ fn open_prediction_log(
         keep: config.prediction_log_keep,
     };
     let file = PredictionFile::open(&config.predictions_path(), dim, rotation)?;
-    Ok(Some(PredictionLogger::start(
-        file,
-        PREDICTION_LOG_QUEUE,
-        config.prediction_log_sample,
-        metrics,
-    )))
+    let (queue, sample) = (PREDICTION_LOG_QUEUE, config.prediction_log_sample);
+    Ok(Some(match cluster {
+        Some(c) => {
+            let sink = crate::prediction_log::FileAndDatabase {
+                file,
+                database: c.predictions.clone(),
+            };
+            PredictionLogger::start(sink, queue, sample, metrics)
+        }
+        None => PredictionLogger::start(file, queue, sample, metrics),
+    }))
 }
 
 /// The last component of a path, the only part of it a client may see.

@@ -225,6 +225,31 @@ fn a_thousand_feedbacks_over_three_replicas_one_trainer_at_a_time() {
         "all replicas on {current} {:.0} ms after the retrainings settled",
         started.elapsed().as_secs_f64() * 1000.0
     );
+
+    // Feedback by prediction_id on a replica that did not answer the prediction: the shared
+    // prediction log has it (once the answering replica's writer has flushed, every 100 ms).
+    let body = serde_json::json!({ "vector": reference[5].vector });
+    let answer: serde_json::Value = ureq::post(&servers[0].url("/predict"))
+        .send_json(body)
+        .unwrap()
+        .into_json()
+        .unwrap();
+    let id = answer["prediction_id"].as_str().unwrap().to_string();
+    let logged = tympan_pg::PgPredictions::new(&store, "test");
+    assert!(wait_for(Duration::from_secs(5), || logged.count().unwrap() >= 1));
+    let by_id = |server: &TestServer| {
+        let body = serde_json::json!({ "prediction_id": id, "target": reference[5].target });
+        match ureq::post(&server.url("/feedback")).send_json(body) {
+            Ok(r) => r.into_json::<serde_json::Value>().unwrap(),
+            Err(e) => panic!("feedback by id: {e}"),
+        }
+    };
+    let first = by_id(&servers[1]);
+    assert_eq!(first["replayed"], false, "{first}");
+    assert_eq!(first["prediction"], answer["label"], "{first}");
+    let n = first["rows"].as_u64().unwrap();
+    assert_eq!(rows.row(n).unwrap().unwrap().vector, reference[5].vector);
+    assert_eq!(by_id(&servers[2])["replayed"], true);
 }
 
 #[test]

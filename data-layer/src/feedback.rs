@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use crate::columns::ColumnTable;
 use crate::durable::{cut_back, cut_torn_tail, open_for_append, start_log};
 use crate::rows::{collect_rows, header_bytes, row_bytes};
-use crate::{validate_label, DataError, LabeledRow, Table, TableKind, TableReader};
+use crate::{DataError, LabeledRow, Table, TableKind, TableReader};
 
 /// The append-only production log (`prod_data.csv`): one writer, each row written whole and
 /// fsynced before the call returns, and a torn last line from a crash cut off at open.
@@ -142,17 +142,9 @@ impl FeedbackLog {
     }
 
     fn append_row(&self, row: &LabeledRow, key: Option<&str>) -> Result<u64, DataError> {
-        if row.vector.len() != self.dim || row.prediction.is_none() {
-            return Err(DataError::row(
-                &self.path,
-                0,
-                format!(
-                    "a production row needs {} values, a target and a prediction",
-                    self.dim
-                ),
-            ));
-        }
-        validate_label(&row.target)?;
+        crate::store::check_production_row(row, self.dim, |reason| {
+            DataError::row(&self.path, 0, reason)
+        })?;
         let bytes = row_bytes(row);
         let mut state = self.lock();
         if let Some(&stored_as) = key.and_then(|k| state.keys.rows.get(k)) {

@@ -37,6 +37,22 @@ pub trait FeedbackStore: Send + Sync {
     fn targets_at_open(&self) -> &[String];
 }
 
+/// Checks that `row` can be stored as a production row of width `dim` (its values, a target that
+/// follows the label rules, a prediction), whatever the store; `refuse` makes the store's own
+/// error of the reason.
+pub fn check_production_row(
+    row: &LabeledRow,
+    dim: usize,
+    refuse: impl FnOnce(String) -> DataError,
+) -> Result<(), DataError> {
+    if row.vector.len() != dim || row.prediction.is_none() {
+        return Err(refuse(format!(
+            "a production row needs {dim} values, a target and a prediction"
+        )));
+    }
+    crate::validate_label(&row.target)
+}
+
 impl FeedbackStore for crate::FeedbackLog {
     fn append(&self, row: &LabeledRow, key: Option<&str>) -> Result<u64, DataError> {
         match key {

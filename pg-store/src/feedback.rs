@@ -32,10 +32,7 @@ impl PgFeedback {
         let pool = store.pool();
         let (rows, targets) = store.block(async move {
             let client = pool.get().await?;
-            let rows: i64 = client
-                .query_one("SELECT coalesce(max(n), 0) FROM tympan_feedback", &[])
-                .await?
-                .get(0);
+            let rows = stored_rows(&client).await?;
             let targets = client
                 .query(
                     "SELECT DISTINCT target FROM tympan_feedback ORDER BY target",
@@ -52,7 +49,7 @@ impl PgFeedback {
         Ok(Self {
             store: store.clone(),
             dim,
-            rows: AtomicU64::new(rows as u64),
+            rows: AtomicU64::new(rows),
             targets_at_open,
         })
     }
@@ -62,17 +59,10 @@ impl PgFeedback {
     }
 
     fn check(&self, row: &LabeledRow) -> Result<(), DataError> {
-        if row.vector.len() != self.dim || row.prediction.is_none() {
-            return Err(DataError::Shape {
-                name: "tympan_feedback".into(),
-                reason: format!(
-                    "a production row needs {} values, a target and a prediction",
-                    self.dim
-                ),
-            });
-        }
-        tympan_data::validate_label(&row.target)?;
-        Ok(())
+        tympan_data::store::check_production_row(row, self.dim, |reason| DataError::Shape {
+            name: "tympan_feedback".into(),
+            reason,
+        })
     }
 }
 
@@ -162,13 +152,8 @@ impl FeedbackStore for PgFeedback {
     fn refresh_rows(&self) -> Result<u64, DataError> {
         let pool = self.store.pool();
         let rows = self.store.block(async move {
-            let n: i64 = pool
-                .get()
-                .await?
-                .query_one("SELECT coalesce(max(n), 0) FROM tympan_feedback", &[])
-                .await?
-                .get(0);
-            Ok(n as u64)
+            let client = pool.get().await?;
+            stored_rows(&client).await
         })?;
         self.seen(rows);
         Ok(rows)
@@ -205,6 +190,15 @@ impl FeedbackStore for PgFeedback {
     fn targets_at_open(&self) -> &[String] {
         &self.targets_at_open
     }
+}
+
+/// Feedback rows stored, cluster-wide: the highest row number (they have no gaps).
+pub(crate) async fn stored_rows(client: &tokio_postgres::Client) -> Result<u64, PgError> {
+    let n: i64 = client
+        .query_one("SELECT coalesce(max(n), 0) FROM tympan_feedback", &[])
+        .await?
+        .get(0);
+    Ok(n as u64)
 }
 
 /// A row of `vector, target[, prediction]` columns.

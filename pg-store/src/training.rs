@@ -173,11 +173,7 @@ impl PgStore {
         let pool = self.pool();
         self.block(async move {
             let client = pool.get().await?;
-            let rows: i64 = client
-                .query_one("SELECT coalesce(max(n), 0) FROM tympan_feedback", &[])
-                .await?
-                .get(0);
-            let boundary = rows as u64 / k * k;
+            let boundary = crate::feedback::stored_rows(&client).await? / k * k;
             let covered = last_covered(&client).await?;
             Ok((boundary > covered).then_some(boundary))
         })

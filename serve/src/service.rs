@@ -314,13 +314,6 @@ impl Service {
         embedder: Embedder,
         reference: Table,
     ) -> Result<Self, ServiceError> {
-        if reference.dim != embedder.dim() || reference.kind != TableKind::Reference {
-            return Err(ServiceError::ReferenceWidth {
-                path: config.ref_path(),
-                got: reference.dim,
-                expected: embedder.dim(),
-            });
-        }
         let feedback = FeedbackLog::open(&config.prod_path(), embedder.dim())?;
         let registry = ModelRegistry::new(&config.artifacts);
         Self::assemble(

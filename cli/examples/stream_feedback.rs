@@ -64,7 +64,7 @@ fn run(
     let mut champion = version(train(reference, &config, None, "").unwrap(), "v1".into(), 0);
     let mut curve = vec![(0, accuracy(&champion.model, test), true)];
     for end in (k..=stream.len()).step_by(k) {
-        let out = retrain(reference, &stream[..end], &champion, &config, &policy).unwrap();
+        let out = retrain(reference, None, &stream[..end], &champion, &config, &policy).unwrap();
         if out.decision.promoted {
             let mut next = version(out.challenger.model, format!("v{}", end / k + 1), end);
             next.meta.notes = out.challenger.meta.notes;

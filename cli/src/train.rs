@@ -11,6 +11,7 @@ use tympan_core::registry::{ModelRegistry, ModelStore};
 use tympan_core::training::train_version;
 use tympan_core::tuned::TunedConfig;
 use tympan_data::read_table;
+use tympan_embed::{calibration_groups, CalibrationGroups};
 
 use crate::database::DatabaseArgs;
 use crate::evaluate::print_metrics;
@@ -50,14 +51,18 @@ pub struct TrainArgs {
     /// always; --data is not read).
     #[arg(long)]
     with_feedback: bool,
+    /// The column of <data>.meta.csv whose groups (e.g. speakers) the accuracy estimate's
+    /// calibration holds out [default: the group column with the fewest distinct values, at
+    /// least 3]. Rows of --also tables and feedback rows are never held out.
+    #[arg(long, value_name = "NAME")]
+    calibration_groups: Option<String>,
     #[command(flatten)]
     database: DatabaseArgs,
 }
 
-/// The embedding, the training rows and the model store: from the database, or the folders.
-fn sources(
-    args: &TrainArgs,
-) -> Result<(Embedder, Vec<tympan_data::LabeledRow>, Box<dyn ModelStore>)> {
+/// The embedding, the training rows, their calibration groups, and the model store: from the
+/// database (whose rows have no groups), or the folders.
+fn sources(args: &TrainArgs) -> Result<Sources> {
     if let Some(store) = args.database.store()? {
         let text = store
             .embedding()?
@@ -68,24 +73,54 @@ fn sources(
             let feedback = tympan_pg::PgFeedback::open(&store, embedder.dim())?;
             rows.extend(tympan_data::FeedbackStore::read_table(&feedback)?.rows);
         }
-        return Ok((embedder, rows, Box::new(tympan_pg::PgModels::new(&store))));
+        if args.calibration_groups.is_some() {
+            bail!("--calibration-groups reads <data>.meta.csv, which a database has no copy of");
+        }
+        let registry = Box::new(tympan_pg::PgModels::new(&store));
+        return Ok((embedder, rows, None, registry));
     }
     let embedder = Embedder::load(&args.artifacts, AudioLimits::default())
         .context("the embedding is needed to train (run `tympan embed` first)")?;
     let rows = read_table(&args.data)?.rows;
+    let groups =
+        match calibration_groups(&args.data, rows.len(), args.calibration_groups.as_deref()) {
+            Ok(groups) => groups,
+            Err(e) if args.calibration_groups.is_some() => return Err(e.into()),
+            // The side file only refines the accuracy estimate: a stale one is not worth a failure.
+            Err(e) => {
+                tracing::warn!(error = %e, "no calibration groups");
+                None
+            }
+        };
     Ok((
         embedder,
         rows,
+        groups,
         Box::new(ModelRegistry::new(&args.artifacts)),
     ))
 }
 
+/// What [`sources`] gives.
+type Sources = (
+    Embedder,
+    Vec<tympan_data::LabeledRow>,
+    Option<CalibrationGroups>,
+    Box<dyn ModelStore>,
+);
+
 /// Trains, registers and (by default) promotes a model.
 pub fn run(args: TrainArgs) -> Result<()> {
-    let (embedder, mut rows, registry) = sources(&args)?;
+    let (embedder, mut rows, groups, registry) = sources(&args)?;
     for extra in &args.also {
         rows.extend(read_table(extra)?.rows);
     }
+    // Rows beyond the table's (--also) have no group: they always train.
+    let groups = groups.map(|g| {
+        let mut values = g.values;
+        values.resize(rows.len(), String::new());
+        tracing::info!(column = %g.name, "calibration groups");
+        values
+    });
     if let Some(r) = rows.iter().find(|r| r.vector.len() != embedder.dim()) {
         bail!(
             "{} has {} PCA columns, the embedding in {} produces {}",
@@ -114,6 +149,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         &config,
         warm.as_ref().map(|w| (&w.model, w.meta.version.as_str())),
         embedder.fingerprint(),
+        groups.as_deref(),
     )?;
     let elapsed = start.elapsed();
     let version = registry.save(&trained.model, trained.meta.clone())?;

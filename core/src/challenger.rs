@@ -160,8 +160,12 @@ fn side(reference_f1: f64, production_f1: Option<f64>) -> SideScore {
 }
 
 /// Trains a challenger on `reference + production` and compares it with `champion`.
+/// `reference_groups` (one per reference row), where the reference has them, keeps the
+/// challenger's accuracy estimate novelty-aware, as the first model's was (production rows have
+/// no group: they always train).
 pub fn retrain(
     reference: &[LabeledRow],
+    reference_groups: Option<&[String]>,
     production: &[LabeledRow],
     champion: &ModelVersion,
     config: &TrainConfig,
@@ -223,11 +227,17 @@ pub fn retrain(
         .cloned()
         .chain(weighted(production, policy.production_weight))
         .collect();
+    let groups = reference_groups.map(|g| {
+        let mut groups = g.to_vec();
+        groups.resize(all.len(), String::new());
+        groups
+    });
     let mut challenger = train_version(
         &all,
         config,
         warm.map(|m| (m, champion.meta.version.as_str())),
         fingerprint,
+        groups.as_deref(),
     )?;
     if warm.is_none() {
         challenger.meta.parent = Some(champion.meta.version.clone());
@@ -362,6 +372,7 @@ mod tests {
         }
         let out = retrain(
             &reference,
+            None,
             &production,
             &champ,
             &TrainConfig::default(),
@@ -387,6 +398,7 @@ mod tests {
             };
             let out = retrain(
                 &reference,
+                None,
                 &production,
                 &champ,
                 &TrainConfig::default(),
@@ -409,6 +421,7 @@ mod tests {
         let production = rows(130, 2.5, 4);
         let out = retrain(
             &reference,
+            None,
             &production,
             &champ,
             &TrainConfig::default(),

@@ -5,21 +5,30 @@
 //!   the predicted labels estimates accuracy (and the per-class probabilities a macro F1, as
 //!   NannyML's CBPE does). Logistic regression with a strong L2 penalty is under-confident, an
 //!   unpenalised one over-confident; one temperature fitted by likelihood corrects either.
+//! - [`NoveltyCalibration`]: where the training rows carry groups (speakers, kits), the same
+//!   estimate made aware of novelty: a logistic map from a prediction's confidence and its
+//!   distance past the unusual threshold to the probability it is right, fitted on rows held out
+//!   at random and rows whose whole group was held out.
 //! - [`UnusualDetector`]: how unlikely a vector is under the training data, modelled as one
 //!   Gaussian per class with its covariance shrunk towards the pooled within-class one, flagged
 //!   beyond a quantile of the training rows' cross-fitted scores. The pooled Mahalanobis distance
 //!   alone (Lee et al. 2018) takes a snare hit for a fricative: it flagged 79-82 % of 462 drum
 //!   samples for a model of FSDD speakers at the quantile this one flags 95-97 % at.
 
+use linfa::prelude::*;
 use linfa_linalg::cholesky::CholeskyInplace;
 use linfa_linalg::eigh::{EigSort, EighInto};
 use linfa_linalg::Order;
-use ndarray::Array2;
-use tympan_data::monitoring::{Calibration, ClassDensity, Monitoring, UnusualDetector};
+use linfa_logistic::LogisticRegression;
+use ndarray::{Array1, Array2};
+use tympan_data::monitoring::{
+    Calibration, ClassDensity, Monitoring, NoveltyCalibration, UnusualDetector,
+    MIN_CALIBRATION_GROUPS,
+};
 use tympan_data::LabeledRow;
 
 use crate::folds::Folds;
-use crate::model::Model;
+use crate::model::{train, Model, ModelError, TrainConfig};
 
 /// Quantile of the training rows' cross-fitted scores beyond which a clip is unusual: about 1 in
 /// 40 clips like the training data gets flagged. Measured on FSDD (5 speakers,
@@ -78,7 +87,143 @@ pub fn fit_calibration(model: &Model, rows: &[&LabeledRow]) -> Calibration {
         rows: scored.len(),
         log_loss_before: loss(1.0),
         log_loss_after: loss(beta),
+        novelty: None,
     }
+}
+
+/// Folds the groups are held out in (groups share a fold when there are more).
+pub const CALIBRATION_GROUP_FOLDS: usize = 5;
+
+/// Seed of those folds (fixed: two trainings on the same rows fit the same calibration).
+const CALIBRATION_GROUP_SEED: u64 = 4_111;
+
+/// A held-out prediction as the [`NoveltyCalibration`] sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HeldOutPrediction {
+    /// The logit of the predicted class's probability.
+    pub confidence_logit: f64,
+    /// [`UnusualDetector::novelty`] under a detector fitted without the row.
+    pub novelty: f64,
+    /// Whether the prediction was right.
+    pub right: bool,
+}
+
+/// The predictions of `model` on held-out `rows`, with their novelty under `detector` (both
+/// fitted without them). Rows of a class the model does not know are left out: the deployed
+/// model knows every class, so their errors would teach the calibration a failure it never
+/// makes.
+pub fn held_out_predictions(
+    model: &Model,
+    detector: &UnusualDetector,
+    rows: &[&LabeledRow],
+) -> Vec<HeldOutPrediction> {
+    rows.iter()
+        .filter(|r| model.classes.contains(&r.target))
+        .filter_map(|r| {
+            let prediction = model.predict(&r.vector).ok()?;
+            let top = prediction.probabilities[prediction.class_index];
+            Some(HeldOutPrediction {
+                confidence_logit: NoveltyCalibration::confidence_logit(top),
+                novelty: detector.novelty(&r.vector)?,
+                right: model.label(prediction.class_index) == r.target,
+            })
+        })
+        .collect()
+}
+
+/// Rows held out with their whole group: grouped folds over the rows that have one (`groups[i]`
+/// empty: the row has none and always trains), each fold predicted by the recipe trained, and a
+/// detector fitted, on everything else. Returns the predictions and the number of groups, or
+/// `None` with fewer than [`MIN_CALIBRATION_GROUPS`] groups.
+pub fn out_of_group_predictions(
+    rows: &[LabeledRow],
+    groups: &[String],
+    config: &TrainConfig,
+) -> Result<Option<(Vec<HeldOutPrediction>, usize)>, ModelError> {
+    if groups.len() != rows.len() {
+        return Ok(None);
+    }
+    let grouped: Vec<usize> = (0..rows.len()).filter(|&i| !groups[i].is_empty()).collect();
+    let names: Vec<&str> = grouped.iter().map(|&i| groups[i].as_str()).collect();
+    let mut distinct = names.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < MIN_CALIBRATION_GROUPS {
+        return Ok(None);
+    }
+    let Some(folds) = Folds::grouped(&names, CALIBRATION_GROUP_FOLDS, CALIBRATION_GROUP_SEED)
+    else {
+        return Ok(None);
+    };
+    let mut predictions = Vec::new();
+    for fold in 0..folds.k() {
+        let (_, test) = folds.split(fold);
+        let mut held = vec![false; rows.len()];
+        for &t in &test {
+            held[grouped[t]] = true;
+        }
+        let training: Vec<LabeledRow> = (0..rows.len())
+            .filter(|&i| !held[i])
+            .map(|i| rows[i].clone())
+            .collect();
+        let model = match train(&training, config, None, "") {
+            Ok(model) => model,
+            // A fold that leaves a single class cannot be trained; the others still count.
+            Err(ModelError::Data(_)) => continue,
+            Err(e) => return Err(e),
+        };
+        let Some(detector) = fit_unusual(&training, UNUSUAL_QUANTILE) else {
+            continue;
+        };
+        let test: Vec<&LabeledRow> = test.iter().map(|&t| &rows[grouped[t]]).collect();
+        predictions.extend(held_out_predictions(&model, &detector, &test));
+    }
+    Ok(Some((predictions, distinct.len())))
+}
+
+/// The [`NoveltyCalibration`] of predictions held out at random and out of their group: a
+/// binary logistic regression (linfa-logistic) of rightness on the confidence logit, the
+/// novelty and their product. `None` with fewer than [`MIN_HOLDOUT_ROWS`] of either kind, or
+/// when every prediction was right (or every one wrong): there is nothing to learn the slope
+/// from.
+pub fn fit_novelty_calibration(
+    at_random: &[HeldOutPrediction],
+    out_of_group: &[HeldOutPrediction],
+    groups: usize,
+) -> Option<NoveltyCalibration> {
+    if at_random.len() < MIN_HOLDOUT_ROWS || out_of_group.len() < MIN_HOLDOUT_ROWS {
+        return None;
+    }
+    let all: Vec<&HeldOutPrediction> = at_random.iter().chain(out_of_group).collect();
+    let records = Array2::from_shape_fn((all.len(), 3), |(i, j)| {
+        let p = all[i];
+        match j {
+            0 => p.confidence_logit,
+            1 => p.novelty,
+            _ => p.confidence_logit * p.novelty,
+        }
+    });
+    let targets: Array1<bool> = all.iter().map(|p| p.right).collect();
+    let fitted = LogisticRegression::default()
+        .alpha(1e-3)
+        .max_iterations(500)
+        .fit(&Dataset::new(records, targets))
+        .ok()?;
+    let w = fitted.params();
+    let mut weights = [w[0], w[1], w[2], fitted.intercept()];
+    // linfa-logistic models the more frequent outcome; the calibration models rightness.
+    if !fitted.labels().pos.class {
+        weights = weights.map(|v| -v);
+    }
+    weights
+        .iter()
+        .all(|v| v.is_finite())
+        .then_some(NoveltyCalibration {
+            weights,
+            rows_at_random: at_random.len(),
+            rows_out_of_group: out_of_group.len(),
+            groups,
+        })
 }
 
 /// Mean negative log-likelihood of the labels under `softmax(beta * scores)`; a label the model
@@ -124,6 +269,7 @@ pub fn fit_unusual(rows: &[LabeledRow], quantile: f64) -> Option<UnusualDetector
     }
     scores.sort_by(f64::total_cmp);
     detector.threshold = quantile_of_sorted(&scores, quantile);
+    detector.median = Some(quantile_of_sorted(&scores, 0.5));
     detector.quantile = quantile;
     detector.rows = scores.len();
     Some(detector)
@@ -224,6 +370,7 @@ fn fit_densities(rows: &[&LabeledRow]) -> Option<UnusualDetector> {
         threshold: f64::INFINITY,
         quantile: 1.0,
         rows: 0,
+        median: None,
     })
 }
 
@@ -456,5 +603,150 @@ mod tests {
             (calibrated - accuracy).abs() < 0.02 && (raw - accuracy).abs() > 0.05,
             "raw {raw:.3}, calibrated {calibrated:.3}, accuracy {accuracy:.3}"
         );
+    }
+
+    /// Rows of three classes from `sources` recording sources, each of which shifts each class
+    /// its own way (a speaker's way of saying a word, a kit's snare): `(rows, their sources)`.
+    fn sourced(n: usize, seed: u64, sources: &[usize]) -> (Vec<LabeledRow>, Vec<String>) {
+        let mut rng = SplitMix64::new(seed);
+        let mut normal = move || {
+            let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 + 1e-12;
+            let v = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+        };
+        // A source's shift of a class: seeded by both, so it is the same in every call.
+        let shift = |source: usize, class: usize| -> Vec<f64> {
+            let mut rng = SplitMix64::new(1_000 + 7 * source as u64 + class as u64);
+            (0..4)
+                .map(|_| ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 3.0)
+                .collect()
+        };
+        let (mut rows, mut groups) = (Vec::new(), Vec::new());
+        for i in 0..n {
+            let source = sources[i % sources.len()];
+            let k = (i / sources.len()) % 3;
+            let offset = shift(source, k);
+            let centre = [k as f64 * 2.2, -(k as f64) * 1.1, 0.0, 0.0];
+            let vector = (0..4)
+                .map(|d| (centre[d] + offset[d] + 0.5 * normal()) as f32)
+                .collect();
+            rows.push(LabeledRow {
+                vector,
+                target: format!("c{k}"),
+                prediction: None,
+            });
+            groups.push(format!("source{source}"));
+        }
+        (rows, groups)
+    }
+
+    /// Mean estimated and realised accuracy of `model` on `rows` under `monitoring`.
+    fn estimated_and_realised(
+        model: &Model,
+        monitoring: &Monitoring,
+        rows: &[LabeledRow],
+    ) -> (f64, f64) {
+        let (mut estimated, mut right) = (0.0, 0.0);
+        for r in rows {
+            let p = model.predict(&r.vector).unwrap();
+            let q = monitoring.calibrate(&p.probabilities, &r.vector);
+            estimated += f64::from(q[p.class_index]);
+            right += f64::from(u8::from(model.label(p.class_index) == r.target));
+        }
+        let n = rows.len() as f64;
+        (estimated / n, right / n)
+    }
+
+    #[test]
+    fn holding_out_whole_sources_keeps_the_estimate_honest_on_a_new_source() {
+        let known: Vec<usize> = (0..8).collect();
+        let (rows, groups) = sourced(1_600, 1, &known);
+        let config = TrainConfig::default();
+        let with = crate::training::train_version(&rows, &config, None, "", Some(&groups))
+            .unwrap()
+            .meta
+            .monitoring
+            .unwrap();
+        let trained = crate::training::train_version(&rows, &config, None, "", None).unwrap();
+        let without = trained.meta.monitoring.unwrap();
+        let novelty = with
+            .calibration
+            .novelty
+            .expect("8 sources: a novelty calibration");
+        assert_eq!(novelty.groups, 8);
+        assert!(without.calibration.novelty.is_none());
+        // New sources: the temperature, fitted on rows like the training data, is
+        // over-confident there; the calibration that saw held-out sources is much less so.
+        let (new, _) = sourced(1_500, 2, &[20, 21, 22, 23, 24]);
+        let model = &trained.model;
+        let (new_with, right) = estimated_and_realised(model, &with, &new);
+        let (new_without, _) = estimated_and_realised(model, &without, &new);
+        let figures = format!(
+            "right {right:.3}, estimated {new_with:.3} (temperature only {new_without:.3})"
+        );
+        assert!(new_without - right > 0.05, "{figures}");
+        assert!((new_with - right).abs() < 0.03, "{figures}");
+    }
+
+    /// Held-out predictions whose rightness follows `σ(c + shift)` for confidence logits `c`
+    /// spread over 0.5-4.5 (deterministic: the share right at each `c` is its probability).
+    fn predictions(novelty: f64, shift: f64) -> Vec<HeldOutPrediction> {
+        let mut out = Vec::new();
+        for step in 0..40 {
+            let c = 0.5 + step as f64 * 0.1;
+            let p = 1.0 / (1.0 + (-(c + shift)).exp());
+            let right = (p * 50.0).round() as usize;
+            out.extend((0..50).map(|i| HeldOutPrediction {
+                confidence_logit: c,
+                novelty,
+                right: i < right,
+            }));
+        }
+        out
+    }
+
+    #[test]
+    fn the_novelty_calibration_learns_that_unfamiliar_clips_are_less_often_right() {
+        // Familiar clips as right as their confidence says; clips of unseen groups 1.5 logits less.
+        let familiar = predictions(-1.0, 0.0);
+        let unfamiliar = predictions(0.8, -1.5);
+        let calibration = fit_novelty_calibration(&familiar, &unfamiliar, 5).unwrap();
+        assert_eq!(
+            (calibration.rows_at_random, calibration.rows_out_of_group),
+            (2_000, 2_000)
+        );
+        for (rows, novelty) in [(&familiar, -1.0), (&unfamiliar, 0.8)] {
+            let top = |c: f64| (1.0 / (1.0 + (-c).exp())) as f32;
+            let estimated: f64 = rows
+                .iter()
+                .map(|p| calibration.right(top(p.confidence_logit), novelty))
+                .sum::<f64>()
+                / rows.len() as f64;
+            let right = rows.iter().filter(|p| p.right).count() as f64 / rows.len() as f64;
+            assert!(
+                (estimated - right).abs() < 0.01,
+                "{novelty}: {estimated} vs {right}"
+            );
+        }
+        let at = |novelty| calibration.right(0.9, novelty);
+        assert!(at(0.8) < at(-1.0) - 0.1, "{} {}", at(0.8), at(-1.0));
+    }
+
+    #[test]
+    fn too_few_groups_or_no_errors_give_no_novelty_calibration() {
+        let (rows, _) = sourced(300, 4, &[0, 1]);
+        let two: Vec<String> = (0..300).map(|i| format!("g{}", i % 2)).collect();
+        assert!(
+            out_of_group_predictions(&rows, &two, &TrainConfig::default())
+                .unwrap()
+                .is_none()
+        );
+        let right = HeldOutPrediction {
+            confidence_logit: 3.0,
+            novelty: -1.0,
+            right: true,
+        };
+        assert!(fit_novelty_calibration(&[right; 20], &[right; 20], 3).is_none());
+        assert!(fit_novelty_calibration(&[right; 5], &[right; 20], 3).is_none());
     }
 }

@@ -24,6 +24,7 @@ pub mod dot;
 pub mod durable;
 pub mod error;
 pub mod feedback;
+pub mod groups;
 pub mod label;
 pub mod layout;
 pub mod metrics;

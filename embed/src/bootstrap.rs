@@ -121,7 +121,19 @@ pub fn ensure_model(plan: &BootstrapPlan) -> Result<BootstrapOutcome, BootstrapE
     if rows.is_empty() {
         return Err(BootstrapError::EmptyTable(plan.ref_path.clone()));
     }
-    let trained = train_version(&rows, &TrainConfig::default(), None, embedder.fingerprint())?;
+    // The side file only refines the accuracy estimate: a stale one must not stop the start.
+    let groups = tympan_data::groups::calibration_groups(&plan.ref_path, rows.len(), None)
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "no calibration groups");
+            None
+        });
+    let trained = train_version(
+        &rows,
+        &TrainConfig::default(),
+        None,
+        embedder.fingerprint(),
+        groups.as_ref().map(|g| g.values.as_slice()),
+    )?;
     let version = registry.save(&trained.model, trained.meta)?;
     registry.promote(&version)?;
     tracing::info!(model_version = %version, rows = rows.len(), "bootstrap: first model trained and promoted");

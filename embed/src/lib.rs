@@ -14,10 +14,12 @@ pub use labels::{
     auto_source, discover, Clip, Dataset, FilePattern, LabelArgs, LabelSource, AUDIO_EXTENSIONS,
     DEFAULT_PATTERN,
 };
-pub use meta::{meta_path, read_group_column};
 pub use run::{
     embed_clips, embed_dataset, featurize_clips, progress_wanted, reference_rows, EmbedRequest,
     EmbedSummary, EmbeddedClips, FrontEndChoice, Skipped,
+};
+pub use tympan_data::groups::{
+    calibration_groups, meta_path, read_group_column, CalibrationGroups,
 };
 
 /// Default number of PCA components.

@@ -1,20 +1,13 @@
-//! The side file beside a table (`ref_data.meta.csv`): one line per row with the source file
-//! and the group values (e.g. the speaker), so group-wise evaluation needs no extra column in the
-//! table itself. Written by the embed run, read by evaluation.
+//! Writing the side file beside a table (`ref_data.meta.csv`, see [`tympan_data::groups`]): one
+//! line per row with the source file and the group values (e.g. the speaker). Written by the
+//! embed run, read by evaluation and training.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use tympan_data::groups::meta_path;
 
 use crate::labels::Clip;
 use crate::EmbedCommandError;
-
-/// Where the side file of `table` is.
-pub fn meta_path(table: &Path) -> PathBuf {
-    let stem = table
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    table.with_file_name(format!("{stem}.meta.csv"))
-}
 
 /// Writes the side file of `table`: the file name and group values of each row's clip.
 pub(crate) fn write_meta(
@@ -44,40 +37,10 @@ pub(crate) fn write_meta(
     .map_err(|e| EmbedCommandError::Io(format!("{}: {e}", path.display())))
 }
 
-/// The column `name` of the side file of `table`, which must have `rows` lines.
-pub fn read_group_column(
-    table: &Path,
-    name: &str,
-    rows: usize,
-) -> Result<Vec<String>, EmbedCommandError> {
-    let path = meta_path(table);
-    let fail = |reason: String| EmbedCommandError::Io(format!("{}: {reason}", path.display()));
-    let mut reader = csv::Reader::from_path(&path).map_err(|e| fail(e.to_string()))?;
-    let headers = reader.headers().map_err(|e| fail(e.to_string()))?;
-    let col = headers
-        .iter()
-        .position(|h| h == name)
-        .ok_or_else(|| fail(format!("no column {name:?}")))?;
-    let values = reader
-        .records()
-        .map(|r| {
-            r.map(|r| r.get(col).unwrap_or_default().to_string())
-                .map_err(|e| fail(e.to_string()))
-        })
-        .collect::<Result<Vec<String>, _>>()?;
-    if values.len() != rows {
-        return Err(fail(format!(
-            "{} rows, {} has {rows}",
-            values.len(),
-            table.display()
-        )));
-    }
-    Ok(values)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tympan_data::groups::{calibration_groups, read_group_column};
 
     #[test]
     fn the_side_file_reads_back_by_column_and_checks_its_length() {
@@ -105,5 +68,31 @@ mod tests {
             "{e}"
         );
         assert!(read_group_column(&table, "kit", 2).is_err());
+    }
+
+    #[test]
+    fn the_calibration_groups_are_the_source_column_not_a_take_or_a_constant() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = dir.path().join("ref_data.csv");
+        assert_eq!(calibration_groups(&table, 9, None).unwrap(), None);
+        assert!(calibration_groups(&table, 9, Some("speaker")).is_err());
+        let clips: Vec<Clip> = (0..9)
+            .map(|i| Clip {
+                path: dir.path().join(format!("{i}.wav")),
+                label: "a".into(),
+                groups: vec!["studio".into(), format!("take{i}"), format!("s{}", i % 3)],
+            })
+            .collect();
+        let refs: Vec<&Clip> = clips.iter().collect();
+        let names = ["room".into(), "take".into(), "speaker".into()];
+        write_meta(&table, &names, &refs).unwrap();
+        let chosen = calibration_groups(&table, 9, None).unwrap().unwrap();
+        assert_eq!(chosen.name, "speaker");
+        assert_eq!(chosen.values[..4], ["s0", "s1", "s2", "s0"]);
+        let named = calibration_groups(&table, 9, Some("take"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(named.values[8], "take8");
+        assert!(calibration_groups(&table, 8, None).is_err());
     }
 }

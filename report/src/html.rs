@@ -560,6 +560,7 @@ pub struct LiveView {
     /// Built by [`crate::svg::line_chart`], which escapes its labels: inserted unescaped.
     live_charts: Vec<String>,
     live_calibrated: bool,
+    live_novelty_aware: bool,
 }
 
 impl LiveView {
@@ -603,6 +604,7 @@ impl LiveView {
             live_cards: cards,
             live_charts: live_charts(history),
             live_calibrated: section.estimate.calibrated,
+            live_novelty_aware: section.estimate.novelty_aware,
         }
     }
 }

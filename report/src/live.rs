@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
-use tympan_data::monitoring::{Calibration, Monitoring};
+use tympan_data::monitoring::Monitoring;
 use tympan_data::{read_predictions, LabeledRow, PredictionRecord};
 
 use crate::embedding_drift::{embedding_drift, EmbeddingDrift, EmbeddingDriftConfig};
@@ -207,6 +207,10 @@ pub struct Estimate {
     /// Whether the probabilities were calibrated (the model has a stored calibration); if not,
     /// the model's own probabilities were used.
     pub calibrated: bool,
+    /// Whether the calibration also weighed each clip's novelty (a model trained on rows with
+    /// groups, see [`tympan_data::monitoring::NoveltyCalibration`]), which keeps the estimate
+    /// close under a new speaker or kit; if not, it assumes clips like the training data.
+    pub novelty_aware: bool,
 }
 
 /// Computes the live section for `window` against `reference`. `monitoring` is the serving
@@ -234,8 +238,7 @@ pub fn live_section(
             rate: unusual as f64 / window.rows.len().max(1) as f64,
         }
     });
-    let calibration = monitoring.map(|m| m.calibration);
-    let estimate = estimate(window, calibration.as_ref());
+    let estimate = estimate(window, monitoring);
     Ok(LiveSection {
         window_rows: window.rows.len(),
         from: span.map(|s| time(s.0.time)).unwrap_or_default(),
@@ -282,13 +285,13 @@ fn prediction_drift(
 }
 
 /// The expected accuracy and macro F1 of the window (see [`Estimate`]).
-pub fn estimate(window: &WindowView<'_>, calibration: Option<&Calibration>) -> Estimate {
+pub fn estimate(window: &WindowView<'_>, monitoring: Option<&Monitoring>) -> Estimate {
     // Per class: expected true positives, false positives, false negatives.
     let mut expected: BTreeMap<&str, [f64; 3]> = BTreeMap::new();
     let mut accuracy = 0.0;
     for r in &window.rows {
-        let q = match calibration {
-            Some(c) => c.calibrate(r.probabilities),
+        let q = match monitoring {
+            Some(m) => m.calibrate(r.probabilities, r.vector),
             None => r.probabilities.to_vec(),
         };
         for (k, (class, &p)) in r.classes.iter().zip(&q).enumerate() {
@@ -314,7 +317,11 @@ pub fn estimate(window: &WindowView<'_>, calibration: Option<&Calibration>) -> E
     Estimate {
         accuracy: accuracy / window.rows.len().max(1) as f64,
         macro_f1: f1s.iter().sum::<f64>() / f1s.len().max(1) as f64,
-        calibrated: calibration.is_some(),
+        calibrated: monitoring.is_some(),
+        novelty_aware: monitoring.is_some_and(|m| {
+            m.calibration.novelty.is_some()
+                && m.unusual.as_ref().is_some_and(|d| d.median.is_some())
+        }),
     }
 }
 

@@ -243,10 +243,10 @@ fn live_summary(s: &LiveSection) -> String {
         verdict(e.share_drift),
         s.predictions.p_value,
         verdict(s.predictions.drift),
-        if s.estimate.calibrated {
-            "calibrated"
-        } else {
-            "uncalibrated"
+        match (s.estimate.calibrated, s.estimate.novelty_aware) {
+            (true, true) => "calibrated for novelty",
+            (true, false) => "calibrated",
+            _ => "uncalibrated",
         },
         s.estimate.accuracy,
         s.estimate.macro_f1,

@@ -107,10 +107,10 @@ struct Quality {
     macro_f1: f64,
 }
 
-/// The live section's estimates (no label) against what the true labels give: within 3 points
-/// of accuracy and 5 of macro F1 on traffic like the training data. Under drift the estimates
-/// assume what drift breaks (the clips are like the training data), so there they are only
-/// printed, and the drift verdict is what the caller asserts.
+/// The live section's estimates (no label) against what the true labels give: accuracy within
+/// 3 points and macro F1 within 5 on traffic like the training data; under drift (a new speaker
+/// or kit) accuracy within 5 points, which the novelty-aware calibration gives and temperature
+/// scaling alone did not (FSDD's new speaker: 95.5 % estimated, 89.0 % realised).
 fn check_estimate(
     name: &str,
     section: &LiveSection,
@@ -123,14 +123,15 @@ fn check_estimate(
         "{name}: accuracy {:.3}, estimated {:.3} (uncalibrated {uncalibrated:.3}); macro F1 {:.3}, estimated {:.3}",
         realised.accuracy, e.accuracy, realised.macro_f1, e.macro_f1
     );
-    assert!(e.calibrated);
+    assert!(e.calibrated && e.novelty_aware, "{e:?}");
+    let tolerance = if like_training { 0.03 } else { 0.05 };
+    assert!(
+        (e.accuracy - realised.accuracy).abs() <= tolerance,
+        "{name}: estimated accuracy {:.3}, realised {:.3}",
+        e.accuracy,
+        realised.accuracy
+    );
     if like_training {
-        assert!(
-            (e.accuracy - realised.accuracy).abs() <= 0.03,
-            "{name}: estimated accuracy {:.3}, realised {:.3}",
-            e.accuracy,
-            realised.accuracy
-        );
         assert!(
             (e.macro_f1 - realised.macro_f1).abs() <= 0.05,
             "{name}: estimated macro F1 {:.3}, realised {:.3}",
@@ -158,8 +159,9 @@ fn section(
 }
 
 /// Embeds the `(path, label)` clips into `dir` (fitting the embedding on them, as `tympan embed`
-/// does) and trains a model; returns the reference rows, the embedding, the model and its
-/// monitoring profile.
+/// does) and trains a model with the clips' sources (the speaker or kit of `{label}_{source}_{n}`
+/// file names) as calibration groups, as `tympan train` takes them from the embedding's side
+/// file; returns the reference rows, the embedding, the model and its monitoring profile.
 fn deploy(
     dir: &Path,
     clips: &[(PathBuf, String)],
@@ -185,6 +187,20 @@ fn deploy(
     .unwrap();
     let reference = read_table(&out).unwrap().rows;
     assert_eq!(reference.len(), clips.len());
+    // The table lists the clips in file name order.
+    let mut names: Vec<String> = clips
+        .iter()
+        .map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(reference
+        .iter()
+        .zip(&names)
+        .all(|(r, n)| n.starts_with(&format!("{}_", r.target))));
+    let groups: Vec<String> = names
+        .iter()
+        .map(|n| n.split('_').nth(1).unwrap().to_string())
+        .collect();
     let embedder = Embedder::load(&artifacts, AudioLimits::default()).unwrap();
     // As `tympan train` does: the calibration and the detector come from its holdout.
     let trained = train_version(
@@ -192,6 +208,7 @@ fn deploy(
         &TrainConfig::default(),
         None,
         embedder.fingerprint(),
+        Some(&groups),
     )
     .unwrap();
     // Saved as v0001, the version the prediction logs name.

@@ -263,6 +263,9 @@ pub struct Service {
     registry: Arc<dyn ModelStore>,
     cluster: Option<Cluster>,
     reference: Arc<Vec<LabeledRow>>,
+    /// The reference rows' calibration groups (from the embedding's side file), which keep a
+    /// retrained model's accuracy estimate novelty-aware; the database keeps none.
+    reference_groups: Option<Vec<String>>,
     /// The reference rows as the report takes them, converted once at start-up.
     reference_columns: ColumnTable,
     retraining: AtomicBool,
@@ -278,6 +281,18 @@ pub struct Service {
     live_history: crate::live::LiveHistory,
     /// The last report computed, with the feedback rows and model version it was computed for.
     report_cache: Mutex<Option<(u64, String, Arc<tympan_report::Report>)>>,
+}
+
+/// The calibration groups of the reference table at `path`, if its side file has them; a side
+/// file that does not match only costs the retrained models their novelty-aware estimate.
+fn reference_groups(path: &std::path::Path, rows: usize) -> Option<Vec<String>> {
+    match tympan_data::groups::calibration_groups(path, rows, None) {
+        Ok(groups) => groups.map(|g| g.values),
+        Err(e) => {
+            tracing::warn!(error = %e, "no calibration groups for retraining");
+            None
+        }
+    }
 }
 
 /// Predictions that may wait for the prediction log's writer; beyond, they are dropped from the
@@ -354,6 +369,10 @@ impl Service {
         let embed_pool = EmbedPool::new(config.embed_workers(), config.embed_queue());
         let prediction_log =
             open_prediction_log(&config, reference.dim, &metrics, cluster.as_ref())?;
+        let reference_groups = match cluster {
+            Some(_) => None,
+            None => reference_groups(&config.ref_path(), reference.rows.len()),
+        };
         let recent = RecentPredictions::new(config.prediction_memory, config.prediction_ttl);
         if let Err(e) = recent.load(&config.predictions_path(), reference.dim) {
             // What was read before the bad line is kept; the log itself is left as it is.
@@ -369,6 +388,7 @@ impl Service {
             cluster,
             reference_columns,
             reference: Arc::new(reference.rows),
+            reference_groups,
             retraining: AtomicBool::new(false),
             retrain_pending: AtomicBool::new(false),
             jobs: RetrainJobs::default(),
@@ -911,7 +931,14 @@ impl Service {
             production_weight: self.config.production_weight,
         };
         let config = champion.meta.train_config;
-        let outcome = retrain(&self.reference, &production, &champion, &config, &policy)?;
+        let outcome = retrain(
+            &self.reference,
+            self.reference_groups.as_deref(),
+            &production,
+            &champion,
+            &config,
+            &policy,
+        )?;
         let version = self
             .registry
             .save(&outcome.challenger.model, outcome.challenger.meta.clone())?;

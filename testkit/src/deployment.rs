@@ -85,6 +85,7 @@ impl Deployment {
             &TrainConfig::default(),
             None,
             self.embedder.fingerprint(),
+            None,
         )
         .expect("trains");
         let registry = ModelRegistry::new(&artifacts);

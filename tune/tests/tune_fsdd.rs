@@ -94,7 +94,7 @@ fn tune_embed_train_evaluate_and_the_same_seed_gives_the_same_winner() {
     );
 
     let rows = read_table(&table).unwrap().rows;
-    let trained = train_version(&rows, &tuned.train, None, embedder.fingerprint()).unwrap();
+    let trained = train_version(&rows, &tuned.train, None, embedder.fingerprint(), None).unwrap();
     assert_eq!(trained.meta.train_config.alpha, tuned.train.alpha);
     let targets: Vec<&str> = rows.iter().map(|r| r.target.as_str()).collect();
     let (train, test) = stratified_split(&targets, 0.25, 1);

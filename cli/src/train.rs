@@ -10,8 +10,8 @@ use tympan_core::model::TrainConfig;
 use tympan_core::registry::{ModelRegistry, ModelStore};
 use tympan_core::training::train_version;
 use tympan_core::tuned::TunedConfig;
+use tympan_data::groups::{calibration_groups, default_calibration_groups};
 use tympan_data::read_table;
-use tympan_embed::{calibration_groups, CalibrationGroups};
 
 use crate::database::DatabaseArgs;
 use crate::evaluate::print_metrics;
@@ -82,20 +82,14 @@ fn sources(args: &TrainArgs) -> Result<Sources> {
     let embedder = Embedder::load(&args.artifacts, AudioLimits::default())
         .context("the embedding is needed to train (run `tympan embed` first)")?;
     let rows = read_table(&args.data)?.rows;
-    let groups =
-        match calibration_groups(&args.data, rows.len(), args.calibration_groups.as_deref()) {
-            Ok(groups) => groups,
-            Err(e) if args.calibration_groups.is_some() => return Err(e.into()),
-            // The side file only refines the accuracy estimate: a stale one is not worth a failure.
-            Err(e) => {
-                tracing::warn!(error = %e, "no calibration groups");
-                None
-            }
-        };
+    let groups = match &args.calibration_groups {
+        Some(name) => Some(calibration_groups(&args.data, rows.len(), name)?),
+        None => default_calibration_groups(&args.data, rows.len()),
+    };
     Ok((
         embedder,
         rows,
-        groups,
+        groups.map(|g| g.values),
         Box::new(ModelRegistry::new(&args.artifacts)),
     ))
 }
@@ -104,7 +98,7 @@ fn sources(args: &TrainArgs) -> Result<Sources> {
 type Sources = (
     Embedder,
     Vec<tympan_data::LabeledRow>,
-    Option<CalibrationGroups>,
+    Option<Vec<String>>,
     Box<dyn ModelStore>,
 );
 
@@ -115,12 +109,6 @@ pub fn run(args: TrainArgs) -> Result<()> {
         rows.extend(read_table(extra)?.rows);
     }
     // Rows beyond the table's (--also) have no group: they always train.
-    let groups = groups.map(|g| {
-        let mut values = g.values;
-        values.resize(rows.len(), String::new());
-        tracing::info!(column = %g.name, "calibration groups");
-        values
-    });
     if let Some(r) = rows.iter().find(|r| r.vector.len() != embedder.dim()) {
         bail!(
             "{} has {} PCA columns, the embedding in {} produces {}",

@@ -227,17 +227,12 @@ pub fn retrain(
         .cloned()
         .chain(weighted(production, policy.production_weight))
         .collect();
-    let groups = reference_groups.map(|g| {
-        let mut groups = g.to_vec();
-        groups.resize(all.len(), String::new());
-        groups
-    });
     let mut challenger = train_version(
         &all,
         config,
         warm.map(|m| (m, champion.meta.version.as_str())),
         fingerprint,
-        groups.as_deref(),
+        reference_groups,
     )?;
     if warm.is_none() {
         challenger.meta.parent = Some(champion.meta.version.clone());

@@ -131,19 +131,22 @@ pub fn held_out_predictions(
         .collect()
 }
 
-/// Rows held out with their whole group: grouped folds over the rows that have one (`groups[i]`
-/// empty: the row has none and always trains), each fold predicted by the recipe trained, and a
-/// detector fitted, on everything else. Returns the predictions and the number of groups, or
-/// `None` with fewer than [`MIN_CALIBRATION_GROUPS`] groups.
+/// Rows held out with their whole group: grouped folds over the rows that have one (`groups`
+/// covers the first rows; a row past it, or with an empty group, has none and always trains),
+/// each fold predicted by the recipe trained, and a detector fitted, on everything else. Returns
+/// the predictions and the number of groups, or `None` with fewer than
+/// [`MIN_CALIBRATION_GROUPS`] groups.
 pub fn out_of_group_predictions(
     rows: &[LabeledRow],
     groups: &[String],
     config: &TrainConfig,
 ) -> Result<Option<(Vec<HeldOutPrediction>, usize)>, ModelError> {
-    if groups.len() != rows.len() {
+    if groups.len() > rows.len() {
         return Ok(None);
     }
-    let grouped: Vec<usize> = (0..rows.len()).filter(|&i| !groups[i].is_empty()).collect();
+    let grouped: Vec<usize> = (0..groups.len())
+        .filter(|&i| !groups[i].is_empty())
+        .collect();
     let names: Vec<&str> = grouped.iter().map(|&i| groups[i].as_str()).collect();
     let mut distinct = names.clone();
     distinct.sort_unstable();

@@ -29,8 +29,8 @@ pub struct TrainedModel {
 /// Trains on all `rows` and measures the same recipe on a stratified 80/20 holdout, where it also
 /// fits the model's [`Monitoring`] profile (calibration, unusual-clip threshold).
 /// `warm_start` (with its version as the parent) starts the solver from an existing model.
-/// `groups` (one per row, empty for a row with none), where the rows have them, adds the
-/// novelty-aware calibration ([`tympan_data::monitoring::NoveltyCalibration`]).
+/// `groups` (one per row of a prefix of `rows`: the rows past it, and rows with an empty one,
+/// have none), where the rows have them, adds the novelty-aware calibration ([`tympan_data::monitoring::NoveltyCalibration`]).
 pub fn train_version(
     rows: &[LabeledRow],
     config: &TrainConfig,

@@ -84,28 +84,42 @@ pub struct CalibrationGroups {
     pub values: Vec<String>,
 }
 
-/// The calibration groups of `table` (which has `rows` rows): the column `name`, or by default
-/// the group column with the fewest distinct values among those with at least
-/// [`MIN_CALIBRATION_GROUPS`], since the source of a recording (a speaker, a kit, a machine) has
-/// fewer values than a take number or a file id. `None` when there is no side file (and no
-/// `name`), or no column qualifies.
+/// The calibration groups of `table` (which has `rows` rows) in its side file's column `name`.
 pub fn calibration_groups(
     table: &Path,
     rows: usize,
-    name: Option<&str>,
-) -> Result<Option<CalibrationGroups>, DataError> {
-    if name.is_none() && !meta_path(table).is_file() {
-        return Ok(None);
+    name: &str,
+) -> Result<CalibrationGroups, DataError> {
+    let values = read_group_column(table, name, rows)?;
+    let name = name.to_string();
+    Ok(CalibrationGroups { name, values })
+}
+
+/// The calibration groups of `table` (which has `rows` rows) when none is named: the group
+/// column with the fewest distinct values among those with at least [`MIN_CALIBRATION_GROUPS`],
+/// since the source of a recording (a speaker, a kit, a machine) has fewer values than a take
+/// number or a file id. `None` when there is no side file or no column qualifies, and when the
+/// side file cannot be read or does not match the table (logged): it only refines the accuracy
+/// estimate, so a stale one is no reason to fail a training or a start.
+pub fn default_calibration_groups(table: &Path, rows: usize) -> Option<CalibrationGroups> {
+    if !meta_path(table).is_file() {
+        return None;
     }
-    if let Some(name) = name {
-        let values = read_group_column(table, name, rows)?;
-        let name = name.to_string();
-        return Ok(Some(CalibrationGroups { name, values }));
-    }
-    let distinct = |values: &[String]| values.iter().collect::<BTreeSet<_>>().len();
-    Ok(read_group_columns(table, rows)?
+    let columns = match read_group_columns(table, rows) {
+        Ok(columns) => columns,
+        Err(e) => {
+            tracing::warn!(error = %e, "no calibration groups");
+            return None;
+        }
+    };
+    let chosen = columns
         .into_iter()
-        .filter(|(_, values)| distinct(values) >= MIN_CALIBRATION_GROUPS)
-        .min_by_key(|(_, values)| distinct(values))
-        .map(|(name, values)| CalibrationGroups { name, values }))
+        .map(|(name, values)| (values.iter().collect::<BTreeSet<_>>().len(), name, values))
+        .filter(|(distinct, _, _)| *distinct >= MIN_CALIBRATION_GROUPS)
+        .min_by_key(|(distinct, _, _)| *distinct)
+        .map(|(_, name, values)| CalibrationGroups { name, values });
+    if let Some(groups) = &chosen {
+        tracing::info!(column = %groups.name, "calibration groups");
+    }
+    chosen
 }

@@ -39,11 +39,30 @@ impl Monitoring {
     /// The calibrated probabilities of a prediction of `vector`: by the [`NoveltyCalibration`]
     /// where the profile has one (and a detector with its median), else by the temperature.
     pub fn calibrate(&self, probabilities: &[f32], vector: &[f32]) -> Vec<f32> {
-        let novelty = self.unusual.as_ref().and_then(|d| d.novelty(vector));
+        let score = self.unusual.as_ref().map(|d| d.score(vector));
+        self.calibrate_scored(probabilities, score)
+    }
+
+    /// [`Monitoring::calibrate`] for a caller that has the vector's score under `self.unusual`
+    /// already (the live section scores every row for its unusual share).
+    pub fn calibrate_scored(&self, probabilities: &[f32], score: Option<f64>) -> Vec<f32> {
+        let novelty = self.unusual.as_ref().zip(score);
         match (self.calibration.novelty, novelty) {
-            (Some(calibration), Some(novelty)) => calibration.calibrate(probabilities, novelty),
+            (Some(calibration), Some((detector, score))) => {
+                match detector.novelty_of_score(score) {
+                    Some(novelty) => calibration.calibrate(probabilities, novelty),
+                    None => self.calibration.calibrate(probabilities),
+                }
+            }
             _ => self.calibration.calibrate(probabilities),
         }
+    }
+
+    /// Whether [`Monitoring::calibrate`] weighs novelty: a [`NoveltyCalibration`] and a detector
+    /// with its median.
+    pub fn novelty_aware(&self) -> bool {
+        self.calibration.novelty.is_some()
+            && self.unusual.as_ref().is_some_and(|d| d.median.is_some())
     }
 }
 
@@ -288,9 +307,13 @@ impl UnusualDetector {
     /// clamped to [`UnusualDetector::NOVELTY_RANGE`]. A ratio of score differences, so it means
     /// the same for any dimension and any spread of the scores. `None` without a median.
     pub fn novelty(&self, x: &[f32]) -> Option<f64> {
+        self.novelty_of_score(self.score(x))
+    }
+
+    /// [`UnusualDetector::novelty`] of a vector whose [`UnusualDetector::score`] is `score`.
+    pub fn novelty_of_score(&self, score: f64) -> Option<f64> {
         let median = self.median?;
         let scale = self.threshold - median;
-        let score = self.score(x);
         if !(scale > 0.0 && score.is_finite()) {
             return None;
         }

@@ -121,12 +121,7 @@ pub fn ensure_model(plan: &BootstrapPlan) -> Result<BootstrapOutcome, BootstrapE
     if rows.is_empty() {
         return Err(BootstrapError::EmptyTable(plan.ref_path.clone()));
     }
-    // The side file only refines the accuracy estimate: a stale one must not stop the start.
-    let groups = tympan_data::groups::calibration_groups(&plan.ref_path, rows.len(), None)
-        .unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "no calibration groups");
-            None
-        });
+    let groups = tympan_data::groups::default_calibration_groups(&plan.ref_path, rows.len());
     let trained = train_version(
         &rows,
         &TrainConfig::default(),

@@ -18,9 +18,7 @@ pub use run::{
     embed_clips, embed_dataset, featurize_clips, progress_wanted, reference_rows, EmbedRequest,
     EmbedSummary, EmbeddedClips, FrontEndChoice, Skipped,
 };
-pub use tympan_data::groups::{
-    calibration_groups, meta_path, read_group_column, CalibrationGroups,
-};
+pub use tympan_data::groups::{meta_path, read_group_column};
 
 /// Default number of PCA components.
 pub const DEFAULT_COMPONENTS: usize = 64;

@@ -2,7 +2,6 @@
 //! batches (`COPY ... FROM STDIN BINARY`, one round trip per batch) and read back by id, so that
 //! feedback by `prediction_id` reaches the right vector on any replica.
 
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use futures_util::pin_mut;
@@ -129,7 +128,7 @@ impl PredictionRow {
         Self {
             id: r.id.to_string(),
             time: r.time,
-            model_version: Arc::clone(&r.model_version).to_string(),
+            model_version: r.model_version.to_string(),
             duration: r.duration_seconds,
             classes: r.classes.to_vec(),
             probabilities: r.probabilities.to_vec(),

@@ -227,18 +227,19 @@ pub fn live_section(
     let predictions = prediction_drift(reference, window, config.drift.alpha);
     let time = |t: SystemTime| humantime::format_rfc3339_millis(t).to_string();
     let span = window.rows.first().zip(window.rows.last());
-    let unusual = monitoring.and_then(|m| m.unusual.as_ref()).map(|detector| {
-        let unusual = window
-            .rows
-            .iter()
-            .filter(|r| detector.is_unusual(detector.score(r.vector)))
-            .count();
-        UnusualShare {
-            unusual,
-            rate: unusual as f64 / window.rows.len().max(1) as f64,
-        }
-    });
-    let estimate = estimate(window, monitoring);
+    // Each row scored once: for the unusual share and for the novelty-aware estimate.
+    let scores = scores(window, monitoring);
+    let unusual = monitoring
+        .and_then(|m| m.unusual.as_ref())
+        .zip(scores.as_deref())
+        .map(|(detector, scores)| {
+            let unusual = scores.iter().filter(|&&s| detector.is_unusual(s)).count();
+            UnusualShare {
+                unusual,
+                rate: unusual as f64 / window.rows.len().max(1) as f64,
+            }
+        });
+    let estimate = estimate_scored(window, monitoring, scores.as_deref());
     Ok(LiveSection {
         window_rows: window.rows.len(),
         from: span.map(|s| time(s.0.time)).unwrap_or_default(),
@@ -284,14 +285,35 @@ fn prediction_drift(
     }
 }
 
+/// Each row's score under the profile's unusual-clip detector, if it has one.
+fn scores(window: &WindowView<'_>, monitoring: Option<&Monitoring>) -> Option<Vec<f64>> {
+    let detector = monitoring?.unusual.as_ref()?;
+    Some(
+        window
+            .rows
+            .iter()
+            .map(|r| detector.score(r.vector))
+            .collect(),
+    )
+}
+
 /// The expected accuracy and macro F1 of the window (see [`Estimate`]).
 pub fn estimate(window: &WindowView<'_>, monitoring: Option<&Monitoring>) -> Estimate {
+    estimate_scored(window, monitoring, scores(window, monitoring).as_deref())
+}
+
+/// [`estimate`] with the rows' scores under the profile's detector, when it has one.
+fn estimate_scored(
+    window: &WindowView<'_>,
+    monitoring: Option<&Monitoring>,
+    scores: Option<&[f64]>,
+) -> Estimate {
     // Per class: expected true positives, false positives, false negatives.
     let mut expected: BTreeMap<&str, [f64; 3]> = BTreeMap::new();
     let mut accuracy = 0.0;
-    for r in &window.rows {
+    for (i, r) in window.rows.iter().enumerate() {
         let q = match monitoring {
-            Some(m) => m.calibrate(r.probabilities, r.vector),
+            Some(m) => m.calibrate_scored(r.probabilities, scores.map(|s| s[i])),
             None => r.probabilities.to_vec(),
         };
         for (k, (class, &p)) in r.classes.iter().zip(&q).enumerate() {
@@ -318,10 +340,7 @@ pub fn estimate(window: &WindowView<'_>, monitoring: Option<&Monitoring>) -> Est
         accuracy: accuracy / window.rows.len().max(1) as f64,
         macro_f1: f1s.iter().sum::<f64>() / f1s.len().max(1) as f64,
         calibrated: monitoring.is_some(),
-        novelty_aware: monitoring.is_some_and(|m| {
-            m.calibration.novelty.is_some()
-                && m.unusual.as_ref().is_some_and(|d| d.median.is_some())
-        }),
+        novelty_aware: monitoring.is_some_and(Monitoring::novelty_aware),
     }
 }
 

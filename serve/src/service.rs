@@ -283,18 +283,6 @@ pub struct Service {
     report_cache: Mutex<Option<(u64, String, Arc<tympan_report::Report>)>>,
 }
 
-/// The calibration groups of the reference table at `path`, if its side file has them; a side
-/// file that does not match only costs the retrained models their novelty-aware estimate.
-fn reference_groups(path: &std::path::Path, rows: usize) -> Option<Vec<String>> {
-    match tympan_data::groups::calibration_groups(path, rows, None) {
-        Ok(groups) => groups.map(|g| g.values),
-        Err(e) => {
-            tracing::warn!(error = %e, "no calibration groups for retraining");
-            None
-        }
-    }
-}
-
 /// Predictions that may wait for the prediction log's writer; beyond, they are dropped from the
 /// log (and counted), never slowing an answer.
 const PREDICTION_LOG_QUEUE: usize = 8192;
@@ -371,7 +359,11 @@ impl Service {
             open_prediction_log(&config, reference.dim, &metrics, cluster.as_ref())?;
         let reference_groups = match cluster {
             Some(_) => None,
-            None => reference_groups(&config.ref_path(), reference.rows.len()),
+            None => tympan_data::groups::default_calibration_groups(
+                &config.ref_path(),
+                reference.rows.len(),
+            )
+            .map(|g| g.values),
         };
         let recent = RecentPredictions::new(config.prediction_memory, config.prediction_ttl);
         if let Err(e) = recent.load(&config.predictions_path(), reference.dim) {

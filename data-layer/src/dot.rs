@@ -1,4 +1,5 @@
-//! The dot product the front end's filterbank and the unusual-clip detector spend their time in.
+//! The dot product (and squared distance) the front end's filterbank and the unusual-clip
+//! detector spend their time in.
 
 /// `a · b` over their common length, in eight independent lanes: a sum in order is one chain of
 /// dependent additions the compiler may not reorder (nor vectorise), which made the mel
@@ -23,6 +24,29 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     lanes.iter().sum::<f32>() + tail
 }
 
+/// `|a - b|²` over their common length, in eight independent lanes as [`dot`]: the unusual-clip
+/// detector measures every class centre with it, on every prediction.
+#[inline]
+pub fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut lanes = [0f32; 8];
+    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = a8
+        .remainder()
+        .iter()
+        .zip(b8.remainder())
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum();
+    for (x, y) in a8.zip(b8) {
+        for k in 0..8 {
+            let d = x[k] - y[k];
+            lanes[k] += d * d;
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -35,5 +59,11 @@ mod tests {
         assert!((dot(&a, &b) - plain).abs() < 1e-4);
         assert_eq!(dot(&a[..3], &b), dot(&a[..3], &b[..3]));
         assert_eq!(dot(&[], &b), 0.0);
+        let plain: f32 = a.iter().zip(&b).map(|(x, y)| (x - y) * (x - y)).sum();
+        assert!((squared_distance(&a, &b) - plain).abs() < 1e-3 * plain);
+        assert_eq!(
+            squared_distance(&a[..3], &b),
+            squared_distance(&a[..3], &b[..3])
+        );
     }
 }

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::dot::dot;
+use crate::dot::{dot, squared_distance};
 
 /// The label-free monitoring profile of a model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -275,12 +275,7 @@ impl UnusualDetector {
         let mut distances: Vec<(f32, usize)> = self
             .centres
             .iter()
-            .map(|c| {
-                c.iter()
-                    .zip(&white)
-                    .map(|(m, v)| (v - m) * (v - m))
-                    .sum::<f32>()
-            })
+            .map(|c| squared_distance(c, &white))
             .zip(0..)
             .collect();
         if self.classes.len() != self.centres.len() {

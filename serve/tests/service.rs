@@ -49,7 +49,7 @@ fn predicts_the_classes_it_was_trained_on_and_refuses_a_wrong_vector() {
         // Clip 9 is detuned past every training clip: unseen audio.
         let p = s.predict(&ClipInput::Audio(clip(pitch, 9))).unwrap();
         assert_eq!(p.label, label);
-        assert_eq!(p.model_version, s.current().meta.version);
+        assert_eq!(&*p.model_version, s.current().meta.version);
     }
     let err = s.predict(&ClipInput::Vector(vec![0.0; 3])).unwrap_err();
     assert!(

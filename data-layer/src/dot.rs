@@ -6,28 +6,19 @@
 /// filterbank the front end's costliest step at 64 ms windows.
 #[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut lanes = [0f32; 8];
-    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = a8
-        .remainder()
-        .iter()
-        .zip(b8.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in a8.zip(b8) {
-        for k in 0..8 {
-            lanes[k] += x[k] * y[k];
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
+    sum_in_lanes(a, b, |x, y| x * y)
 }
 
-/// `|a - b|²` over their common length, in eight independent lanes as [`dot`]: the unusual-clip
-/// detector measures every class centre with it, on every prediction.
+/// `|a - b|²` over their common length, in eight lanes as [`dot`]: the unusual-clip detector
+/// measures every class centre with it, on every prediction.
 #[inline]
 pub fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
+    sum_in_lanes(a, b, |x, y| (x - y) * (x - y))
+}
+
+/// `Σ term(a[i], b[i])` over the common length, in eight independent lanes and a tail.
+#[inline(always)]
+fn sum_in_lanes(a: &[f32], b: &[f32], term: impl Fn(f32, f32) -> f32) -> f32 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
     let mut lanes = [0f32; 8];
@@ -36,12 +27,11 @@ pub fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
         .remainder()
         .iter()
         .zip(b8.remainder())
-        .map(|(x, y)| (x - y) * (x - y))
+        .map(|(&x, &y)| term(x, y))
         .sum();
     for (x, y) in a8.zip(b8) {
         for k in 0..8 {
-            let d = x[k] - y[k];
-            lanes[k] += d * d;
+            lanes[k] += term(x[k], y[k]);
         }
     }
     lanes.iter().sum::<f32>() + tail

@@ -20,16 +20,6 @@ pub struct Remembered {
     pub target: Option<Arc<str>>,
 }
 
-impl Remembered {
-    /// What the memory keeps of an answered or logged prediction.
-    pub fn of(r: &PredictionRecord) -> Self {
-        Self {
-            record: r.clone(),
-            target: None,
-        }
-    }
-}
-
 /// Probabilities a slot holds beyond the first model's classes: room for classes that feedback
 /// adds (`--max-new-classes`) before a record no longer fits its slot.
 const SPARE_CLASSES: usize = 8;
@@ -134,8 +124,7 @@ impl Slab {
 }
 
 impl Inner {
-    fn entry(&mut self, r: &Remembered, capacity: usize) -> Entry {
-        let record = &r.record;
+    fn entry(&mut self, record: &PredictionRecord, capacity: usize) -> Entry {
         let slab = self.slab.get_or_insert_with(|| {
             let width = record.vector.len() + record.probabilities.len();
             Slab::new(capacity, width + SPARE_CLASSES)
@@ -153,7 +142,7 @@ impl Inner {
             classes: Arc::clone(&record.classes),
             predicted: record.predicted,
             values,
-            target: r.target.clone(),
+            target: None,
         }
     }
 
@@ -240,23 +229,25 @@ impl RecentPredictions {
                 newest.push_back(r);
             }
         });
-        for r in newest {
-            self.remember(r.id, Remembered::of(&r));
+        for r in &newest {
+            self.remember(r);
         }
         read.map(|_| self.len())
     }
 
-    /// Remembers a prediction, forgetting the oldest beyond the capacity or the age limit.
-    pub fn remember(&self, id: PredictionId, prediction: Remembered) {
+    /// Remembers a prediction (its values copied), forgetting the oldest beyond the capacity or
+    /// the age limit; a prediction remembered again under its id replaces the first.
+    pub fn remember(&self, prediction: &PredictionRecord) {
         if self.capacity == 0 {
             return;
         }
+        let id = prediction.id;
         let mut inner = self.lock();
-        let now = prediction.record.time;
+        let now = prediction.time;
         // The oldest is forgotten first, so that a full memory frees the slot the new one takes.
         let known = inner.by_id.contains_key(&id);
         self.forget_old(&mut inner, now, usize::from(!known));
-        let entry = inner.entry(&prediction, self.capacity);
+        let entry = inner.entry(prediction, self.capacity);
         match inner.by_id.insert(id, entry) {
             Some(replaced) => inner.release(replaced),
             None => inner.order.push_back(id),
@@ -337,9 +328,9 @@ impl RecentPredictions {
 mod tests {
     use super::*;
 
-    fn at(seconds_ago: u64, v: f32) -> Remembered {
-        Remembered::of(&PredictionRecord {
-            id: PredictionId(0),
+    fn at(id: u128, seconds_ago: u64, v: f32) -> PredictionRecord {
+        PredictionRecord {
+            id: PredictionId(id),
             time: SystemTime::now() - Duration::from_secs(seconds_ago),
             model_version: "v0001".into(),
             duration_seconds: None,
@@ -347,7 +338,7 @@ mod tests {
             probabilities: vec![1.0].into(),
             predicted: 0,
             vector: vec![v].into(),
-        })
+        }
     }
 
     fn record(id: u128, vector: Vec<f32>, probabilities: Vec<f32>) -> PredictionRecord {
@@ -376,7 +367,7 @@ mod tests {
                 vec![x, x + 0.5, -x],
                 (0..classes).map(|c| x + c as f32).collect(),
             );
-            recent.remember(r.id, Remembered::of(&r));
+            recent.remember(&r);
             answered.push(r);
             let kept: Vec<PredictionRecord> =
                 recent.latest(3).into_iter().map(|m| m.record).collect();
@@ -394,7 +385,7 @@ mod tests {
         );
         // The same id again replaces the prediction and keeps one entry.
         let again = record(9, vec![1.0, 2.0, 3.0], vec![0.25, 0.75]);
-        recent.remember(again.id, Remembered::of(&again));
+        recent.remember(&again);
         assert_eq!(recent.len(), 3);
         assert_eq!(recent.get(PredictionId(9)).unwrap().record, again);
     }
@@ -403,7 +394,7 @@ mod tests {
     fn the_memory_forgets_beyond_its_capacity_and_its_age_limit() {
         let recent = RecentPredictions::new(3, Duration::from_secs(60));
         for i in 0..5 {
-            recent.remember(PredictionId(i), at(0, i as f32));
+            recent.remember(&at(i, 0, i as f32));
         }
         assert_eq!(recent.len(), 3);
         assert!(
@@ -412,8 +403,8 @@ mod tests {
         );
         assert_eq!(*recent.get(PredictionId(4)).unwrap().record.vector, [4.0]);
         let recent = RecentPredictions::new(10, Duration::from_secs(60));
-        recent.remember(PredictionId(1), at(120, 0.0));
-        recent.remember(PredictionId(2), at(1, 1.0));
+        recent.remember(&at(1, 120, 0.0));
+        recent.remember(&at(2, 1, 1.0));
         assert!(recent.get(PredictionId(1)).is_none(), "kept past its age");
         assert!(recent.get(PredictionId(2)).is_some());
     }

@@ -600,7 +600,7 @@ impl Service {
 
     /// Remembers an answered prediction for feedback by id and hands it to the prediction log.
     fn log_prediction(&self, record: PredictionRecord) {
-        self.recent.remember(record.id, Remembered::of(&record));
+        self.recent.remember(&record);
         if let Some(log) = &self.prediction_log {
             log.submit(record);
         }

@@ -215,11 +215,6 @@ impl ClassProbabilities {
             .map(String::as_str)
             .zip(self.values.iter().copied())
     }
-
-    /// The probability of `class`, if the model has it.
-    pub fn get(&self, class: &str) -> Option<f32> {
-        self.iter().find(|(c, _)| *c == class).map(|(_, p)| p)
-    }
 }
 
 impl Serialize for ClassProbabilities {

@@ -16,8 +16,15 @@
 //!   connection, stay under a bound (the server holds an upload in memory until it answers, so
 //!   200 clients each stalling before the last byte of a 10 MB body would otherwise hold 2 GB);
 //!   the request that would pass it gets a 503 and is closed.
+//!
+//! The guard accepts on a thread of its own and answers liveness probes (`GET /health`) there
+//! ([`liveness`]), so that a probe never waits behind the request workers relaying uploads; every
+//! other connection is relayed on Rocket's runtime.
 
 mod framing;
+mod liveness;
+
+pub use liveness::{Heartbeat, BEAT, STALL_LIMIT};
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,10 +34,13 @@ use std::time::Duration;
 use prometheus::IntCounterVec;
 use rocket::tokio::io::{AsyncReadExt, AsyncWriteExt};
 use rocket::tokio::net::{TcpListener, TcpStream};
-use rocket::tokio::sync::Semaphore;
+use rocket::tokio::runtime::Handle;
+use rocket::tokio::sync::{oneshot, Semaphore};
 use rocket::tokio::time::{sleep_until, timeout, Instant};
 
 use crate::error::ErrorBody;
+use crate::metrics::HttpMetrics;
+use liveness::{health_answer, health_request_len};
 
 /// Limits applied to every client connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,16 +178,71 @@ pub fn fit_connection_cap(wanted: usize) -> usize {
     wanted.min(fits as usize).max(1)
 }
 
-/// Accepts clients on `listener` for ever and relays each to `upstream`; counts what it refuses
-/// or cuts in `closed` (labelled by reason).
-pub async fn run(
-    listener: TcpListener,
-    upstream: SocketAddr,
-    limits: GuardLimits,
-    closed: IntCounterVec,
-) {
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let budget = Arc::new(BodyBudget::new(limits.body_budget));
+/// What the guard needs besides its listener.
+pub struct Guard {
+    /// Rocket's loopback address.
+    pub upstream: SocketAddr,
+    /// Limits applied to every client connection.
+    pub limits: GuardLimits,
+    /// Connections refused or cut, by reason (`tympan_connections_closed_total`).
+    pub closed: IntCounterVec,
+    /// The health probes the guard answers are counted with Rocket's requests.
+    pub http: HttpMetrics,
+    /// Rocket's runtime: relayed connections run on its workers.
+    pub workers: Handle,
+    /// Beaten by Rocket's runtime ([`Heartbeat::keep_beating`]).
+    pub heartbeat: Arc<Heartbeat>,
+}
+
+/// The guard's thread; dropping it stops accepting and frees the public port.
+pub struct GuardThread {
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for GuardThread {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Accepts clients on `listener` on a thread of its own until the returned [`GuardThread`] is
+/// dropped. Health probes are answered there; every other connection is relayed to Rocket on
+/// Rocket's runtime. Accepting apart from the request workers keeps the probes' answer time
+/// that of a bare thread while the workers relay uploads (`docs/reliability.md`).
+pub fn start(listener: std::net::TcpListener, guard: Guard) -> std::io::Result<GuardThread> {
+    listener.set_nonblocking(true)?;
+    let runtime = rocket::tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("tympan-guard".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let Ok(listener) = TcpListener::from_std(listener) else {
+                    tracing::error!("the connection guard could not take its listener");
+                    return;
+                };
+                rocket::tokio::select! {
+                    _ = accept(listener, Arc::new(guard)) => {}
+                    _ = stopped => {}
+                }
+            });
+        })?;
+    Ok(GuardThread {
+        stop: Some(stop),
+        thread: Some(thread),
+    })
+}
+
+/// Accepts clients for ever; counts what it refuses or cuts in `closed` (labelled by reason).
+async fn accept(listener: TcpListener, guard: Arc<Guard>) {
+    let slots = Arc::new(Semaphore::new(guard.limits.max_connections));
+    let budget = Arc::new(BodyBudget::new(guard.limits.body_budget));
     loop {
         let client = match listener.accept().await {
             Ok((client, _)) => client,
@@ -188,20 +253,80 @@ pub async fn run(
             }
         };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
-            closed.with_label_values(&["connection_cap"]).inc();
+            guard.closed.with_label_values(&["connection_cap"]).inc();
             rocket::tokio::spawn(refuse(client));
             continue;
         };
-        let closed = closed.clone();
+        let guard = Arc::clone(&guard);
         let budget = Arc::clone(&budget);
         rocket::tokio::spawn(async move {
-            let ending = relay(client, upstream, limits, &budget).await;
-            if let Ok(Some(reason)) = ending.map(|e| e.reason()) {
-                closed.with_label_values(&[reason]).inc();
-            }
+            let ending = serve_client(client, &guard, budget).await;
+            guard.count(ending);
             drop(permit);
         });
     }
+}
+
+impl Guard {
+    fn count(&self, ending: std::io::Result<Ending>) {
+        if let Ok(Some(reason)) = ending.map(|e| e.reason()) {
+            self.closed.with_label_values(&[reason]).inc();
+        }
+    }
+}
+
+/// Waits for a client's first bytes: a health probe is answered here, anything else is relayed
+/// on Rocket's runtime (which then holds the connection's slot).
+async fn serve_client(
+    client: TcpStream,
+    guard: &Arc<Guard>,
+    budget: Arc<BodyBudget>,
+) -> std::io::Result<Ending> {
+    // Until its first byte a client costs one descriptor and no buffers or upstream connection,
+    // so silent connections are cheap while they wait for the idle timeout.
+    // (`readable()` reports a fresh socket ready at once; `peek` waits for a byte.)
+    let mut head = [0u8; 1024];
+    let n = match timeout(guard.limits.idle, client.peek(&mut head)).await {
+        Err(_) => return Ok(Ending::Idle),
+        Ok(Ok(0)) => return Ok(Ending::Closed),
+        Ok(peeked) => peeked?,
+    };
+    if let Some(len) = health_request_len(&head[..n]) {
+        answer_health(client, len, guard).await;
+        return Ok(Ending::Closed);
+    }
+    let client = client.into_std()?;
+    let relayed = Arc::clone(guard);
+    let (done, ended) = oneshot::channel();
+    guard.workers.spawn(async move {
+        let ending = match TcpStream::from_std(client) {
+            Ok(client) => relay(client, &relayed, &budget).await,
+            Err(e) => Err(e),
+        };
+        let _ = done.send(ending);
+    });
+    // Rocket's runtime gone (shutting down) drops the relay, and the connection with it.
+    ended.await.unwrap_or(Ok(Ending::Closed))
+}
+
+/// Answers the health probe whose head, `head_len` bytes, the client has sent, and closes.
+async fn answer_health(mut client: TcpStream, head_len: usize, guard: &Guard) {
+    let started = Instant::now();
+    let (status, answer) = health_answer(&guard.heartbeat);
+    let (mut rx, mut tx) = client.split();
+    // The head is taken off the socket first: closing with it unread would reset the answer.
+    let mut head = vec![0u8; head_len];
+    if rx.read_exact(&mut head).await.is_err()
+        || write_within(&mut tx, &answer, guard.limits.idle)
+            .await
+            .is_err()
+    {
+        return;
+    }
+    guard
+        .http
+        .observe("/health", status, started.elapsed().as_secs_f64());
+    linger(&mut tx, &mut rx, &mut [0u8; 1024], REFUSAL_LINGER).await;
 }
 
 /// A complete HTTP/1.1 answer with the API's JSON error body, closing the connection. A 503
@@ -242,21 +367,14 @@ async fn refuse(mut client: TcpStream) {
     }
 }
 
+/// Relays a client that has sent its first bytes to Rocket, under the guard's limits.
 async fn relay(
     mut client: TcpStream,
-    upstream: SocketAddr,
-    limits: GuardLimits,
+    guard: &Guard,
     budget: &BodyBudget,
 ) -> std::io::Result<Ending> {
-    // Until its first byte a client costs one descriptor and no buffers or upstream connection,
-    // so silent connections are cheap while they wait for the idle timeout.
-    // (`readable()` reports a fresh socket ready at once; `peek` waits for a byte.)
-    match timeout(limits.idle, client.peek(&mut [0u8; 1])).await {
-        Err(_) => return Ok(Ending::Idle),
-        Ok(Ok(0)) => return Ok(Ending::Closed),
-        Ok(peeked) => peeked?,
-    };
-    let server = TcpStream::connect(upstream).await?;
+    let limits = guard.limits;
+    let server = TcpStream::connect(guard.upstream).await?;
     client.set_nodelay(true)?;
     server.set_nodelay(true)?;
     let (mut client_rx, mut client_tx) = client.split();

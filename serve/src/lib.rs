@@ -67,12 +67,10 @@ pub async fn serve(service: Arc<Service>) -> Result<(), LaunchError> {
             .map_err(Box::new)?;
         return Ok(());
     }
-    let listener = rocket::tokio::net::TcpListener::bind(public)
-        .await
-        .map_err(|source| LaunchError::Bind {
-            address: public,
-            source,
-        })?;
+    let listener = std::net::TcpListener::bind(public).map_err(|source| LaunchError::Bind {
+        address: public,
+        source,
+    })?;
     let limits = guard::GuardLimits {
         max_connections: guard::fit_connection_cap(c.max_connections),
         idle: Duration::from_secs(c.idle_timeout),
@@ -80,18 +78,45 @@ pub async fn serve(service: Arc<Service>) -> Result<(), LaunchError> {
         body_budget: body_budget(c),
     };
     let closed = service.metrics.guard_closed.clone();
+    let http = service.metrics.http.clone();
     let loopback = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+    // The guard's thread lives until Rocket has shut down.
+    let running = Arc::new(std::sync::Mutex::new(None));
+    let held = Arc::clone(&running);
+    let listener = std::sync::Mutex::new(Some(listener));
     rocket(service, loopback)
         .attach(announce(public))
         .attach(AdHoc::on_liftoff("connection guard", move |rocket| {
             let upstream = SocketAddr::new(rocket.config().address, rocket.config().port);
+            let listener = listener.lock().unwrap_or_else(|p| p.into_inner()).take();
             Box::pin(async move {
-                rocket::tokio::spawn(guard::run(listener, upstream, limits, closed));
+                let Some(listener) = listener else { return };
+                let heartbeat = guard::Heartbeat::new();
+                heartbeat.keep_beating();
+                let started = guard::start(
+                    listener,
+                    guard::Guard {
+                        upstream,
+                        limits,
+                        closed,
+                        http,
+                        workers: rocket::tokio::runtime::Handle::current(),
+                        heartbeat,
+                    },
+                );
+                match started {
+                    Ok(thread) => *held.lock().unwrap_or_else(|p| p.into_inner()) = Some(thread),
+                    Err(e) => {
+                        tracing::error!(error = %e, "the connection guard could not start");
+                        rocket.shutdown().notify();
+                    }
+                }
             })
         }))
         .launch()
         .await
         .map_err(Box::new)?;
+    drop(running);
     Ok(())
 }
 

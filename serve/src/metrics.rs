@@ -12,8 +12,8 @@ use rocket::{Data, Request, Response};
 /// Every metric the server exports (names prefixed `tympan_`).
 pub struct Metrics {
     registry: Registry,
-    requests: IntCounterVec,
-    latency: HistogramVec,
+    /// Requests answered, by endpoint and status, and their latency.
+    pub http: HttpMetrics,
     /// Predictions per predicted label.
     pub predictions: IntCounterVec,
     /// Rows in the feedback log.
@@ -170,8 +170,7 @@ impl Metrics {
         }
         Self {
             registry,
-            requests,
-            latency,
+            http: HttpMetrics { requests, latency },
             predictions,
             feedback_rows,
             retrainings,
@@ -272,12 +271,29 @@ impl Fairing for RequestMetrics {
         };
         let started = started(req);
         let endpoint = endpoint(req);
-        let m = &state.metrics;
-        m.requests
-            .with_label_values(&[endpoint.as_str(), res.status().code.to_string().as_str()])
+        state.metrics.http.observe(
+            &endpoint,
+            res.status().code,
+            started.elapsed().as_secs_f64(),
+        );
+    }
+}
+
+/// The request counter and latency histogram (`tympan_http_requests_total`,
+/// `tympan_http_request_duration_seconds`): fed by [`RequestMetrics`] for what Rocket answers,
+/// and by the connection guard for the `/health` probes it answers itself.
+#[derive(Clone)]
+pub struct HttpMetrics {
+    requests: IntCounterVec,
+    latency: HistogramVec,
+}
+
+impl HttpMetrics {
+    /// Counts one answer of `endpoint` (a route template) with `status`, taking `seconds`.
+    pub fn observe(&self, endpoint: &str, status: u16, seconds: f64) {
+        self.requests
+            .with_label_values(&[endpoint, status.to_string().as_str()])
             .inc();
-        m.latency
-            .with_label_values(&[endpoint.as_str()])
-            .observe(started.elapsed().as_secs_f64());
+        self.latency.with_label_values(&[endpoint]).observe(seconds);
     }
 }

@@ -8,7 +8,9 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use prometheus::{IntCounterVec, Opts};
+use rocket::tokio::runtime::{Handle, Runtime};
 use tympan_serve::guard::{self, GuardLimits};
+use tympan_serve::metrics::Metrics;
 use tympan_testkit::poll::wait_for;
 
 const IDLE: Duration = Duration::from_secs(1);
@@ -49,31 +51,62 @@ impl Upstream {
     }
 }
 
-/// The guard in front of `upstream` on a runtime of its own; its address and closure counter.
-fn guard(upstream: SocketAddr, request: Duration) -> (SocketAddr, IntCounterVec) {
+/// A guard in front of `upstream` relaying on `workers`: its address, what it counts, and the
+/// running guard (stopped when dropped).
+struct Running {
+    address: SocketAddr,
+    closed: IntCounterVec,
+    metrics: Metrics,
+    _thread: guard::GuardThread,
+}
+
+fn guard_with(upstream: SocketAddr, request: Duration, workers: Handle) -> Running {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
     let closed = IntCounterVec::new(Opts::new("closed", "closed"), &["reason"]).unwrap();
-    let counter = closed.clone();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = rocket::tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = rocket::tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            let limits = GuardLimits {
+    let metrics = Metrics::new();
+    let thread = guard::start(
+        listener,
+        guard::Guard {
+            upstream,
+            limits: GuardLimits {
                 max_connections: 16,
                 idle: IDLE,
                 request,
                 body_budget: BUDGET,
-            };
-            guard::run(listener, upstream, limits, counter).await;
-        });
-    });
-    (rx.recv().unwrap(), closed)
+            },
+            closed: closed.clone(),
+            http: metrics.http.clone(),
+            workers,
+            heartbeat: guard::Heartbeat::new(),
+        },
+    )
+    .unwrap();
+    Running {
+        address,
+        closed,
+        metrics,
+        _thread: thread,
+    }
+}
+
+/// Rocket's runtime in these tests: one worker.
+fn workers() -> Runtime {
+    rocket::tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The guard in front of `upstream`, relaying on a runtime kept for the test process's life;
+/// its address and closure counter.
+fn guard(upstream: SocketAddr, request: Duration) -> (SocketAddr, IntCounterVec) {
+    let workers: &'static Runtime = Box::leak(Box::new(workers()));
+    let running = guard_with(upstream, request, workers.handle().clone());
+    let out = (running.address, running.closed.clone());
+    std::mem::forget(running);
+    out
 }
 
 /// Whether the guard counts one connection closed for `reason` (it counts once the connection's
@@ -217,4 +250,57 @@ fn uploads_in_progress_beyond_the_body_budget_get_503_and_the_budget_comes_back(
         upload.len()
     );
     assert_eq!(closed.with_label_values(&["body_budget"]).get(), 1);
+}
+
+/// Health probes are answered on the guard's thread while Rocket's runtime is stuck, and say so
+/// only once its heartbeat is silent; a request for the server waits for the runtime and goes
+/// through once it runs again. Relayed like any request, the probe got no answer at all.
+#[test]
+fn health_is_answered_while_the_request_workers_are_stuck() {
+    let upstream = Upstream::start();
+    let workers = workers();
+    let (unstick, stuck) = mpsc::channel::<()>();
+    // Blocks the only worker thread, as a runaway task would.
+    workers.spawn(async move {
+        let _ = stuck.recv();
+    });
+    let running = guard_with(
+        upstream.address,
+        Duration::from_secs(60),
+        workers.handle().clone(),
+    );
+    let address = running.address;
+    for _ in 0..3 {
+        let mut probe = TcpStream::connect(address).unwrap();
+        probe
+            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let answer = read_all(&mut probe, Duration::from_secs(5));
+        assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer:?}");
+        assert!(answer.ends_with(r#"{"status":"ok"}"#), "{answer:?}");
+    }
+    let waiting = std::thread::spawn(move || {
+        let mut client = TcpStream::connect(address).unwrap();
+        client
+            .write_all(b"GET /model HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        read_all(&mut client, Duration::from_secs(30))
+    });
+    assert!(
+        upstream.received.recv_timeout(IDLE / 2).is_err(),
+        "relayed while the workers were stuck"
+    );
+    unstick.send(()).unwrap();
+    upstream
+        .received
+        .recv_timeout(Duration::from_secs(10))
+        .unwrap();
+    upstream.release.send(()).unwrap();
+    let answer = waiting.join().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer:?}");
+    let counted = running.metrics.render();
+    assert!(
+        counted.contains(r#"tympan_http_requests_total{endpoint="/health",status="200"} 3"#),
+        "{counted}"
+    );
 }

@@ -392,6 +392,8 @@ fn docs_metrics_health_and_reports_are_served() {
     let metrics = get("/metrics");
     for name in [
         "tympan_http_requests_total{endpoint=\"/feedback\",status=\"200\"} 1",
+        // Answered by the connection guard's thread, counted with Rocket's answers.
+        "tympan_http_requests_total{endpoint=\"/health\",status=\"200\"} 1",
         "tympan_http_request_duration_seconds_bucket",
         "tympan_feedback_rows 1",
         "tympan_model_info{version=\"v0001\"} 1",

@@ -61,8 +61,13 @@ pub struct Ready {
     pub store: crate::service::StoreState,
 }
 
-/// Liveness.
-#[utoipa::path(get, path = "/health", tag = "status", responses((status = 200, body = Health, description = "the server answers")))]
+/// Liveness. Behind the connection guard (the default) the guard's own thread answers it, so a
+/// probe never waits behind uploads; it answers 503 `stalled` when the request workers have not
+/// run for [`crate::guard::STALL_LIMIT`].
+#[utoipa::path(get, path = "/health", tag = "status", responses(
+    (status = 200, body = Health, description = "the server answers"),
+    (status = 503, body = crate::error::ErrorBody, description = "`stalled`: the request workers have not run for 10 s (or `too_many_connections`)"),
+))]
 #[get("/health")]
 pub fn health() -> Json<Health> {
     Json(Health { status: "ok" })

@@ -40,7 +40,7 @@ use rocket::tokio::time::{sleep_until, timeout, Instant};
 
 use crate::error::ErrorBody;
 use crate::metrics::HttpMetrics;
-use liveness::{health_answer, health_request_len};
+use liveness::{health_answer, is_health_probe};
 
 /// Limits applied to every client connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -291,8 +291,8 @@ async fn serve_client(
         Ok(Ok(0)) => return Ok(Ending::Closed),
         Ok(peeked) => peeked?,
     };
-    if let Some(len) = health_request_len(&head[..n]) {
-        answer_health(client, len, guard).await;
+    if is_health_probe(&head[..n]) {
+        answer_health(client, n, guard).await;
         return Ok(Ending::Closed);
     }
     let client = client.into_std()?;

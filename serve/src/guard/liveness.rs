@@ -63,19 +63,23 @@ impl Heartbeat {
     }
 }
 
-/// The length of the request head at the start of `bytes` when it is a whole `GET /health`
-/// request without a body; `None` for anything else (which Rocket answers as any request).
-pub(super) fn health_request_len(bytes: &[u8]) -> Option<usize> {
+/// Whether `bytes` are exactly one whole `GET /health` request without a body. Anything else,
+/// including a probe with more requests pipelined after it, is relayed to Rocket, so that nothing
+/// a client sent is dropped when the guard answers and closes.
+pub(super) fn is_health_probe(bytes: &[u8]) -> bool {
     let mut headers = [httparse::EMPTY_HEADER; 32];
     let mut request = httparse::Request::new(&mut headers);
-    let httparse::Status::Complete(len) = request.parse(bytes).ok()? else {
-        return None;
+    let Ok(httparse::Status::Complete(len)) = request.parse(bytes) else {
+        return false;
     };
     let bodyless = request.headers.iter().all(|h| {
         !h.name.eq_ignore_ascii_case("content-length")
             && !h.name.eq_ignore_ascii_case("transfer-encoding")
     });
-    (request.method == Some("GET") && request.path == Some("/health") && bodyless).then_some(len)
+    len == bytes.len()
+        && bodyless
+        && request.method == Some("GET")
+        && request.path == Some("/health")
 }
 
 /// The answer to a health probe: 200 `{"status":"ok"}` as Rocket's route gives it, or a 503
@@ -107,14 +111,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_a_whole_bodyless_get_of_health_is_a_probe() {
+    fn only_one_whole_bodyless_get_of_health_is_a_probe() {
         let probe = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
-        assert_eq!(health_request_len(probe), Some(probe.len()));
+        assert!(is_health_probe(probe));
         let mut pipelined = probe.to_vec();
         pipelined.extend_from_slice(b"GET /model HTTP/1.1\r\n\r\n");
-        assert_eq!(health_request_len(&pipelined), Some(probe.len()));
         for other in [
-            &b"GET /health HTTP/1.1\r\nHost: x\r\n"[..],
+            &pipelined[..],
+            b"GET /health HTTP/1.1\r\nHost: x\r\n",
             b"GET /healthz HTTP/1.1\r\n\r\n",
             b"GET /health?x=1 HTTP/1.1\r\n\r\n",
             b"HEAD /health HTTP/1.1\r\n\r\n",
@@ -123,7 +127,7 @@ mod tests {
             b"GET /model HTTP/1.1\r\n\r\n",
             b"\x16\x03\x01 not http",
         ] {
-            assert_eq!(health_request_len(other), None, "{other:?}");
+            assert!(!is_health_probe(other), "{other:?}");
         }
     }
 

@@ -46,6 +46,8 @@ struct Inner {
     order: VecDeque<PredictionId>,
     /// The entries' values; made at the first prediction, when their width is known.
     slab: Option<Slab>,
+    /// Slots of the slab.
+    capacity: usize,
 }
 
 /// A remembered prediction as the memory holds it: the record's shared parts, and its values
@@ -61,12 +63,8 @@ struct Entry {
 }
 
 enum Values {
-    /// Slot `slot` of the slab: the vector, then the probabilities.
-    Slab {
-        slot: usize,
-        vector: usize,
-        probabilities: usize,
-    },
+    /// Slot `slot` of the slab: the vector (of the slab's length), then `probabilities` values.
+    Slab { slot: usize, probabilities: usize },
     /// A record wider than the slab's slots.
     Own {
         vector: Arc<[f32]>,
@@ -74,8 +72,10 @@ enum Values {
     },
 }
 
-/// `capacity` slots of `stride` values in one allocation, and the slots free for reuse.
+/// `capacity` slots of `stride` values in one allocation, and the slots free for reuse. Every
+/// vector in it has one length (the served embedding's).
 struct Slab {
+    vector_len: usize,
     stride: usize,
     values: Vec<f32>,
     free: Vec<usize>,
@@ -84,8 +84,9 @@ struct Slab {
 }
 
 impl Slab {
-    fn new(capacity: usize, stride: usize) -> Self {
+    fn new(capacity: usize, vector_len: usize, stride: usize) -> Self {
         Self {
+            vector_len,
             stride,
             // Zeroed pages cost nothing until a slot is written: the memory grows with use.
             values: vec![0.0; capacity * stride],
@@ -96,7 +97,7 @@ impl Slab {
 
     /// Stores `vector` and `probabilities` in a free slot, if they fit one and one is free.
     fn store(&mut self, vector: &[f32], probabilities: &[f32]) -> Option<Values> {
-        if vector.len() + probabilities.len() > self.stride {
+        if vector.len() != self.vector_len || vector.len() + probabilities.len() > self.stride {
             return None;
         }
         let slot = match self.free.pop() {
@@ -113,21 +114,23 @@ impl Slab {
             .copy_from_slice(probabilities);
         Some(Values::Slab {
             slot,
-            vector: vector.len(),
             probabilities: probabilities.len(),
         })
     }
 
-    fn values(&self, slot: usize, len: usize) -> &[f32] {
-        &self.values[slot * self.stride..slot * self.stride + len]
+    /// The vector and the `probabilities` values of slot `slot`.
+    fn values(&self, slot: usize, probabilities: usize) -> (&[f32], &[f32]) {
+        let at = slot * self.stride;
+        self.values[at..at + self.vector_len + probabilities].split_at(self.vector_len)
     }
 }
 
 impl Inner {
-    fn entry(&mut self, record: &PredictionRecord, capacity: usize) -> Entry {
+    fn entry(&mut self, record: &PredictionRecord) -> Entry {
+        let capacity = self.capacity;
         let slab = self.slab.get_or_insert_with(|| {
             let width = record.vector.len() + record.probabilities.len();
-            Slab::new(capacity, width + SPARE_CLASSES)
+            Slab::new(capacity, record.vector.len(), width + SPARE_CLASSES)
         });
         let values = slab
             .store(&record.vector, &record.probabilities)
@@ -156,15 +159,14 @@ impl Inner {
             } => (Arc::clone(vector), Arc::clone(probabilities)),
             &Values::Slab {
                 slot,
-                vector,
                 probabilities,
             } => {
-                let values = self
+                let (vector, probabilities) = self
                     .slab
                     .as_ref()
                     .expect("a slab entry has a slab")
-                    .values(slot, vector + probabilities);
-                (values[..vector].into(), values[vector..].into())
+                    .values(slot, probabilities);
+                (vector.into(), probabilities.into())
             }
         };
         Some(Remembered {
@@ -204,6 +206,7 @@ impl RecentPredictions {
             by_id: HashMap::with_capacity_and_hasher(capacity + 1, Default::default()),
             order: VecDeque::with_capacity(capacity + 1),
             slab: None,
+            capacity,
         };
         Self {
             capacity,
@@ -247,7 +250,7 @@ impl RecentPredictions {
         // The oldest is forgotten first, so that a full memory frees the slot the new one takes.
         let known = inner.by_id.contains_key(&id);
         self.forget_old(&mut inner, now, usize::from(!known));
-        let entry = inner.entry(prediction, self.capacity);
+        let entry = inner.entry(prediction);
         match inner.by_id.insert(id, entry) {
             Some(replaced) => inner.release(replaced),
             None => inner.order.push_back(id),
@@ -388,6 +391,10 @@ mod tests {
         recent.remember(&again);
         assert_eq!(recent.len(), 3);
         assert_eq!(recent.get(PredictionId(9)).unwrap().record, again);
+        // A vector of another length than the slab's is kept whole too.
+        let longer = record(10, vec![1.0, 2.0, 3.0, 4.0, 5.0], vec![0.5, 0.5]);
+        recent.remember(&longer);
+        assert_eq!(recent.get(PredictionId(10)).unwrap().record, longer);
     }
 
     #[test]

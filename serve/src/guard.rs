@@ -35,7 +35,7 @@ use prometheus::IntCounterVec;
 use rocket::tokio::io::{AsyncReadExt, AsyncWriteExt};
 use rocket::tokio::net::{TcpListener, TcpStream};
 use rocket::tokio::runtime::Handle;
-use rocket::tokio::sync::{oneshot, Semaphore};
+use rocket::tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use rocket::tokio::time::{sleep_until, timeout, Instant};
 
 use crate::error::ErrorBody;
@@ -259,11 +259,7 @@ async fn accept(listener: TcpListener, guard: Arc<Guard>) {
         };
         let guard = Arc::clone(&guard);
         let budget = Arc::clone(&budget);
-        rocket::tokio::spawn(async move {
-            let ending = serve_client(client, &guard, budget).await;
-            guard.count(ending);
-            drop(permit);
-        });
+        rocket::tokio::spawn(serve_client(client, guard, budget, permit));
     }
 }
 
@@ -276,37 +272,38 @@ impl Guard {
 }
 
 /// Waits for a client's first bytes: a health probe is answered here, anything else is relayed
-/// on Rocket's runtime (which then holds the connection's slot).
+/// on Rocket's runtime, which then holds the connection's slot (`permit`) until the relay ends.
 async fn serve_client(
     client: TcpStream,
-    guard: &Arc<Guard>,
+    guard: Arc<Guard>,
     budget: Arc<BodyBudget>,
-) -> std::io::Result<Ending> {
+    permit: OwnedSemaphorePermit,
+) {
     // Until its first byte a client costs one descriptor and no buffers or upstream connection,
     // so silent connections are cheap while they wait for the idle timeout.
     // (`readable()` reports a fresh socket ready at once; `peek` waits for a byte.)
     let mut head = [0u8; 1024];
     let n = match timeout(guard.limits.idle, client.peek(&mut head)).await {
-        Err(_) => return Ok(Ending::Idle),
-        Ok(Ok(0)) => return Ok(Ending::Closed),
-        Ok(peeked) => peeked?,
+        Err(_) => return guard.count(Ok(Ending::Idle)),
+        Ok(Ok(n)) if n > 0 => n,
+        Ok(_) => return,
     };
     if is_health_probe(&head[..n]) {
-        answer_health(client, n, guard).await;
-        return Ok(Ending::Closed);
+        return answer_health(client, n, &guard).await;
     }
-    let client = client.into_std()?;
-    let relayed = Arc::clone(guard);
-    let (done, ended) = oneshot::channel();
-    guard.workers.spawn(async move {
+    let Ok(client) = client.into_std() else {
+        return;
+    };
+    let workers = guard.workers.clone();
+    // Rocket's runtime gone (shutting down) drops the relay, and the connection with it.
+    workers.spawn(async move {
         let ending = match TcpStream::from_std(client) {
-            Ok(client) => relay(client, &relayed, &budget).await,
+            Ok(client) => relay(client, &guard, &budget).await,
             Err(e) => Err(e),
         };
-        let _ = done.send(ending);
+        guard.count(ending);
+        drop(permit);
     });
-    // Rocket's runtime gone (shutting down) drops the relay, and the connection with it.
-    ended.await.unwrap_or(Ok(Ending::Closed))
 }
 
 /// Answers the health probe whose head, `head_len` bytes, the client has sent, and closes.

@@ -440,15 +440,22 @@ mod tests {
         out
     }
 
-    #[test]
-    fn records_read_back_exactly_and_a_torn_tail_is_cut() {
+    /// A log of `dim`-value vectors in a new folder (kept alive by the returned guard), rotated
+    /// at 1 MiB.
+    fn new_log(dim: usize, keep: usize) -> (tempfile::TempDir, PathBuf, Rotation, PredictionFile) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(PREDICTIONS_FILE);
         let rotation = Rotation {
             max_bytes: 1 << 20,
-            keep: 2,
+            keep,
         };
-        let mut log = PredictionFile::open(&path, 2, rotation).unwrap();
+        let log = PredictionFile::open(&path, dim, rotation).unwrap();
+        (dir, path, rotation, log)
+    }
+
+    #[test]
+    fn records_read_back_exactly_and_a_torn_tail_is_cut() {
+        let (_dir, path, rotation, mut log) = new_log(2, 2);
         let batch = [record(1, 1.0), record(u128::MAX, -0.1)];
         log.append(&batch).unwrap();
         assert!(log.append(&[record(3, 0.0), record(4, 1.0)]).is_ok());
@@ -477,13 +484,7 @@ mod tests {
 
     #[test]
     fn a_logged_vector_is_the_text_a_table_row_gives_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(PREDICTIONS_FILE);
-        let rotation = Rotation {
-            max_bytes: 1 << 20,
-            keep: 1,
-        };
-        let mut log = PredictionFile::open(&path, 3, rotation).unwrap();
+        let (_dir, path, _, mut log) = new_log(3, 1);
         let mut r = record(7, 1.0);
         r.vector = vec![1e-7, -123_456.78, 0.1].into();
         log.append(std::slice::from_ref(&r)).unwrap();

@@ -1,12 +1,14 @@
 //! Audio in: decoding any supported container to mono samples and resampling to the pipeline
-//! rate.
+//! rate; noisy copies of a clip to train on.
 
 mod decode;
+mod noise;
 mod resample;
 
 pub use decode::{
     decode_bytes, decode_file, probe_sample_rate, AudioLimits, DecodedAudio, DEFAULT_MAX_CHANNELS,
 };
+pub use noise::{NoiseCopies, NoiseLevel};
 pub use resample::{resample, resample_with, ResamplerRecipe, MAX_SOURCE_RATE, MIN_SOURCE_RATE};
 
 /// Why a clip could not be turned into samples.

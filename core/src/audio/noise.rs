@@ -1,0 +1,178 @@
+//! Noisy copies of a clip, to train on (data augmentation): the same sound under white noise at
+//! a level drawn for each copy. A classifier trained on the originals alone leans on detail far
+//! under a sound's peak; a recording that arrives noisier than the training set (8-bit audio,
+//! whose dithered quantisation noise lies near -48 dBFS, or a cheaper microphone) buries that
+//! detail and changes the answer. Trained on copies as well, the classifier keeps its answer
+//! (measured in `docs/benchmarks.md`, "Noisy copies").
+//!
+//! Copies are seeded by (recipe seed, clip, copy), so a run over the same clips is repeatable
+//! whatever order or thread computes them. The generator is the crate's own SplitMix64 with a
+//! Box-Muller transform: three lines, and the same numbers on every platform and every version,
+//! which `rand`'s `StdRng` does not promise.
+
+use serde::{Deserialize, Serialize};
+
+use super::DecodedAudio;
+use crate::evaluation::SplitMix64;
+
+/// How loud a copy's noise is: its RMS, in dB under a reference, drawn uniformly from
+/// `min_db..=max_db` for each copy.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reference", rename_all = "snake_case")]
+pub enum NoiseLevel {
+    /// Under the clip's peak sample: the same signal-to-noise range for loud and quiet clips.
+    UnderPeak {
+        /// Loudest noise, dB under the peak.
+        min_db: f32,
+        /// Quietest noise, dB under the peak.
+        max_db: f32,
+    },
+    /// Under full scale (dBFS): the noise floor of low-resolution formats and inputs, which a
+    /// quiet recording feels more than a loud one.
+    UnderFullScale {
+        /// Loudest noise, dB under full scale.
+        min_db: f32,
+        /// Quietest noise, dB under full scale.
+        max_db: f32,
+    },
+}
+
+/// A recipe of noisy copies: the level range and the seed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct NoiseCopies {
+    /// The noise level of each copy.
+    pub level: NoiseLevel,
+    /// Seed of every copy's level and noise.
+    pub seed: u64,
+}
+
+impl NoiseCopies {
+    /// Copy number `copy` of clip number `clip` (any stable numbering of the clips): `audio`
+    /// plus Gaussian white noise, clamped to [-1, 1].
+    pub fn copy(&self, audio: &DecodedAudio, clip: u64, copy: u64) -> DecodedAudio {
+        let mut rng = SplitMix64::new(
+            self.seed
+                .wrapping_add(clip.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+                .wrapping_add(copy.wrapping_mul(0xD1B5_4A32_D192_ED03)),
+        );
+        let (reference, min_db, max_db) = match self.level {
+            NoiseLevel::UnderPeak { min_db, max_db } => (peak(&audio.samples), min_db, max_db),
+            NoiseLevel::UnderFullScale { min_db, max_db } => (1.0, min_db, max_db),
+        };
+        let db = f64::from(min_db) + unit(&mut rng) * f64::from(max_db - min_db);
+        let rms = reference * 10f64.powf(-db / 20.0);
+        let samples = audio
+            .samples
+            .iter()
+            .map(|&s| (f64::from(s) + rms * gaussian(&mut rng)).clamp(-1.0, 1.0) as f32)
+            .collect();
+        DecodedAudio {
+            samples,
+            sample_rate: audio.sample_rate,
+            channels: audio.channels,
+        }
+    }
+}
+
+fn peak(samples: &[f32]) -> f64 {
+    f64::from(samples.iter().fold(0.0f32, |m, s| m.max(s.abs())))
+}
+
+/// Uniform in [0, 1).
+fn unit(rng: &mut SplitMix64) -> f64 {
+    (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Standard normal (Box-Muller).
+fn gaussian(rng: &mut SplitMix64) -> f64 {
+    let u1 = 1.0 - unit(rng); // in (0, 1]: ln never sees 0
+    let u2 = unit(rng);
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn under_peak(min_db: f32, max_db: f32, seed: u64) -> NoiseCopies {
+        NoiseCopies {
+            level: NoiseLevel::UnderPeak { min_db, max_db },
+            seed,
+        }
+    }
+
+    fn under_full_scale(min_db: f32, max_db: f32, seed: u64) -> NoiseCopies {
+        NoiseCopies {
+            level: NoiseLevel::UnderFullScale { min_db, max_db },
+            seed,
+        }
+    }
+
+    fn tone(amplitude: f32, len: usize) -> DecodedAudio {
+        DecodedAudio {
+            samples: (0..len)
+                .map(|i| amplitude * (i as f32 * 0.05).sin())
+                .collect(),
+            sample_rate: 16_000,
+            channels: 1,
+        }
+    }
+
+    fn noise_db(original: &DecodedAudio, copy: &DecodedAudio, reference: f64) -> f64 {
+        let power = original
+            .samples
+            .iter()
+            .zip(&copy.samples)
+            .map(|(a, b)| f64::from(b - a).powi(2))
+            .sum::<f64>()
+            / original.samples.len() as f64;
+        -10.0 * (power / (reference * reference)).log10()
+    }
+
+    #[test]
+    fn noise_lies_in_the_range_under_its_reference() {
+        let clip = tone(0.25, 32_000);
+        let peak_recipe = under_peak(20.0, 30.0, 1);
+        let full_scale_recipe = under_full_scale(40.0, 50.0, 1);
+        for copy in 0..20 {
+            let db = noise_db(&clip, &peak_recipe.copy(&clip, 3, copy), 0.25);
+            assert!((19.8..=30.2).contains(&db), "under peak: {db:.2} dB");
+            let db = noise_db(&clip, &full_scale_recipe.copy(&clip, 3, copy), 1.0);
+            assert!((39.8..=50.2).contains(&db), "under full scale: {db:.2} dB");
+        }
+    }
+
+    #[test]
+    fn levels_spread_over_the_range() {
+        let clip = tone(0.5, 16_000);
+        let recipe = under_peak(10.0, 40.0, 9);
+        let levels: Vec<f64> = (0..200)
+            .map(|c| noise_db(&clip, &recipe.copy(&clip, c, 0), 0.5))
+            .collect();
+        let below = levels.iter().filter(|&&db| db < 25.0).count();
+        assert!((70..=130).contains(&below), "{below} of 200 under 25 dB");
+    }
+
+    #[test]
+    fn copies_are_repeatable_and_distinct() {
+        let clip = tone(0.5, 8_000);
+        let recipe = under_full_scale(40.0, 70.0, 7);
+        assert_eq!(recipe.copy(&clip, 4, 1), recipe.copy(&clip, 4, 1));
+        assert_ne!(recipe.copy(&clip, 4, 1), recipe.copy(&clip, 4, 2));
+        assert_ne!(recipe.copy(&clip, 4, 1), recipe.copy(&clip, 5, 1));
+        let reseeded = NoiseCopies { seed: 8, ..recipe };
+        assert_ne!(recipe.copy(&clip, 4, 1), reseeded.copy(&clip, 4, 1));
+    }
+
+    #[test]
+    fn copies_stay_in_range_and_silence_under_peak_stays_silent() {
+        let loud = tone(1.0, 8_000);
+        let recipe = under_full_scale(0.0, 1.0, 3);
+        let copy = recipe.copy(&loud, 0, 0);
+        assert!(copy.samples.iter().all(|s| (-1.0..=1.0).contains(s)));
+        assert_eq!(copy.sample_rate, loud.sample_rate);
+        let silence = tone(0.0, 8_000);
+        let peak_recipe = under_peak(10.0, 20.0, 3);
+        assert_eq!(peak_recipe.copy(&silence, 0, 0), silence);
+    }
+}

@@ -115,9 +115,9 @@ fn eight_bit(data: &Dataset, clips: &[usize], featurizer: &Featurizer) -> Vec<Ve
         .collect()
 }
 
-/// How many `clips` keep the label of their original as 8-bit copies, under a model trained on
-/// every row but those of `held_out` clips (and their copies).
-fn agreement(rows: &Rows, clips: &[usize], eight: &[Vec<f32>], held_out: &[usize]) -> usize {
+/// The `clips` whose 8-bit copies do not keep the label of their original, under a model
+/// trained on every row but those of `held_out` clips (and their copies).
+fn misses(rows: &Rows, clips: &[usize], eight: &[Vec<f32>], held_out: &[usize]) -> Vec<usize> {
     let model = train(
         &rows.training(|i| !held_out.contains(&i)),
         &TrainConfig::default(),
@@ -131,9 +131,10 @@ fn agreement(rows: &Rows, clips: &[usize], eight: &[Vec<f32>], held_out: &[usize
         .zip(eight)
         .filter(|(&i, v)| {
             label(&model, &rows.embedder.project(v).expect("projectable"))
-                == label(&model, &rows.clean[i].vector)
+                != label(&model, &rows.clean[i].vector)
         })
-        .count()
+        .map(|(&i, _)| i)
+        .collect()
 }
 
 /// Rows of the originals and of their copies under one fitted embedding.
@@ -261,10 +262,14 @@ fn main() {
                 mean * 100.0
             );
             if !clips.is_empty() {
-                let trained = agreement(&rows, &clips, &eight, &[]);
-                let held_out = agreement(&rows, &clips, &eight, &clips);
+                let trained = misses(&rows, &clips, &eight, &[]);
+                let held_out = misses(&rows, &clips, &eight, &clips);
+                let missed: Vec<String> = trained.iter().map(|&i| name(&data.files[i])).collect();
                 print!(
-                    "  8-bit agreement {trained}/{n} (clips held out of training: {held_out}/{n})",
+                    "  8-bit agreement {}/{n} (clips held out of training: {}/{n}), missed {}",
+                    clips.len() - trained.len(),
+                    clips.len() - held_out.len(),
+                    missed.join(" "),
                     n = clips.len()
                 );
             }

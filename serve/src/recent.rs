@@ -46,8 +46,6 @@ struct Inner {
     order: VecDeque<PredictionId>,
     /// The entries' values; made at the first prediction, when their width is known.
     slab: Option<Slab>,
-    /// Slots of the slab.
-    capacity: usize,
 }
 
 /// A remembered prediction as the memory holds it: the record's shared parts, and its values
@@ -126,8 +124,9 @@ impl Slab {
 }
 
 impl Inner {
-    fn entry(&mut self, record: &PredictionRecord) -> Entry {
-        let capacity = self.capacity;
+    /// The entry of `record`, its values in the slab (made with `capacity` slots at the first
+    /// record) where they fit.
+    fn entry(&mut self, record: &PredictionRecord, capacity: usize) -> Entry {
         let slab = self.slab.get_or_insert_with(|| {
             let width = record.vector.len() + record.probabilities.len();
             Slab::new(capacity, record.vector.len(), width + SPARE_CLASSES)
@@ -206,7 +205,6 @@ impl RecentPredictions {
             by_id: HashMap::with_capacity_and_hasher(capacity + 1, Default::default()),
             order: VecDeque::with_capacity(capacity + 1),
             slab: None,
-            capacity,
         };
         Self {
             capacity,
@@ -250,7 +248,7 @@ impl RecentPredictions {
         // The oldest is forgotten first, so that a full memory frees the slot the new one takes.
         let known = inner.by_id.contains_key(&id);
         self.forget_old(&mut inner, now, usize::from(!known));
-        let entry = inner.entry(prediction);
+        let entry = inner.entry(prediction, self.capacity);
         match inner.by_id.insert(id, entry) {
             Some(replaced) => inner.release(replaced),
             None => inner.order.push_back(id),

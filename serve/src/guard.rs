@@ -289,7 +289,7 @@ async fn serve_client(
         Ok(_) => return,
     };
     if is_health_probe(&head[..n]) {
-        return answer_health(client, n, &guard).await;
+        return answer_health(client, &mut head[..n], &guard).await;
     }
     let Ok(client) = client.into_std() else {
         return;
@@ -306,14 +306,14 @@ async fn serve_client(
     });
 }
 
-/// Answers the health probe whose head, `head_len` bytes, the client has sent, and closes.
-async fn answer_health(mut client: TcpStream, head_len: usize, guard: &Guard) {
+/// Answers the health probe whose head, as long as `head`, the client has sent (`head` is
+/// overwritten), and closes.
+async fn answer_health(mut client: TcpStream, head: &mut [u8], guard: &Guard) {
     let started = Instant::now();
     let (status, answer) = health_answer(&guard.heartbeat);
     let (mut rx, mut tx) = client.split();
     // The head is taken off the socket first: closing with it unread would reset the answer.
-    let mut head = vec![0u8; head_len];
-    if rx.read_exact(&mut head).await.is_err()
+    if rx.read_exact(head).await.is_err()
         || write_within(&mut tx, &answer, guard.limits.idle)
             .await
             .is_err()
@@ -323,7 +323,7 @@ async fn answer_health(mut client: TcpStream, head_len: usize, guard: &Guard) {
     guard
         .http
         .observe("/health", status, started.elapsed().as_secs_f64());
-    linger(&mut tx, &mut rx, &mut [0u8; 1024], REFUSAL_LINGER).await;
+    linger(&mut tx, &mut rx, head, REFUSAL_LINGER).await;
 }
 
 /// A complete HTTP/1.1 answer with the API's JSON error body, closing the connection. A 503

@@ -7,8 +7,9 @@
 //! workers are stuck, they beat a [`Heartbeat`] every [`BEAT`]; silent for [`STALL_LIMIT`], the
 //! answer is a 503.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use super::error_response;
@@ -85,7 +86,7 @@ pub(super) fn is_health_probe(bytes: &[u8]) -> bool {
 /// The answer to a health probe: 200 `{"status":"ok"}` as Rocket's route gives it, or a 503
 /// JSON error when the request workers have been silent for [`STALL_LIMIT`]. It closes the
 /// connection, as a probe opens one per check.
-pub(super) fn health_answer(heartbeat: &Heartbeat) -> (u16, Vec<u8>) {
+pub(super) fn health_answer(heartbeat: &Heartbeat) -> (u16, Cow<'static, [u8]>) {
     let silence = heartbeat.silence();
     if silence >= STALL_LIMIT {
         let detail = format!(
@@ -94,17 +95,26 @@ pub(super) fn health_answer(heartbeat: &Heartbeat) -> (u16, Vec<u8>) {
         );
         return (
             503,
-            error_response("503 Service Unavailable", "stalled", &detail),
+            Cow::Owned(error_response(
+                "503 Service Unavailable",
+                "stalled",
+                &detail,
+            )),
         );
     }
+    (200, Cow::Borrowed(HEALTHY.as_slice()))
+}
+
+/// The 200 answer, made once: every probe of a working server gets the same bytes.
+static HEALTHY: LazyLock<Vec<u8>> = LazyLock::new(|| {
     let body = r#"{"status":"ok"}"#;
-    let answer = format!(
+    format!(
         "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
          cache-control: no-store\r\nconnection: close\r\n\r\n{body}",
         body.len()
-    );
-    (200, answer.into_bytes())
-}
+    )
+    .into_bytes()
+});
 
 #[cfg(test)]
 mod tests {
@@ -135,7 +145,7 @@ mod tests {
     fn a_silent_heartbeat_turns_the_answer_into_a_503() {
         let heart = Heartbeat::new();
         let (status, ok) = health_answer(&heart);
-        let ok = String::from_utf8(ok).unwrap();
+        let ok = String::from_utf8(ok.into_owned()).unwrap();
         assert_eq!(status, 200);
         let (head, body) = ok.split_once("\r\n\r\n").unwrap();
         assert!(head.starts_with("HTTP/1.1 200 OK"));
@@ -149,7 +159,7 @@ mod tests {
             last: AtomicU64::new(0),
         };
         let (status, answer) = health_answer(&stalled);
-        let answer = String::from_utf8(answer).unwrap();
+        let answer = String::from_utf8(answer.into_owned()).unwrap();
         assert_eq!(status, 503);
         assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
         assert!(answer.contains(r#""error":"stalled""#), "{answer}");

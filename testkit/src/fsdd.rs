@@ -11,6 +11,17 @@ pub fn recordings() -> PathBuf {
         .expect("FSDD not found: run scripts/fetch-fsdd.sh or set TYMPAN_FSDD")
 }
 
+/// The clips of the format-variant checks (`core/tests/format_variants.rs`, the
+/// `noise_copies` example): takes 7 and 8 of every (speaker, digit), 120 clips nobody picked by
+/// hand, so that one borderline clip is under 1 % of them.
+pub fn variant_clip_names() -> Vec<String> {
+    let speakers = ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"];
+    speakers
+        .iter()
+        .flat_map(|s| (0..10).flat_map(move |d| [7, 8].map(|t| format!("{d}_{s}_{t}.wav"))))
+        .collect()
+}
+
 /// Links the FSDD files whose names `keep` accepts into `dir` (created), for tests on a subset.
 pub fn link_subset(dir: &Path, keep: impl Fn(&str) -> bool) -> PathBuf {
     std::fs::create_dir_all(dir).expect("create the subset folder");

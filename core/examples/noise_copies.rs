@@ -1,6 +1,7 @@
 //! Measures training on noisy copies ([`NoiseCopies`]) against training on the originals alone:
 //! the leave-one-group-out mean (FSDD by speaker, the drum set by kit) and, on FSDD, how many of
 //! the 120 clips of `core/tests/format_variants.rs` keep their label as 8-bit copies made by sox.
+//! The last recipe trains on the 8-bit copies themselves (requantized with dither as sox does).
 //!
 //! ```text
 //! cargo run --release -p tympan-core --example noise_copies -- fsdd   # needs sox
@@ -222,7 +223,7 @@ fn main() {
     } else {
         eight_bit(&data, &clips, &featurizer)
     };
-    let recipes: [(&str, Option<NoiseLevel>); 4] = [
+    let recipes: [(&str, Option<NoiseLevel>); 5] = [
         ("originals only", None),
         (
             "20-50 dB under the peak",
@@ -244,6 +245,11 @@ fn main() {
                 min_db: 45.0,
                 max_db: 65.0,
             }),
+        ),
+        // The 8-bit test's own transform: the copies a classifier could be trained on at best.
+        (
+            "8-bit requantized",
+            Some(NoiseLevel::Requantized { bits: 8 }),
         ),
     ];
     println!("{which}: {} clips, one noisy copy each", data.files.len());

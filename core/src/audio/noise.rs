@@ -35,6 +35,14 @@ pub enum NoiseLevel {
         /// Quietest noise, dB under full scale.
         max_db: f32,
     },
+    /// The clip requantized to `bits` bits with triangular (TPDF) dither of one step, as sox
+    /// writes a file of fewer bits by default: noise of RMS half a step (8 bits: -48 dBFS),
+    /// which drowns a quiet recording's detail the way a low-resolution file does. The level is
+    /// the format's, not drawn.
+    Requantized {
+        /// Bits per sample of the copy (2-24).
+        bits: u8,
+    },
 }
 
 /// A recipe of noisy copies: the level range and the seed.
@@ -58,6 +66,12 @@ impl NoiseCopies {
         let (reference, min_db, max_db) = match self.level {
             NoiseLevel::UnderPeak { min_db, max_db } => (peak(&audio.samples), min_db, max_db),
             NoiseLevel::UnderFullScale { min_db, max_db } => (1.0, min_db, max_db),
+            NoiseLevel::Requantized { bits } => {
+                return DecodedAudio {
+                    samples: requantize(&audio.samples, bits, &mut rng),
+                    ..audio.clone()
+                }
+            }
         };
         let db = f64::from(min_db) + unit(&mut rng) * f64::from(max_db - min_db);
         let rms = reference * 10f64.powf(-db / 20.0);
@@ -72,6 +86,20 @@ impl NoiseCopies {
             channels: audio.channels,
         }
     }
+}
+
+/// `samples` on the grid of a `bits`-bit signed format (step `2^(1 - bits)`, from -1 to one
+/// step under 1), after adding TPDF dither: the difference of two uniform draws of one step.
+fn requantize(samples: &[f32], bits: u8, rng: &mut SplitMix64) -> Vec<f32> {
+    let step = 2f64.powi(1 - i32::from(bits.clamp(2, 24)));
+    samples
+        .iter()
+        .map(|&s| {
+            let dither = (unit(rng) - unit(rng)) * step;
+            ((f64::from(s) + dither) / step).round() * step
+        })
+        .map(|q| q.clamp(-1.0, 1.0 - step) as f32)
+        .collect()
 }
 
 fn peak(samples: &[f32]) -> f64 {
@@ -162,6 +190,29 @@ mod tests {
         assert_ne!(recipe.copy(&clip, 4, 1), recipe.copy(&clip, 5, 1));
         let reseeded = NoiseCopies { seed: 8, ..recipe };
         assert_ne!(recipe.copy(&clip, 4, 1), reseeded.copy(&clip, 4, 1));
+    }
+
+    #[test]
+    fn requantized_copies_lie_on_the_grid_under_half_a_step_of_noise() {
+        let clip = tone(0.3, 32_000);
+        let recipe = NoiseCopies {
+            level: NoiseLevel::Requantized { bits: 8 },
+            seed: 5,
+        };
+        let copy = recipe.copy(&clip, 2, 0);
+        let step = 1.0 / 128.0;
+        for s in &copy.samples {
+            let steps = f64::from(*s) / step;
+            assert!(
+                (steps - steps.round()).abs() < 1e-6,
+                "{s} off the 8-bit grid"
+            );
+        }
+        // Rounding (step²/12) plus TPDF dither (step²/6): an RMS of half a step, -48 dBFS.
+        let db = noise_db(&clip, &copy, 1.0);
+        assert!((47.6..=48.6).contains(&db), "{db:.2} dBFS");
+        assert_eq!(copy, recipe.copy(&clip, 2, 0));
+        assert_ne!(copy, recipe.copy(&clip, 2, 1));
     }
 
     #[test]

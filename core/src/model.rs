@@ -1,5 +1,5 @@
 //! The classifier: multinomial logistic regression (linfa-logistic's objective, fitted by
-//! [`crate::solver`]), stored as plain weights so the artifact stays readable.
+//! the crate's own `solver` module), stored as plain weights so the artifact stays readable.
 
 use ndarray::{s, Array2};
 use serde::{Deserialize, Serialize};

@@ -152,7 +152,8 @@ fn sub_folders(dir: &Path) -> Result<Vec<PathBuf>, EmbedCommandError> {
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct LabelArgs {
     /// Label files by a template over the file name, e.g. "{label}_{speaker}_{take}"; fields
-    /// other than {label} are groups (columns of <out>.meta.csv; the folds of `tympan tune`).
+    /// other than {label} are groups (columns of the side file beside --out, e.g.
+    /// ref_data.meta.csv; the folds of `tympan tune`).
     #[arg(long, conflicts_with_all = ["manifest", "folders"])]
     pub label_pattern: Option<String>,
     /// Label files from a CSV manifest with columns path,label.

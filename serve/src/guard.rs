@@ -9,7 +9,7 @@
 //! - a cap on open connections: over it, a new client gets a 503 JSON answer at once;
 //! - an idle timeout: a connection with no byte either way for that long, while the guard waits
 //!   for the client (between requests or in the middle of one), is closed; a request received
-//!   whole and not answered yet is the server's work, never idle ([`framing`] tells them apart);
+//!   whole and not answered yet is the server's work, never idle (`framing` tells them apart);
 //! - a request timeout: a client whose bytes have gone unanswered for that long (it is still
 //!   sending its request, or the server is still working on it) gets a 408 and is closed;
 //! - a body budget: the request bytes relayed and not yet answered, summed over every
@@ -18,7 +18,7 @@
 //!   the request that would pass it gets a 503 and is closed.
 //!
 //! The guard accepts on a thread of its own and answers liveness probes (`GET /health`) there
-//! ([`liveness`]), so that a probe never waits behind the request workers relaying uploads; every
+//! (`liveness`), so that a probe never waits behind the request workers relaying uploads; every
 //! other connection is relayed on Rocket's runtime.
 
 mod framing;

@@ -27,7 +27,7 @@ const SPARE_CLASSES: usize = 8;
 /// The last predictions by id, bounded in number and age.
 ///
 /// Their vectors and probabilities are copied into one block allocated for all of them (a
-/// [`Slab`]), not kept as the record's own allocations: tens of thousands of small blocks
+/// `Slab`), not kept as the record's own allocations: tens of thousands of small blocks
 /// living for hours among each answer's short-lived buffers fragmented glibc's heap, and
 /// `malloc` then took twice its share of `/predict` (`perf` at concurrency 8: 9.9-11 % of the
 /// server's cycles in glibc's allocator with an allocation per record, 5.6 % with the slab).

@@ -40,7 +40,7 @@ pub struct ClipProfile {
     pub sample_rate: u32,
     /// Decoded duration, seconds.
     pub duration_seconds: f64,
-    /// Frequency under which [`ENERGY_SHARE`] of the clip's spectral energy lies, Hz.
+    /// Frequency under which 99.5 % of the clip's spectral energy lies, Hz.
     pub energy_edge_hz: f32,
     /// Level of the clip's quietest frames (5th percentile) under its loudest frame, dB: how
     /// far its own noise floor or digital silence lies.

@@ -4,7 +4,7 @@
 //! (`serve/tests/contract.rs`): every accepted body form and every status a route can answer is
 //! in it. Statuses shared by many routes are defined here once ([`UploadErrors`],
 //! [`AdminErrors`], [`Internal`]); those of the connection guard, which any route can get, are
-//! added to every operation by [`GuardResponses`].
+//! added to every operation by `GuardResponses`.
 
 use rocket::get;
 use rocket::serde::json::Json;

@@ -39,8 +39,9 @@ pub struct EvaluateArgs {
     /// registered model.
     #[arg(long, value_name = "SHARE", conflicts_with = "group_by")]
     holdout: Option<f64>,
-    /// Measure the training recipe by groups (a column of the side file beside --data, e.g. ref_data.meta.csv,
-    /// or a field of the label pattern): leave-one-group-out, or train/test by --test-groups.
+    /// Measure the training recipe by groups (a column of the side file beside --data, e.g.
+    /// ref_data.meta.csv, or a field of the label pattern): leave-one-group-out, or train/test
+    /// by --test-groups.
     #[arg(long, value_name = "NAME")]
     group_by: Option<String>,
     /// With --group-by: the groups that form the test set (comma-separated).

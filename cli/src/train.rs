@@ -51,9 +51,10 @@ pub struct TrainArgs {
     /// always; --data is not read).
     #[arg(long)]
     with_feedback: bool,
-    /// The column of the side file beside --data (e.g. ref_data.meta.csv) whose groups (e.g. speakers) the accuracy estimate's
-    /// calibration holds out [default: the group column with the fewest distinct values, at
-    /// least 3]. Rows of --also tables and feedback rows are never held out.
+    /// The column of the side file beside --data (e.g. ref_data.meta.csv) whose groups (e.g.
+    /// speakers) the accuracy estimate's calibration holds out [default: the group column with
+    /// the fewest distinct values, at least 3]. Rows of --also tables and feedback rows are never
+    /// held out.
     #[arg(long, value_name = "NAME")]
     calibration_groups: Option<String>,
     #[command(flatten)]

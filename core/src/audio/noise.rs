@@ -1,9 +1,10 @@
 //! Noisy copies of a clip, to train on (data augmentation): the same sound under white noise at
-//! a level drawn for each copy. A classifier trained on the originals alone leans on detail far
-//! under a sound's peak; a recording that arrives noisier than the training set (8-bit audio,
-//! whose dithered quantisation noise lies near -48 dBFS, or a cheaper microphone) buries that
-//! detail and changes the answer. Trained on copies as well, the classifier keeps its answer
-//! (measured in `docs/benchmarks.md`, "Noisy copies").
+//! a level drawn for each copy, or requantized to fewer bits. A classifier trained on the
+//! originals alone leans on detail far under a sound's peak; a recording that arrives noisier
+//! than the training set (8-bit audio, whose dithered quantisation noise lies near -48 dBFS, or a
+//! cheaper microphone) buries that detail and changes the answer. Trained on copies as well, the
+//! classifier keeps its answer far more often, though not always (measured in
+//! `docs/benchmarks.md`, "Noisy copies").
 //!
 //! Copies are seeded by (recipe seed, clip, copy), so a run over the same clips is repeatable
 //! whatever order or thread computes them. The generator is the crate's own SplitMix64 with a

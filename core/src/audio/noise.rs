@@ -8,8 +8,9 @@
 //!
 //! Copies are seeded by (recipe seed, clip, copy), so a run over the same clips is repeatable
 //! whatever order or thread computes them. The generator is the crate's own SplitMix64 with a
-//! Box-Muller transform: three lines, and the same numbers on every platform and every version,
-//! which `rand`'s `StdRng` does not promise.
+//! Box-Muller transform: the same uniform draws on every platform and every version, which
+//! `rand`'s `StdRng` does not promise (Box-Muller's `ln` and `cos` come from the platform's
+//! libm, whose last bit may differ between platforms).
 
 use serde::{Deserialize, Serialize};
 
@@ -57,36 +58,46 @@ pub struct NoiseCopies {
 
 impl NoiseCopies {
     /// Copy number `copy` of clip number `clip` (any stable numbering of the clips): `audio`
-    /// plus Gaussian white noise, clamped to [-1, 1].
+    /// plus Gaussian white noise, clamped to [-1, 1], or requantized.
     pub fn copy(&self, audio: &DecodedAudio, clip: u64, copy: u64) -> DecodedAudio {
         let mut rng = SplitMix64::new(
             self.seed
                 .wrapping_add(clip.wrapping_mul(0x9E37_79B9_7F4A_7C15))
                 .wrapping_add(copy.wrapping_mul(0xD1B5_4A32_D192_ED03)),
         );
-        let (reference, min_db, max_db) = match self.level {
-            NoiseLevel::UnderPeak { min_db, max_db } => (peak(&audio.samples), min_db, max_db),
-            NoiseLevel::UnderFullScale { min_db, max_db } => (1.0, min_db, max_db),
-            NoiseLevel::Requantized { bits } => {
-                return DecodedAudio {
-                    samples: requantize(&audio.samples, bits, &mut rng),
-                    ..audio.clone()
-                }
+        let samples = match self.level {
+            NoiseLevel::UnderPeak { min_db, max_db } => {
+                let reference = peak(&audio.samples);
+                add_noise(&audio.samples, reference, min_db, max_db, &mut rng)
             }
+            NoiseLevel::UnderFullScale { min_db, max_db } => {
+                add_noise(&audio.samples, 1.0, min_db, max_db, &mut rng)
+            }
+            NoiseLevel::Requantized { bits } => requantize(&audio.samples, bits, &mut rng),
         };
-        let db = f64::from(min_db) + unit(&mut rng) * f64::from(max_db - min_db);
-        let rms = reference * 10f64.powf(-db / 20.0);
-        let samples = audio
-            .samples
-            .iter()
-            .map(|&s| (f64::from(s) + rms * gaussian(&mut rng)).clamp(-1.0, 1.0) as f32)
-            .collect();
         DecodedAudio {
             samples,
             sample_rate: audio.sample_rate,
             channels: audio.channels,
         }
     }
+}
+
+/// `samples` plus Gaussian white noise whose RMS lies `min_db..=max_db` (drawn) under
+/// `reference`, clamped to [-1, 1].
+fn add_noise(
+    samples: &[f32],
+    reference: f64,
+    min_db: f32,
+    max_db: f32,
+    rng: &mut SplitMix64,
+) -> Vec<f32> {
+    let db = f64::from(min_db) + rng.next_f64() * f64::from(max_db - min_db);
+    let rms = reference * 10f64.powf(-db / 20.0);
+    samples
+        .iter()
+        .map(|&s| (f64::from(s) + rms * gaussian(rng)).clamp(-1.0, 1.0) as f32)
+        .collect()
 }
 
 /// `samples` on the grid of a `bits`-bit signed format (step `2^(1 - bits)`, from -1 to one
@@ -96,7 +107,7 @@ fn requantize(samples: &[f32], bits: u8, rng: &mut SplitMix64) -> Vec<f32> {
     samples
         .iter()
         .map(|&s| {
-            let dither = (unit(rng) - unit(rng)) * step;
+            let dither = (rng.next_f64() - rng.next_f64()) * step;
             ((f64::from(s) + dither) / step).round() * step
         })
         .map(|q| q.clamp(-1.0, 1.0 - step) as f32)
@@ -107,15 +118,10 @@ fn peak(samples: &[f32]) -> f64 {
     f64::from(samples.iter().fold(0.0f32, |m, s| m.max(s.abs())))
 }
 
-/// Uniform in [0, 1).
-fn unit(rng: &mut SplitMix64) -> f64 {
-    (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-}
-
 /// Standard normal (Box-Muller).
 fn gaussian(rng: &mut SplitMix64) -> f64 {
-    let u1 = 1.0 - unit(rng); // in (0, 1]: ln never sees 0
-    let u2 = unit(rng);
+    let u1 = 1.0 - rng.next_f64(); // in (0, 1]: ln never sees 0
+    let u2 = rng.next_f64();
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 

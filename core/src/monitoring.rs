@@ -466,15 +466,17 @@ mod tests {
         rows.iter().collect()
     }
 
+    /// Box-Muller from two uniforms, the first in (0, 1].
+    fn standard_normal(rng: &mut SplitMix64) -> f64 {
+        let u = rng.next_f64() + 1e-12;
+        let v = rng.next_f64();
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+
     /// Three Gaussian classes in 4 dimensions, correlated, with a seeded generator.
     fn blobs(n: usize, seed: u64, spread: f64) -> Vec<LabeledRow> {
         let mut rng = SplitMix64::new(seed);
-        let mut normal = move || {
-            // Box-Muller from two uniforms in (0, 1].
-            let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 + 1e-12;
-            let v = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-        };
+        let mut normal = move || standard_normal(&mut rng);
         (0..n)
             .map(|i| {
                 let k = i % 3;
@@ -521,11 +523,7 @@ mod tests {
     #[test]
     fn a_class_s_own_spread_decides_not_only_the_pooled_one() {
         let mut rng = SplitMix64::new(12);
-        let mut normal = move || {
-            let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 + 1e-12;
-            let v = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-            ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
-        };
+        let mut normal = move || standard_normal(&mut rng) as f32;
         let rows: Vec<LabeledRow> = (0..1200)
             .map(|i| {
                 let (target, spread, centre) = if i % 2 == 0 {
@@ -612,17 +610,11 @@ mod tests {
     /// its own way (a speaker's way of saying a word, a kit's snare): `(rows, their sources)`.
     fn sourced(n: usize, seed: u64, sources: &[usize]) -> (Vec<LabeledRow>, Vec<String>) {
         let mut rng = SplitMix64::new(seed);
-        let mut normal = move || {
-            let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 + 1e-12;
-            let v = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-        };
+        let mut normal = move || standard_normal(&mut rng);
         // A source's shift of a class: seeded by both, so it is the same in every call.
         let shift = |source: usize, class: usize| -> Vec<f64> {
             let mut rng = SplitMix64::new(1_000 + 7 * source as u64 + class as u64);
-            (0..4)
-                .map(|_| ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 3.0)
-                .collect()
+            (0..4).map(|_| (rng.next_f64() - 0.5) * 3.0).collect()
         };
         let (mut rows, mut groups) = (Vec::new(), Vec::new());
         for i in 0..n {
